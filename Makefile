@@ -1,0 +1,27 @@
+# The two commands the README opens with: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(VENV)/.run-installed  ## install and serve on 127.0.0.1:3100 with ./lakehouse-data
+	$(BIN)/lakehouse serve
+
+test: $(VENV)/.dev-installed  ## install dev dependencies and run every gate
+	PATH="$(abspath $(BIN)):$$PATH" scripts/check
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

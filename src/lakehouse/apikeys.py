@@ -1,0 +1,187 @@
+"""API keys: creation, listing, revocation and verification against the operational DB.
+
+A key is ``lh_`` + 32 random bytes (URL-safe base64). Only its SHA-256 is stored, next to a short prefix used
+to find candidate rows; the hash is compared in constant time. Scopes: ``read``, ``write``, ``sql``, ``admin``
+(``admin`` grants every scope).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from lakehouse.errors import ApiKeyExists, ApiKeyNotFound, BadRequest, InvalidScope
+from lakehouse.opsdb.schema import api_keys
+
+__all__ = ["SCOPES", "ApiKey", "ApiKeyStore", "CreatedKey", "parse_scopes"]
+
+SCOPES = ("read", "write", "sql", "admin")
+KEY_PREFIX = "lh_"
+_PREFIX_CHARS = 8
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key's record. The secret itself is never stored."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+    def to_dict(self) -> dict[str, object]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": list(self.scopes),
+            "created_at": iso(self.created_at),
+            "last_used_at": iso(self.last_used_at),
+            "revoked_at": iso(self.revoked_at),
+        }
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A freshly created key: ``secret`` is shown once and cannot be recovered later."""
+
+    key: ApiKey
+    secret: str
+
+
+def parse_scopes(scopes: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Validate scopes (a comma-separated string or a list) into a sorted, de-duplicated tuple."""
+    items = scopes.split(",") if isinstance(scopes, str) else list(scopes)
+    cleaned = sorted({s.strip() for s in items if s.strip()})
+    if not cleaned:
+        raise InvalidScope("at least one scope is needed: " + ", ".join(SCOPES), field="scopes")
+    unknown = [s for s in cleaned if s not in SCOPES]
+    if unknown:
+        raise InvalidScope(f"unknown scope {', '.join(unknown)}; expected some of {', '.join(SCOPES)}", field="scopes")
+    return tuple(cleaned)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _row_to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
+    m = row._mapping
+    created = _aware(m["created_at"])
+    assert created is not None
+    return ApiKey(
+        id=m["id"],
+        name=m["name"],
+        prefix=m["prefix"],
+        scopes=tuple(str(m["scopes"]).split(",")),
+        created_at=created,
+        last_used_at=_aware(m["last_used_at"]),
+        revoked_at=_aware(m["revoked_at"]),
+    )
+
+
+class ApiKeyStore:
+    """API keys in the operational DB."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def create(self, name: str, scopes: str | list[str] | tuple[str, ...]) -> CreatedKey:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise BadRequest("key name must be 1-200 characters", field="name")
+        parsed = parse_scopes(scopes)
+        token = secrets.token_urlsafe(32)
+        secret = KEY_PREFIX + token
+        row = {
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "prefix": token[:_PREFIX_CHARS],
+            "key_hash": _hash(secret),
+            "scopes": ",".join(parsed),
+            "created_at": datetime.now(UTC),
+            "last_used_at": None,
+            "revoked_at": None,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(api_keys.insert().values(**row))
+        except sa.exc.IntegrityError as exc:
+            raise ApiKeyExists(f"an active key named {name!r} exists; revoke it first", field="name") from exc
+        return CreatedKey(key=self.get(name), secret=secret)
+
+    def get(self, name: str) -> ApiKey:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+            ).first()
+        if row is None:
+            raise ApiKeyNotFound(f"no active key named {name!r}", field="name")
+        return _row_to_key(row)
+
+    def list(self, include_revoked: bool = False) -> list[ApiKey]:
+        query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        if not include_revoked:
+            query = query.where(api_keys.c.revoked_at.is_(None))
+        with self._engine.connect() as conn:
+            return [_row_to_key(r) for r in conn.execute(query)]
+
+    def revoke(self, name: str) -> ApiKey:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            )
+        if result.rowcount == 0:
+            raise ApiKeyNotFound(f"no active key named {name!r}", field="name")
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(api_keys.c.name == name).order_by(api_keys.c.revoked_at.desc())
+            ).first()
+        assert row is not None
+        return _row_to_key(row)
+
+    def verify(self, secret: str) -> ApiKey | None:
+        """The active key whose secret this is, or None. Touches ``last_used_at`` at most once a minute."""
+        if not secret.startswith(KEY_PREFIX) or len(secret) < len(KEY_PREFIX) + _PREFIX_CHARS:
+            return None
+        prefix = secret[len(KEY_PREFIX) : len(KEY_PREFIX) + _PREFIX_CHARS]
+        digest = _hash(secret)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(api_keys).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+            ).all()
+        found = None
+        for row in rows:
+            if hmac.compare_digest(str(row._mapping["key_hash"]), digest):
+                found = _row_to_key(row)
+        if found is None:
+            return None
+        now = datetime.now(UTC)
+        if found.last_used_at is None or now - found.last_used_at > _TOUCH_EVERY:
+            with self._engine.begin() as conn:
+                conn.execute(api_keys.update().where(api_keys.c.id == found.id).values(last_used_at=now))
+        return found

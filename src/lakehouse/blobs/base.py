@@ -1,0 +1,177 @@
+"""The blob store interface both backends implement, and what they share: ranges, cursors, hashing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lakehouse.errors import InvalidCursor, PayloadTooLarge, RangeNotSatisfiable
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What is known of a stored blob. ``sha256`` is known after a put; backends do not all keep it."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "etag": self.etag,
+            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass
+class BlobRead:
+    """An open read: the blob, the inclusive byte span being sent, and the stream of its bytes."""
+
+    info: BlobInfo
+    start: int
+    end: int
+    partial: bool
+    chunks: AsyncIterator[bytes]
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1 if self.info.size else 0
+
+
+@dataclass
+class BlobPage:
+    items: list[BlobInfo] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def resolve_range(header: str | None, size: int) -> tuple[int, int, bool]:
+    """An HTTP ``Range`` header against a blob of ``size`` bytes: (start, end inclusive, partial).
+
+    One ``bytes=`` range is supported (``a-b``, ``a-``, ``-n``); a header of another unit or several ranges is
+    ignored and the whole blob is sent, as RFC 9110 allows. An unsatisfiable range raises 416.
+    """
+    whole = (0, max(size - 1, 0), False)
+    if not header:
+        return whole
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return whole
+    first, sep, last = spec.strip().partition("-")
+    unsatisfiable = RangeNotSatisfiable(
+        f"range {header!r} is outside a blob of {size} bytes",
+        field="Range",
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+    if not sep or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()):
+        raise unsatisfiable
+    if last and not last.isdigit():
+        raise unsatisfiable
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise unsatisfiable
+        return max(size - suffix, 0), size - 1, True
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise unsatisfiable
+    return start, end, True
+
+
+def encode_cursor(last_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_key}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = data["after"]
+        if not isinstance(after, str):
+            raise TypeError(after)
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this server issued", field="cursor") from exc
+    return after
+
+
+class HashingCounter:
+    """Wraps an upload stream: hashes and counts bytes and stops past ``max_bytes``."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], max_bytes: int | None) -> None:
+        self._chunks = chunks
+        self._max = max_bytes
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            if not chunk:
+                continue
+            self.size += len(chunk)
+            if self._max is not None and self.size > self._max:
+                raise PayloadTooLarge(f"blob is larger than the limit of {self._max} bytes", field="body")
+            self._hash.update(chunk)
+            yield chunk
+
+
+class BlobStore(ABC):
+    """Blobs under bucket/key. Both backends give the same answers to the same calls."""
+
+    backend: str
+
+    @abstractmethod
+    async def put(
+        self,
+        bucket: str,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        if_none_match: bool = False,
+        max_bytes: int | None = None,
+    ) -> BlobInfo:
+        """Store a stream atomically: readers see the old blob or the whole new one, never a part."""
+
+    @abstractmethod
+    async def head(self, bucket: str, key: str) -> BlobInfo: ...
+
+    @abstractmethod
+    async def get(self, bucket: str, key: str, range_header: str | None = None) -> BlobRead: ...
+
+    @abstractmethod
+    async def delete(self, bucket: str, key: str) -> None: ...
+
+    @abstractmethod
+    async def list(self, bucket: str, prefix: str = "", cursor: str | None = None, limit: int = 100) -> BlobPage: ...
+
+    @abstractmethod
+    async def check(self) -> dict[str, Any]:
+        """Raise if the store is unreachable; otherwise return a little detail for /ready."""
+
+    async def get_bytes(self, bucket: str, key: str) -> bytes:
+        read = await self.get(bucket, key)
+        return b"".join([chunk async for chunk in read.chunks])
+
+    async def put_bytes(self, bucket: str, key: str, data: bytes, *, if_none_match: bool = False) -> BlobInfo:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put(bucket, key, one(), if_none_match=if_none_match)

@@ -1,0 +1,215 @@
+"""Blobs in a directory: ``<root>/<bucket>/<key>``, written atomically (temp file, fsync, rename)."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio.to_thread
+
+from lakehouse.blobs.base import (
+    BlobInfo,
+    BlobPage,
+    BlobRead,
+    BlobStore,
+    HashingCounter,
+    decode_cursor,
+    encode_cursor,
+    resolve_range,
+)
+from lakehouse.blobs.names import validate_bucket, validate_key
+from lakehouse.errors import BlobNotFound, InvalidKey, KeyConflict, PreconditionFailed
+
+_READ_CHUNK = 1024 * 1024
+_TMP = ".tmp"
+_STALE_TMP_SECONDS = 24 * 3600
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlobStore(BlobStore):
+    """A directory on local disk. Temp files live in ``<root>/.tmp``, which no bucket name can reach."""
+
+    backend = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / _TMP
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._sweep_stale_temp_files()
+
+    def _sweep_stale_temp_files(self) -> None:
+        cutoff = time.time() - _STALE_TMP_SECONDS
+        for entry in self._tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+
+    def _path(self, bucket: str, key: str) -> Path:
+        bucket_dir = self.root / validate_bucket(bucket)
+        path = bucket_dir.joinpath(*validate_key(key).split("/"))
+        # Belt and braces: the key rules already make this impossible, symlinks included.
+        if not path.resolve().is_relative_to(bucket_dir.resolve()):
+            raise InvalidKey(f"key {key!r} leaves its bucket", field="key")
+        return path
+
+    @staticmethod
+    def _info(bucket: str, key: str, path: Path, sha256: str | None = None) -> BlobInfo:
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise BlobNotFound(f"no blob {bucket}/{key}", field="key") from exc
+        if not path.is_file():
+            raise BlobNotFound(f"no blob {bucket}/{key}", field="key")
+        return BlobInfo(
+            bucket=bucket,
+            key=key,
+            size=st.st_size,
+            etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            sha256=sha256,
+        )
+
+    async def put(
+        self,
+        bucket: str,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        if_none_match: bool = False,
+        max_bytes: int | None = None,
+    ) -> BlobInfo:
+        final = self._path(bucket, key)
+        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        counter = HashingCounter(chunks, max_bytes)
+        handle: BinaryIO = await anyio.to_thread.run_sync(tmp.open, "xb")
+        try:
+            try:
+                async for chunk in counter:
+                    await anyio.to_thread.run_sync(handle.write, chunk)
+                await anyio.to_thread.run_sync(handle.flush)
+                await anyio.to_thread.run_sync(os.fsync, handle.fileno())
+            finally:
+                handle.close()
+            await anyio.to_thread.run_sync(self._publish, tmp, final, bucket, key, if_none_match)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self._info(bucket, key, final, sha256=counter.sha256)
+
+    @staticmethod
+    def _publish(tmp: Path, final: Path, bucket: str, key: str, if_none_match: bool) -> None:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.is_dir():
+                raise IsADirectoryError(final)
+            if if_none_match:
+                os.link(tmp, final)  # fails if the name exists: atomic create-if-absent
+            else:
+                tmp.replace(final)
+        except FileExistsError as exc:
+            if final.is_file():
+                raise PreconditionFailed(
+                    f"blob {bucket}/{key} exists and If-None-Match: * was given", field="key"
+                ) from exc
+            raise KeyConflict(f"key {key!r} conflicts with an existing key in {bucket}", field="key") from exc
+        except (NotADirectoryError, IsADirectoryError) as exc:
+            raise KeyConflict(
+                f"key {key!r} conflicts with an existing key in {bucket} (a key cannot be both a blob and a "
+                "prefix of other blobs on the local backend)",
+                field="key",
+            ) from exc
+        _fsync_dir(final.parent)
+
+    async def head(self, bucket: str, key: str) -> BlobInfo:
+        return self._info(bucket, key, self._path(bucket, key))
+
+    async def get(self, bucket: str, key: str, range_header: str | None = None) -> BlobRead:
+        path = self._path(bucket, key)
+        try:
+            handle: BinaryIO = await anyio.to_thread.run_sync(path.open, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise BlobNotFound(f"no blob {bucket}/{key}", field="key") from exc
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            info = self._info(bucket, key, path)
+            start, end, partial = resolve_range(range_header, size)
+        except BaseException:
+            handle.close()
+            raise
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                handle.seek(start)
+                remaining = end - start + 1 if size else 0
+                while remaining > 0:
+                    chunk = await anyio.to_thread.run_sync(handle.read, min(_READ_CHUNK, remaining))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                    yield chunk
+            finally:
+                handle.close()
+
+        return BlobRead(info=info, start=start, end=end, partial=partial, chunks=stream())
+
+    async def delete(self, bucket: str, key: str) -> None:
+        path = self._path(bucket, key)
+        bucket_dir = self.root / bucket
+        try:
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise BlobNotFound(f"no blob {bucket}/{key}", field="key") from exc
+        parent = path.parent
+        while parent != bucket_dir:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    async def list(self, bucket: str, prefix: str = "", cursor: str | None = None, limit: int = 100) -> BlobPage:
+        bucket_dir = self.root / validate_bucket(bucket)
+        after = decode_cursor(cursor)
+        keys = await anyio.to_thread.run_sync(self._keys, bucket_dir, prefix)
+        selected = [k for k in keys if after is None or k > after]
+        page = selected[:limit]
+        items = [self._info(bucket, k, bucket_dir.joinpath(*k.split("/"))) for k in page]
+        next_cursor = encode_cursor(page[-1]) if len(selected) > limit else None
+        return BlobPage(items=items, next_cursor=next_cursor)
+
+    @staticmethod
+    def _keys(bucket_dir: Path, prefix: str) -> builtins.list[str]:
+        directory, _, _ = prefix.rpartition("/")
+        start = bucket_dir.joinpath(*directory.split("/")) if directory else bucket_dir
+        if not start.is_dir() or not start.resolve().is_relative_to(bucket_dir.resolve()):
+            return []
+        keys = []
+        for dirpath, _dirnames, filenames in os.walk(start):
+            rel = Path(dirpath).relative_to(bucket_dir).as_posix()
+            for name in filenames:
+                key = name if rel == "." else f"{rel}/{name}"
+                if key.startswith(prefix):
+                    keys.append(key)
+        keys.sort()
+        return keys
+
+    async def check(self) -> dict[str, Any]:
+        probe = self._tmp / f"ready-{uuid.uuid4().hex}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        return {"backend": self.backend, "writable": True}

@@ -1,0 +1,40 @@
+"""The ``lakehouse`` command: thin over the library; errors become clean messages and exit codes."""
+
+from __future__ import annotations
+
+import click
+
+from lakehouse import __version__
+from lakehouse.cli._common import fail
+from lakehouse.cli.config_cmd import config
+from lakehouse.cli.db import db
+from lakehouse.cli.doctor_cmd import doctor
+from lakehouse.cli.keys import keys
+from lakehouse.cli.serve import serve
+from lakehouse.cli.verify_cmd import verify
+from lakehouse.errors import LakehouseError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lakehouse")
+def cli() -> None:
+    """Lakehouse: a data and memory substrate for AI agents.
+
+    \b
+    Example:
+      lakehouse serve --data-dir ./lakehouse-data
+    """
+
+
+for command in (serve, config, keys, db, doctor, verify):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except LakehouseError as exc:
+        fail(exc)
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,49 @@
+"""What every command shares: the settings options, loading them, and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from lakehouse.config import LoadedSettings, load_settings
+from lakehouse.errors import ConfigError, LakehouseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAIL = 1
+EXIT_CONFIG = 2
+
+
+def settings_options(fn: F) -> F:
+    """Add --config and --data-dir to a command."""
+    fn = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Data directory (default ./lakehouse-data; env LAKEHOUSE_DATA_DIR).",
+    )(fn)
+    fn = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        envvar="LAKEHOUSE_CONFIG",
+        help="lakehouse.toml to read (env LAKEHOUSE_CONFIG).",
+    )(fn)
+    return fn
+
+
+def load(config_path: str | None, data_dir: str | None, **overrides: Any) -> LoadedSettings:
+    """Settings from file < env < these flags; a bad setting exits 2 with the key's name."""
+    try:
+        return load_settings(config_path, {"data_dir": data_dir, **overrides})
+    except ConfigError as exc:
+        fail(exc)
+
+
+def fail(exc: LakehouseError) -> NoReturn:
+    click.echo(f"error: {exc.detail}", err=True)
+    sys.exit(EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAIL)

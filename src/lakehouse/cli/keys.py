@@ -1,0 +1,97 @@
+"""``lakehouse keys``: create, list and revoke API keys in the operational DB."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.cli._common import fail, load, settings_options
+from lakehouse.core import Lakehouse
+from lakehouse.errors import LakehouseError
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+def _open(config_path: str | None, data_dir: str | None) -> Lakehouse:
+    try:
+        return Lakehouse(load(config_path, data_dir).settings)
+    except LakehouseError as exc:
+        fail(exc)
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Unique name among active keys.")
+@click.option("--scopes", required=True, help="Comma-separated: read, write, sql, admin.")
+@settings_options
+def create(name: str, scopes: str, config_path: str | None, data_dir: str | None) -> None:
+    """Create a key and print it once (only its hash is stored).
+
+    \b
+    Example:
+      lakehouse keys create --name etl --scopes read,write
+    """
+    with _open(config_path, data_dir) as lakehouse:
+        try:
+            created = lakehouse.keys.create(name, scopes)
+        except LakehouseError as exc:
+            fail(exc)
+    click.echo(created.secret)
+    click.echo(
+        f"created key {name!r} with scopes {','.join(created.key.scopes)}; it is shown only this once",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked keys.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def list_(include_revoked: bool, as_json: bool, config_path: str | None, data_dir: str | None) -> None:
+    """List keys (never their secrets).
+
+    \b
+    Example:
+      lakehouse keys list --json
+    """
+    with _open(config_path, data_dir) as lakehouse:
+        items = [k.to_dict() for k in lakehouse.keys.list(include_revoked)]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    table = Table(title="API keys")
+    for column in ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            str(item["name"]),
+            f"lh_{item['prefix']}…",
+            ",".join(item["scopes"]),  # type: ignore[arg-type]
+            str(item["created_at"]),
+            str(item["last_used_at"] or ""),
+            str(item["revoked_at"] or ""),
+        )
+    Console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("name")
+@settings_options
+def revoke(name: str, config_path: str | None, data_dir: str | None) -> None:
+    """Revoke the active key NAME; requests with it get 401 from then on.
+
+    \b
+    Example:
+      lakehouse keys revoke etl
+    """
+    with _open(config_path, data_dir) as lakehouse:
+        try:
+            lakehouse.keys.revoke(name)
+        except LakehouseError as exc:
+            fail(exc)
+    click.echo(f"revoked key {name!r}")

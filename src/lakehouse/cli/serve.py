@@ -1,0 +1,80 @@
+"""``lakehouse serve``: every service (or --only some) on one port under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+import uvicorn
+
+from lakehouse.cli._common import fail, load, settings_options
+from lakehouse.core import Lakehouse
+from lakehouse.errors import LakehouseError
+from lakehouse.server import check_bind, create_app
+from lakehouse.server.logs import configure_logging
+from lakehouse.services import SERVICES
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1; non-loopback needs auth).")
+@click.option("--port", type=int, default=None, help="Port to bind (default 3100).")
+@click.option(
+    "--only",
+    default=None,
+    metavar="NAME[,NAME]",
+    help=f"Serve only these services ({', '.join(SERVICES)}).",
+)
+@click.option("--auth", is_flag=True, default=None, help="Require API keys on /v1/ routes.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
+@settings_options
+def serve(
+    host: str | None,
+    port: int | None,
+    only: str | None,
+    auth: bool | None,
+    log_level: str | None,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """Serve the lakehouse over HTTP.
+
+    \b
+    Examples:
+      lakehouse serve
+      lakehouse serve --only storaged --port 3201
+      lakehouse serve --host 0.0.0.0 --auth --config lakehouse.toml
+    """
+    loaded = load(
+        config_path,
+        data_dir,
+        **{"server.host": host, "server.port": port, "auth.enabled": auth, "server.log_level": log_level},
+    )
+    settings = loaded.settings
+    services = [s.strip() for s in only.split(",") if s.strip()] if only else None
+    try:
+        check_bind(settings.server.host, settings.auth.enabled)
+        configure_logging(settings.server.log_level)
+        lakehouse = Lakehouse(settings)
+        app = create_app(settings, services, lakehouse=lakehouse)
+    except LakehouseError as exc:
+        fail(exc)
+    log = logging.getLogger("lakehouse.serve")
+    if settings.auth.enabled and not lakehouse.keys.list():
+        log.warning("auth is on and no API key exists: create one with `lakehouse keys create`")
+    log.info(
+        "serving %s on http://%s:%d (data dir %s, auth %s)",
+        ",".join(app.state.services),
+        settings.server.host,
+        settings.server.port,
+        settings.data_dir,
+        "on" if settings.auth.enabled else "off",
+    )
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        log_level=settings.server.log_level,
+    )

@@ -1,0 +1,48 @@
+"""``Client``: the HTTP client, one small module per area; errors are raised as lakehouse.errors classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from lakehouse.client._http import Transport
+from lakehouse.client.blobs import ROUTES as _BLOB_ROUTES
+from lakehouse.client.blobs import Blobs
+from lakehouse.client.keys import ROUTES as _KEY_ROUTES
+from lakehouse.client.keys import Keys
+
+ROUTES = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")} | _BLOB_ROUTES | _KEY_ROUTES
+
+__all__ = ["ROUTES", "Client"]
+
+
+class Client:
+    """A Lakehouse server over HTTP: ``Client("http://127.0.0.1:3100", api_key="lh_...")``."""
+
+    def __init__(
+        self, url: str, api_key: str | None = None, *, timeout: float = 30.0, http: httpx.Client | None = None
+    ) -> None:
+        self._transport = Transport(url, api_key, timeout=timeout, http=http)
+        self.blobs = Blobs(self._transport)
+        self.keys = Keys(self._transport)
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._transport.json("GET", "/health")
+        return result
+
+    def ready(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._transport.json("GET", "/ready")
+        return result
+
+    def metrics(self) -> str:
+        return self._transport.request("GET", "/metrics").text
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -1,0 +1,60 @@
+"""The client's transport: one httpx client, auth header, and problem+json mapped back to exceptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from lakehouse.errors import ErrorItem, error_class_for_kind
+
+
+def raise_for_problem(response: httpx.Response) -> None:
+    """Raise the exception class the server raised, found by the body's ``kind``."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    items = body.get("errors") or []
+    kind = items[0].get("kind", "") if items and isinstance(items[0], dict) else ""
+    type_uri = str(body.get("type", ""))
+    if type_uri.startswith("urn:lakehouse:problem:"):
+        kind = type_uri.rsplit(":", 1)[1]
+    cls = error_class_for_kind(kind, response.status_code)
+    errors = [
+        ErrorItem(kind=i.get("kind", ""), field=i.get("field"), pointer=i.get("pointer"), reason=i.get("reason", ""))
+        for i in items
+        if isinstance(i, dict)
+    ]
+    exc = cls(str(body.get("detail") or response.reason_phrase), errors=errors or None)
+    exc.status_code = response.status_code  # type: ignore[attr-defined]
+    exc.request_id = body.get("request_id") or response.headers.get("x-request-id")  # type: ignore[attr-defined]
+    raise exc
+
+
+class Transport:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = http or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self.http.headers.update(headers)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.http.request(method, path, **kwargs)
+        raise_for_problem(response)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    def close(self) -> None:
+        self.http.close()

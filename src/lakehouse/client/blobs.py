@@ -1,0 +1,80 @@
+"""Client methods for /v1/blobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+from urllib.parse import quote
+
+from lakehouse.client._http import Transport, raise_for_problem
+
+ROUTES = {
+    ("PUT", "/v1/blobs/{bucket}/{key}"),
+    ("GET", "/v1/blobs/{bucket}/{key}"),
+    ("HEAD", "/v1/blobs/{bucket}/{key}"),
+    ("DELETE", "/v1/blobs/{bucket}/{key}"),
+    ("GET", "/v1/blobs/{bucket}"),
+}
+
+
+def _path(bucket: str, key: str) -> str:
+    return f"/v1/blobs/{quote(bucket, safe='')}/{quote(key, safe='/')}"
+
+
+class Blobs:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def put(
+        self, bucket: str, key: str, data: bytes | IO[bytes] | Iterable[bytes], *, overwrite: bool = True
+    ) -> dict[str, Any]:
+        """Upload ``data`` (bytes, a binary file or an iterable of chunks, streamed). Returns size and sha256."""
+        headers = {} if overwrite else {"If-None-Match": "*"}
+        content: Any = data
+        if hasattr(data, "read"):
+            stream: Any = data
+
+            def chunks() -> Iterator[bytes]:
+                while block := stream.read(1024 * 1024):
+                    yield block
+
+            content = chunks()
+        result: dict[str, Any] = self._t.json("PUT", _path(bucket, key), content=content, headers=headers)
+        return result
+
+    def get(self, bucket: str, key: str, *, range: tuple[int, int] | None = None) -> bytes:
+        """The blob's bytes (``range`` = inclusive (start, end))."""
+        headers = {"Range": f"bytes={range[0]}-{range[1]}"} if range else {}
+        return self._t.request("GET", _path(bucket, key), headers=headers).content
+
+    def stream(self, bucket: str, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """Stream the blob's bytes without holding them all."""
+        with self._t.http.stream("GET", _path(bucket, key)) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise_for_problem(response)
+            yield from response.iter_bytes(chunk_size)
+
+    def head(self, bucket: str, key: str) -> dict[str, Any]:
+        response = self._t.request("HEAD", _path(bucket, key))
+        return {
+            "size": int(response.headers["content-length"]),
+            "etag": response.headers.get("etag"),
+            "last_modified": response.headers.get("last-modified"),
+        }
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._t.request("DELETE", _path(bucket, key))
+
+    def list(self, bucket: str, prefix: str = "", limit: int = 100) -> Iterator[dict[str, Any]]:
+        """Every blob under ``prefix``, following the pages."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"prefix": prefix, "limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            page = self._t.json("GET", f"/v1/blobs/{quote(bucket, safe='')}", params=params)
+            yield from page["items"]
+            cursor = page.get("next")
+            if not cursor:
+                return

@@ -1,0 +1,280 @@
+"""Settings: one typed object with a section per area, and where each value came from.
+
+Precedence, lowest to highest: defaults < ``lakehouse.toml`` (``--config`` or ``LAKEHOUSE_CONFIG``) <
+``LAKEHOUSE_*`` environment variables (``__`` separates sections: ``LAKEHOUSE_AUTH__ENABLED=true``) < CLI flags.
+Unknown keys and bad values raise :class:`~lakehouse.errors.ConfigError` naming the key and what was expected,
+so a bad setting stops the process at start, never later. Every default path is relative to the data dir; a
+relative ``data_dir`` in a config file is relative to that file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from lakehouse.errors import ConfigError, ErrorItem
+
+ENV_PREFIX = "LAKEHOUSE_"
+ENV_CONFIG = "LAKEHOUSE_CONFIG"
+# Read by the CLI and client, not settings of a server process.
+ENV_RESERVED = frozenset({ENV_CONFIG, "LAKEHOUSE_API_KEY", "LAKEHOUSE_URL"})
+ENV_NESTED = "__"
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerSettings(_Section):
+    """The HTTP server: where it binds and what it accepts."""
+
+    host: str = Field("127.0.0.1", description="Address to bind. Non-loopback needs auth on.")
+    port: int = Field(3100, ge=1, le=65535, description="Port to bind (the gateway's port in a stack).")
+    max_body_bytes: int = Field(16 * MiB, ge=1, description="Largest request body, except blob uploads.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+
+class AuthSettings(_Section):
+    """API-key authentication for every /v1/ route."""
+
+    enabled: bool = Field(False, description="Require `Authorization: Bearer <key>` on /v1/ routes.")
+    public_ready: bool = Field(True, description="Serve /ready without a key when auth is on.")
+    public_metrics: bool = Field(True, description="Serve /metrics without a key when auth is on.")
+    public_openapi: bool = Field(True, description="Serve /openapi.json without a key when auth is on.")
+
+
+class S3Settings(_Section):
+    """An S3-compatible bucket (AWS, MinIO, Ceph, R2, moto)."""
+
+    bucket: str | None = Field(None, description="Bucket name (required when a store uses S3).")
+    endpoint: str | None = Field(None, description="Endpoint URL; empty for AWS.")
+    region: str = Field("us-east-1", description="Region.")
+    access_key_id: SecretStr | None = Field(None, description="Access key id.")
+    secret_access_key: SecretStr | None = Field(None, description="Secret access key.")
+    prefix: str = Field("", description="Key prefix inside the bucket for everything Lakehouse writes.")
+    allow_http: bool = Field(False, description="Allow a plain-HTTP endpoint (local test servers).")
+
+
+class StorageSettings(_Section):
+    """The object store behind /v1/blobs."""
+
+    backend: Literal["local", "s3"] = Field("local", description="`local` directory or `s3` bucket.")
+    local_root: str = Field("blobs", description="Directory for the local backend, relative to the data dir.")
+    max_blob_bytes: int = Field(5 * GiB, ge=1, description="Largest single blob upload.")
+    s3: S3Settings = Field(default_factory=S3Settings)
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> StorageSettings:
+        if self.backend == "s3" and not self.s3.bucket:
+            raise ValueError("storage.backend = 's3' needs storage.s3.bucket")
+        return self
+
+
+class LakeSettings(_Section):
+    """The DuckLake table lake: catalog and data files."""
+
+    catalog: Literal["sqlite", "postgres"] = Field("sqlite", description="Catalog database kind.")
+    catalog_path: str = Field("lake/catalog.sqlite", description="SQLite catalog, relative to the data dir.")
+    catalog_dsn: SecretStr | None = Field(None, description="PostgreSQL catalog DSN (catalog = 'postgres').")
+    data_path: str = Field("lake/data", description="Data files: relative to the data dir, or an s3:// URL.")
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> LakeSettings:
+        if self.catalog == "postgres" and self.catalog_dsn is None:
+            raise ValueError("lake.catalog = 'postgres' needs lake.catalog_dsn")
+        return self
+
+
+class OpsdbSettings(_Section):
+    """The operational database (API keys and, later, memories, schemas, ...)."""
+
+    url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL (`postgresql+psycopg://...`); empty: SQLite in the data dir."
+    )
+    sqlite_path: str = Field("opsdb.sqlite3", description="SQLite file, relative to the data dir.")
+
+    @model_validator(mode="after")
+    def _known_dialect(self) -> OpsdbSettings:
+        if self.url is not None:
+            url = self.url.get_secret_value()
+            if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+                raise ValueError("opsdb.url must start with sqlite:// or postgresql+psycopg://")
+        return self
+
+
+class StackSettings(_Section):
+    """Ports of each daemon in `lakehouse up` mode (the gateway uses server.port)."""
+
+    storaged: int = Field(3201, ge=1, le=65535, description="Blob store daemon port.")
+    catalogd: int = Field(3202, ge=1, le=65535, description="Dataset catalog daemon port.")
+    ingestd: int = Field(3203, ge=1, le=65535, description="Ingest daemon port.")
+    queryd: int = Field(3204, ge=1, le=65535, description="SQL query daemon port.")
+    embedd: int = Field(3205, ge=1, le=65535, description="Embedding daemon port.")
+    vectord: int = Field(3206, ge=1, le=65535, description="Vector collection daemon port.")
+    pathwayd: int = Field(3207, ge=1, le=65535, description="Agent memory daemon port.")
+    observerd: int = Field(3208, ge=1, le=65535, description="Observation daemon port.")
+    materializer: int = Field(3209, ge=1, le=65535, description="Materialized view daemon port.")
+    matrixd: int = Field(3210, ge=1, le=65535, description="Hybrid retrieval daemon port.")
+    validatord: int = Field(3221, ge=1, le=65535, description="Schema validation daemon port.")
+
+
+class Settings(_Section):
+    """Every setting of a Lakehouse process."""
+
+    data_dir: Path = Field(Path("lakehouse-data"), description="Where every local store lives.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    opsdb: OpsdbSettings = Field(default_factory=OpsdbSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    def in_data_dir(self, relative: str | Path) -> Path:
+        """A path from a setting: absolute as given, otherwise under the data dir."""
+        path = Path(relative)
+        return path if path.is_absolute() else self.data_dir / path
+
+    def opsdb_url(self) -> str:
+        """The operational DB's SQLAlchemy URL (SQLite in the data dir unless one is set)."""
+        if self.opsdb.url is not None:
+            return self.opsdb.url.get_secret_value()
+        return f"sqlite:///{self.in_data_dir(self.opsdb.sqlite_path)}"
+
+
+@dataclass
+class LoadedSettings:
+    """Settings plus the source of every value that did not come from a default."""
+
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+    config_path: Path | None = None
+
+    def source_of(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+
+def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        nxt = target.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{'.'.join(path)}: {part} is not a section")
+        target = nxt
+    target[path[-1]] = value
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def _env_layer(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    layer: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split(ENV_NESTED)
+        _set_path(layer, path, value)
+        sources[".".join(path)] = f"env {name}"
+    return layer, sources
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _expected(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown setting"
+    return str(err["msg"])
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Load settings from file, environment and overrides (dotted keys, e.g. ``{"server.port": 8080}``)."""
+    environ = os.environ if environ is None else environ
+    sources: dict[str, str] = {}
+    merged: dict[str, Any] = {}
+
+    path_text = config_path or environ.get(ENV_CONFIG) or None
+    path = Path(path_text) if path_text else None
+    if path is not None:
+        try:
+            file_layer = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        merged = _merge(merged, file_layer)
+        sources.update({k: f"file {path}" for k, _ in _flatten(file_layer)})
+        if isinstance(file_layer.get("data_dir"), str) and not Path(file_layer["data_dir"]).is_absolute():
+            merged["data_dir"] = str(path.parent / file_layer["data_dir"])
+
+    env_layer, env_sources = _env_layer(environ)
+    merged = _merge(merged, env_layer)
+    sources.update(env_sources)
+
+    flag_layer: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        _set_path(flag_layer, dotted.split("."), value)
+        sources[dotted] = "flag"
+    merged = _merge(merged, flag_layer)
+
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        items = []
+        for err in exc.errors():
+            dotted = ".".join(str(p) for p in err["loc"])
+            where = sources.get(dotted, "")
+            reason = f"{dotted or 'settings'}: {_expected(err)}" + (f" (from {where})" if where else "")
+            items.append(ErrorItem(kind="config_error", field=dotted or None, reason=reason))
+        raise ConfigError("; ".join(i.reason for i in items), errors=items) from exc
+    return LoadedSettings(settings=settings, sources=sources, config_path=path)
+
+
+def iter_settings(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """Every leaf setting as (dotted key, value with secrets redacted, description)."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        dotted = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            yield from iter_settings(value, dotted + ".")
+            continue
+        if isinstance(value, SecretStr):
+            shown: Any = "**********"
+        elif isinstance(value, Path):
+            shown = str(value)
+        else:
+            shown = value
+        yield dotted, shown, info.description or ""
+
+
+def env_name(dotted: str) -> str:
+    """The environment variable that sets a dotted key."""
+    return ENV_PREFIX + dotted.upper().replace(".", ENV_NESTED)

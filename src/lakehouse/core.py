@@ -1,0 +1,72 @@
+"""The embedded Lakehouse: every store of one data dir, opened in-process (``Lakehouse.open("./data")``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from lakehouse.apikeys import ApiKeyStore
+from lakehouse.blobs import BlobStore, open_blob_store
+from lakehouse.config import LoadedSettings, Settings, load_settings
+from lakehouse.opsdb import create_engine, upgrade
+
+
+class Lakehouse:
+    """Every store of one lakehouse. Services hold one of these; nothing else keeps state."""
+
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.opsdb: sa.Engine = create_engine(settings.opsdb_url())
+        if migrate:
+            upgrade(self.opsdb)
+        self.keys = ApiKeyStore(self.opsdb)
+        self.blobs: BlobStore = open_blob_store(settings)
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path | None = None,
+        *,
+        settings: Settings | LoadedSettings | None = None,
+        migrate: bool = True,
+    ) -> Lakehouse:
+        """Open (creating if needed) the lakehouse in ``data_dir``, or the one ``settings`` describe."""
+        if isinstance(settings, LoadedSettings):
+            settings = settings.settings
+        if settings is None:
+            settings = load_settings(overrides={"data_dir": str(data_dir) if data_dir else None}).settings
+        elif data_dir is not None:
+            settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+        return cls(settings, migrate=migrate)
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        """Reach each store once; per store: ok, latency_ms and detail or error."""
+        checks: dict[str, dict[str, Any]] = {}
+
+        def opsdb_check() -> dict[str, Any]:
+            with self.opsdb.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return {"dialect": self.opsdb.dialect.name}
+
+        for name, run in (("opsdb", None), ("blobs", self.blobs.check)):
+            started = time.perf_counter()
+            try:
+                detail = opsdb_check() if run is None else await run()
+                checks[name] = {"ok": True, **detail}
+            except Exception as exc:
+                checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            checks[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return checks
+
+    def close(self) -> None:
+        self.opsdb.dispose()
+
+    def __enter__(self) -> Lakehouse:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

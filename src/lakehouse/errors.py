@@ -1,0 +1,256 @@
+"""The exception hierarchy and the one problem+json body every error becomes.
+
+Every error a caller can see is a :class:`LakehouseError`. Each class carries the HTTP ``status`` it maps to and a
+stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client raises the same classes, looked up by
+``kind``, so in-process and remote callers catch the same exceptions::
+
+    LakehouseError (500 internal)
+    ├── BadRequest (400 bad_request)
+    │   ├── InvalidJson (400 invalid_json)
+    │   ├── InvalidKey (400 invalid_key)
+    │   ├── InvalidBucket (400 invalid_bucket)
+    │   ├── InvalidCursor (400 invalid_cursor)
+    │   └── InvalidScope (400 invalid_scope)
+    ├── Unauthenticated (401 unauthenticated)
+    ├── Forbidden (403 forbidden)
+    ├── NotFound (404 not_found)
+    │   ├── RouteNotFound (404 route_not_found)
+    │   ├── BlobNotFound (404 blob_not_found)
+    │   └── ApiKeyNotFound (404 api_key_not_found)
+    ├── MethodNotAllowed (405 method_not_allowed)
+    ├── Conflict (409 conflict)
+    │   ├── ApiKeyExists (409 api_key_exists)
+    │   └── KeyConflict (409 key_conflict)
+    ├── PreconditionFailed (412 precondition_failed)
+    ├── PayloadTooLarge (413 payload_too_large)
+    ├── RangeNotSatisfiable (416 range_not_satisfiable)
+    ├── RequestValidationFailed (422 validation_failed)
+    ├── StoreUnavailable (503 store_unavailable)
+    └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
+
+:func:`problem_body` is the only place that builds the wire body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, ClassVar
+
+__all__ = [
+    "ApiKeyExists",
+    "ApiKeyNotFound",
+    "BadRequest",
+    "BlobNotFound",
+    "ConfigError",
+    "Conflict",
+    "ErrorItem",
+    "Forbidden",
+    "InvalidBucket",
+    "InvalidCursor",
+    "InvalidJson",
+    "InvalidKey",
+    "InvalidScope",
+    "KeyConflict",
+    "LakehouseError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "RangeNotSatisfiable",
+    "RequestValidationFailed",
+    "RouteNotFound",
+    "StoreUnavailable",
+    "Unauthenticated",
+    "error_class_for_kind",
+    "field_to_pointer",
+    "problem_body",
+]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:lakehouse:problem:"
+
+
+def field_to_pointer(field_name: str | None) -> str:
+    """Turn a dotted field name (``items[2].qty``) into an RFC 6901 JSON Pointer (``/items/2/qty``)."""
+    if not field_name:
+        return ""
+    parts: list[str] = []
+    for dotted in field_name.split("."):
+        name, _, rest = dotted.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(index)
+            rest = rest.removeprefix("[")
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    """One problem inside an error body: a stable ``kind``, where it is, and human text."""
+
+    kind: str
+    reason: str
+    field: str | None = None
+    pointer: str | None = None
+    extra: dict[str, Any] = dc_field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        pointer = self.pointer if self.pointer is not None else field_to_pointer(self.field)
+        body: dict[str, Any] = {
+            "kind": self.kind,
+            "field": self.field,
+            "pointer": pointer,
+            "reason": self.reason,
+        }
+        body.update(self.extra)
+        return body
+
+
+class LakehouseError(Exception):
+    """Base of every error Lakehouse raises on purpose."""
+
+    status: ClassVar[int] = 500
+    kind: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[ErrorItem] | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+        self.errors = errors if errors else [ErrorItem(kind=self.kind, field=field, reason=self.detail)]
+        self.headers = headers or {}
+
+
+class BadRequest(LakehouseError):
+    status, kind, title = 400, "bad_request", "Bad request"
+
+
+class InvalidJson(BadRequest):
+    kind, title = "invalid_json", "Body is not valid JSON"
+
+
+class InvalidKey(BadRequest):
+    kind, title = "invalid_key", "Invalid blob key"
+
+
+class InvalidBucket(BadRequest):
+    kind, title = "invalid_bucket", "Invalid bucket name"
+
+
+class InvalidCursor(BadRequest):
+    kind, title = "invalid_cursor", "Invalid page cursor"
+
+
+class InvalidScope(BadRequest):
+    kind, title = "invalid_scope", "Invalid API key scope"
+
+
+class Unauthenticated(LakehouseError):
+    status, kind, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(LakehouseError):
+    status, kind, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(LakehouseError):
+    status, kind, title = 404, "not_found", "Not found"
+
+
+class RouteNotFound(NotFound):
+    kind, title = "route_not_found", "No such route"
+
+
+class BlobNotFound(NotFound):
+    kind, title = "blob_not_found", "Blob not found"
+
+
+class ApiKeyNotFound(NotFound):
+    kind, title = "api_key_not_found", "API key not found"
+
+
+class MethodNotAllowed(LakehouseError):
+    status, kind, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class Conflict(LakehouseError):
+    status, kind, title = 409, "conflict", "Conflict"
+
+
+class ApiKeyExists(Conflict):
+    kind, title = "api_key_exists", "An active API key with this name exists"
+
+
+class KeyConflict(Conflict):
+    kind, title = "key_conflict", "Blob key conflicts with an existing key"
+
+
+class PreconditionFailed(LakehouseError):
+    status, kind, title = 412, "precondition_failed", "Precondition failed"
+
+
+class PayloadTooLarge(LakehouseError):
+    status, kind, title = 413, "payload_too_large", "Payload too large"
+
+
+class RangeNotSatisfiable(LakehouseError):
+    status, kind, title = 416, "range_not_satisfiable", "Range not satisfiable"
+
+
+class RequestValidationFailed(LakehouseError):
+    status, kind, title = 422, "validation_failed", "Request validation failed"
+
+
+class StoreUnavailable(LakehouseError):
+    status, kind, title = 503, "store_unavailable", "A store is unavailable"
+
+
+class ConfigError(LakehouseError):
+    """Settings are invalid; the process refuses to start (the CLI exits with status 2)."""
+
+    status, kind, title = 500, "config_error", "Invalid settings"
+
+
+def _all_subclasses(cls: type[LakehouseError]) -> list[type[LakehouseError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_class_for_kind(kind: str, status: int) -> type[LakehouseError]:
+    """The exception class for a wire ``kind`` (falling back to the class for the HTTP status)."""
+    by_kind = {c.kind: c for c in _all_subclasses(LakehouseError)}
+    if kind in by_kind:
+        return by_kind[kind]
+    by_status = {c.status: c for c in reversed(_all_subclasses(LakehouseError)) if c is not ConfigError}
+    return by_status.get(status, LakehouseError)
+
+
+def problem_body(
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[ErrorItem],
+    request_id: str | None,
+    kind: str,
+) -> dict[str, Any]:
+    """The RFC 9457 problem+json body. The one function that builds it."""
+    return {
+        "type": PROBLEM_TYPE_PREFIX + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id,
+        "errors": [e.to_dict() for e in errors],
+    }

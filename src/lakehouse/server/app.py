@@ -1,0 +1,70 @@
+"""``create_app(settings, services=...)``: one FastAPI app with the chosen services on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import Scope
+
+from lakehouse import __version__
+from lakehouse.config import Settings
+from lakehouse.core import Lakehouse
+from lakehouse.errors import ConfigError
+from lakehouse.server.metrics import Metrics
+from lakehouse.server.middleware import RequestContextMiddleware
+from lakehouse.server.ops_routes import router as ops_router
+from lakehouse.server.problems import install_problem_handlers
+from lakehouse.services import SERVICES
+
+
+def _body_limit(settings: Settings) -> Callable[[Scope], int]:
+    def limit(scope: Scope) -> int:
+        if scope["method"] == "PUT" and scope["path"].startswith("/v1/blobs/"):
+            return settings.storage.max_blob_bytes
+        return settings.server.max_body_bytes
+
+    return limit
+
+
+def create_app(
+    settings: Settings,
+    services: Iterable[str] | None = None,
+    *,
+    lakehouse: Lakehouse | None = None,
+) -> FastAPI:
+    """Build the app for ``services`` (all of them by default) over the stores ``settings`` name."""
+    names = list(services) if services is not None else list(SERVICES)
+    unknown = [n for n in names if n not in SERVICES]
+    if unknown:
+        raise ConfigError(f"unknown service {', '.join(unknown)}; available: {', '.join(SERVICES)}", field="services")
+    opened_here = lakehouse is None
+    lh = lakehouse or Lakehouse(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if opened_here:
+            lh.close()
+
+    app = FastAPI(
+        title="Lakehouse",
+        version=__version__,
+        summary="Data and memory substrate for AI agents.",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.lakehouse = lh
+    app.state.settings = settings
+    app.state.services = names
+    app.state.metrics = Metrics()
+    install_problem_handlers(app)
+    app.include_router(ops_router)
+    for name in names:
+        app.include_router(SERVICES[name].router)
+    limit = _body_limit(settings)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)
+    return app

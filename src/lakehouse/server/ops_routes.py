@@ -1,0 +1,52 @@
+"""Routes every app has: /health, /ready, /metrics, /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from lakehouse import __version__
+from lakehouse.core import Lakehouse
+from lakehouse.errors import ErrorItem, StoreUnavailable
+from lakehouse.server.auth import require_unless_public
+from lakehouse.server.metrics import CONTENT_TYPE_LATEST
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="The process is alive")
+async def health(request: Request) -> dict[str, Any]:
+    return {"status": "ok", "version": __version__, "services": request.app.state.services}
+
+
+@router.get("/ready", summary="Every store is reachable", dependencies=[require_unless_public("public_ready")])
+async def ready(request: Request) -> dict[str, Any]:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    checks = await lakehouse.readiness()
+    failed = {name: check for name, check in checks.items() if not check["ok"]}
+    if failed:
+        raise StoreUnavailable(
+            f"not ready: {', '.join(failed)} unreachable",
+            errors=[
+                ErrorItem(kind="store_unavailable", field=name, reason=str(check.get("error")))
+                for name, check in failed.items()
+            ],
+        )
+    return {"status": "ready", "checks": checks}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[require_unless_public("public_metrics")],
+)
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/openapi.json", include_in_schema=False, dependencies=[require_unless_public("public_openapi")])
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())

@@ -1,0 +1,121 @@
+"""Every error becomes the one problem+json response: our exceptions, FastAPI's and Starlette's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from lakehouse.errors import (
+    PROBLEM_CONTENT_TYPE,
+    ErrorItem,
+    InvalidJson,
+    LakehouseError,
+    MethodNotAllowed,
+    RequestValidationFailed,
+    RouteNotFound,
+    error_class_for_kind,
+    problem_body,
+)
+from lakehouse.server.logs import request_id_var
+
+# pydantic error types -> stable wire kinds (docs/wire-format.md)
+_PYDANTIC_KINDS = {
+    "missing": "required",
+    "extra_forbidden": "additional_properties",
+    "string_too_short": "min_length",
+    "string_too_long": "max_length",
+    "too_short": "min_items",
+    "too_long": "max_items",
+    "greater_than": "minimum",
+    "greater_than_equal": "minimum",
+    "less_than": "maximum",
+    "less_than_equal": "maximum",
+    "literal_error": "enum",
+    "enum": "enum",
+    "string_pattern_mismatch": "pattern",
+}
+
+
+def _validation_kind(pydantic_type: str) -> str:
+    if pydantic_type in _PYDANTIC_KINDS:
+        return _PYDANTIC_KINDS[pydantic_type]
+    if pydantic_type.endswith(("_type", "_parsing")) or pydantic_type in (
+        "model_attributes_type",
+        "dict_type",
+    ):
+        return "type"
+    return "invalid_value"
+
+
+def _field(loc: tuple[Any, ...]) -> tuple[str | None, str]:
+    """FastAPI's error location -> (dotted field, JSON pointer); the leading 'body'/'query'/... is dropped."""
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
+    dotted = ""
+    for part in parts:
+        dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))
+    pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return (dotted or None), pointer
+
+
+def problem_response(exc: LakehouseError, request_id: str | None = None) -> Response:
+    rid = request_id or request_id_var.get()
+    body = problem_body(
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        request_id=rid,
+        kind=exc.kind,
+    )
+    headers = dict(exc.headers)
+    if rid:
+        headers["X-Request-ID"] = rid
+    return Response(content=json.dumps(body), status_code=exc.status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+
+
+def from_validation_error(exc: RequestValidationError) -> LakehouseError:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = next((e.get("ctx") or {} for e in errors if e.get("type") == "json_invalid"), {})
+        return InvalidJson(f"request body is not valid JSON: {ctx.get('error', 'parse error')}", field="body")
+    items = []
+    for err in errors:
+        dotted, pointer = _field(tuple(err.get("loc", ())))
+        items.append(
+            ErrorItem(kind=_validation_kind(str(err.get("type"))), field=dotted, pointer=pointer, reason=err["msg"])
+        )
+    detail = f"{len(items)} problem(s) in the request" if len(items) != 1 else items[0].reason
+    return RequestValidationFailed(detail, errors=items)
+
+
+def from_http_exception(exc: StarletteHTTPException) -> LakehouseError:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return RouteNotFound("no route matches this path", headers=headers)
+    if exc.status_code == 405:
+        return MethodNotAllowed("this route does not accept that method", headers=headers)
+    cls = error_class_for_kind("", exc.status_code)
+    return cls(str(exc.detail), headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_lakehouse_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LakehouseError)
+        return problem_response(exc)
+
+    async def on_validation_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(from_validation_error(exc))
+
+    async def on_http_exception(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return problem_response(from_http_exception(exc))
+
+    app.add_exception_handler(LakehouseError, on_lakehouse_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)

@@ -1,0 +1,43 @@
+"""The daemons: each a thin router over the libraries, and the routing table that serves them.
+
+``SERVICES`` is the routing table: adding a daemon is one entry (its name, router, the path prefixes it owns
+and the ``[stack]`` setting holding its port). ``lakehouse serve`` mounts all of them on one port; ``--only``
+mounts some; the gateway of ``lakehouse up`` forwards each prefix to the daemon that owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+
+from lakehouse.services import gateway, storaged
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    router: APIRouter
+    prefixes: tuple[str, ...]
+    port_setting: str | None  # key in [stack]; None for the gateway, which uses server.port
+    summary: str
+
+
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in (
+        Service("gateway", gateway.router, ("/v1/keys",), None, "API keys, auth, health, metrics"),
+        Service("storaged", storaged.router, ("/v1/blobs",), "storaged", "blobs under bucket/key"),
+    )
+}
+
+
+def owner_of(path: str) -> Service | None:
+    """The service that owns ``path`` (the gateway's forwarding rule)."""
+    for service in SERVICES.values():
+        if any(path == p or path.startswith(p + "/") for p in service.prefixes):
+            return service
+    return None
+
+
+__all__ = ["SERVICES", "Service", "owner_of"]

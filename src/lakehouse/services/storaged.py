@@ -1,0 +1,103 @@
+"""storaged: blobs under /v1/blobs/{bucket}/{key}, streamed both ways."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from lakehouse.blobs import BlobInfo, BlobStore
+from lakehouse.errors import BadRequest
+from lakehouse.server.auth import require
+
+router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
+
+
+def _store(request: Request) -> BlobStore:
+    store: BlobStore = request.app.state.lakehouse.blobs
+    return store
+
+
+def _headers(info: BlobInfo) -> dict[str, str]:
+    headers = {"Accept-Ranges": "bytes"}
+    if info.etag:
+        headers["ETag"] = info.etag
+    if info.last_modified:
+        headers["Last-Modified"] = format_datetime(info.last_modified, usegmt=True)
+    return headers
+
+
+@router.put(
+    "/{bucket}/{key:path}",
+    status_code=201,
+    summary="Upload a blob (streamed)",
+    dependencies=[require("write")],
+)
+async def put_blob(bucket: str, key: str, request: Request) -> Response:
+    condition = request.headers.get("if-none-match")
+    if condition is not None and condition.strip() != "*":
+        raise BadRequest("only 'If-None-Match: *' (do not overwrite) is supported on PUT", field="If-None-Match")
+    info = await _store(request).put(bucket, key, request.stream(), if_none_match=condition is not None)
+    body = info.to_dict()
+    headers = _headers(info)
+    headers["Location"] = f"/v1/blobs/{bucket}/{key}"
+    return JSONResponse(body, status_code=201, headers=headers)
+
+
+@router.get(
+    "/{bucket}/{key:path}",
+    summary="Download a blob (streamed; Range supported)",
+    response_class=Response,
+    dependencies=[require("read")],
+)
+async def get_blob(bucket: str, key: str, request: Request) -> Response:
+    read = await _store(request).get(bucket, key, request.headers.get("range"))
+    headers = _headers(read.info)
+    headers["Content-Length"] = str(read.length)
+    if read.partial:
+        headers["Content-Range"] = f"bytes {read.start}-{read.end}/{read.info.size}"
+    return StreamingResponse(
+        read.chunks,
+        status_code=206 if read.partial else 200,
+        headers=headers,
+        media_type="application/octet-stream",
+    )
+
+
+@router.head(
+    "/{bucket}/{key:path}",
+    summary="A blob's size and etag",
+    response_class=Response,
+    dependencies=[require("read")],
+)
+async def head_blob(bucket: str, key: str, request: Request) -> Response:
+    info = await _store(request).head(bucket, key)
+    headers = _headers(info)
+    headers["Content-Length"] = str(info.size)
+    return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+
+
+@router.delete(
+    "/{bucket}/{key:path}",
+    status_code=204,
+    summary="Delete a blob",
+    response_class=Response,
+    dependencies=[require("write")],
+)
+async def delete_blob(bucket: str, key: str, request: Request) -> Response:
+    await _store(request).delete(bucket, key)
+    return Response(status_code=204)
+
+
+@router.get("/{bucket}", summary="List blobs (paged, by key order)", dependencies=[require("read")])
+async def list_blobs(
+    bucket: str,
+    request: Request,
+    prefix: str = Query("", description="Only keys starting with this."),
+    cursor: str | None = Query(None, description="The `next` of the previous page."),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    page = await _store(request).list(bucket, prefix=prefix, cursor=cursor, limit=limit)
+    return {"items": [i.to_dict() for i in page.items], "next": page.next_cursor}

@@ -1,0 +1,38 @@
+"""``lakehouse verify``: the smoke chain, against a running server or an ephemeral one it starts."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lakehouse.config import Settings
+from lakehouse.core import Lakehouse
+from lakehouse.server import create_app
+from lakehouse.verify.chain import SMOKES, Outcome, Target, run_chain
+from lakehouse.verify.ephemeral import ServerThread
+
+__all__ = ["SMOKES", "Outcome", "ServerThread", "Target", "run_chain", "verify_ephemeral", "verify_url"]
+
+
+def verify_url(url: str, api_key: str | None, echo: Callable[[str], None] = print) -> list[Outcome]:
+    """Run the chain against a running server (auth-on smokes need an admin key)."""
+    target = Target(auth_url=url, admin_key=api_key) if api_key else Target(open_url=url)
+    return run_chain(target, echo)[0]
+
+
+def verify_ephemeral(echo: Callable[[str], None] = print) -> list[Outcome]:
+    """Start an auth-off and an auth-on server on free ports over temp data dirs and run the chain."""
+    logging.getLogger("lakehouse").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="lakehouse-verify-") as tmp:
+        open_settings = Settings(data_dir=Path(tmp) / "open")
+        auth_settings = Settings.model_validate({"data_dir": Path(tmp) / "auth", "auth": {"enabled": True}})
+        with Lakehouse(open_settings) as open_lh, Lakehouse(auth_settings) as auth_lh:
+            admin = auth_lh.keys.create("verify-admin", ["admin"]).secret
+            with (
+                ServerThread(create_app(open_settings, lakehouse=open_lh)) as open_server,
+                ServerThread(create_app(auth_settings, lakehouse=auth_lh)) as auth_server,
+            ):
+                target = Target(open_url=open_server.url, auth_url=auth_server.url, admin_key=admin)
+                return run_chain(target, echo)[0]

@@ -1,0 +1,268 @@
+"""The smokes: numbered end-to-end checks over real HTTP, each returning a one-line detail or raising."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id", "errors"}
+ITEM_KEYS = {"kind", "field", "pointer", "reason"}
+BUCKET = "lakehouse-verify"
+
+
+class SmokeFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Target:
+    """Where the smokes run: an auth-off server, an auth-on server with an admin key, or both."""
+
+    open_url: str | None = None
+    auth_url: str | None = None
+    admin_key: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def client(self, url: str, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=url, headers=headers, timeout=30)
+
+
+@dataclass(frozen=True)
+class Smoke:
+    name: str
+    needs: str  # "any", "open" (auth-off server) or "auth" (auth-on server with an admin key)
+    run: Callable[[Target], str]
+
+
+SMOKES: list[Smoke] = []
+
+
+def smoke(name: str, needs: str = "any") -> Callable[[Callable[[Target], str]], Callable[[Target], str]]:
+    def register(fn: Callable[[Target], str]) -> Callable[[Target], str]:
+        SMOKES.append(Smoke(name, needs, fn))
+        return fn
+
+    return register
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise SmokeFailed(message)
+
+
+def _any_url(t: Target) -> tuple[str, str | None]:
+    if t.open_url:
+        return t.open_url, None
+    assert t.auth_url is not None
+    return t.auth_url, t.admin_key
+
+
+def check_problem(response: httpx.Response, status: int, kind: str) -> None:
+    """Hold a response to the problem+json shape with the given status and kind."""
+    check(
+        response.status_code == status,
+        f"expected {status}, got {response.status_code}: {response.text[:200]}",
+    )
+    ctype = response.headers.get("content-type", "")
+    check(ctype.startswith("application/problem+json"), f"content-type is {ctype!r}")
+    body = response.json()
+    check(set(body) == PROBLEM_KEYS, f"body keys are {sorted(body)}")
+    check(body["status"] == status, "status member differs from the HTTP status")
+    check(bool(body["errors"]) and all(set(i) == ITEM_KEYS for i in body["errors"]), "error items malformed")
+    check(body["errors"][0]["kind"] == kind, f"kind is {body['errors'][0]['kind']!r}, expected {kind!r}")
+    check(body["request_id"] == response.headers.get("x-request-id"), "request_id not echoed in the header")
+
+
+@smoke("health")
+def _health(t: Target) -> str:
+    url, _ = _any_url(t)
+    with t.client(url) as c:
+        r = c.get("/health")
+    check(r.status_code == 200 and r.json()["status"] == "ok", f"GET /health -> {r.status_code}")
+    return f"GET /health 200, version {r.json()['version']}"
+
+
+@smoke("ready")
+def _ready(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        r = c.get("/ready")
+    check(r.status_code == 200, f"GET /ready -> {r.status_code}: {r.text[:300]}")
+    checks = r.json()["checks"]
+    check(all(v["ok"] for v in checks.values()), f"stores not ready: {checks}")
+    return "GET /ready 200: " + ", ".join(f"{k} ok" for k in checks)
+
+
+@smoke("metrics")
+def _metrics(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        c.get("/health")
+        r = c.get("/metrics")
+    check(r.status_code == 200, f"GET /metrics -> {r.status_code}")
+    check(
+        'lakehouse_http_requests_total{method="GET",route="/health",status="200"}' in r.text,
+        "no /health count",
+    )
+    check("lakehouse_http_request_duration_seconds_bucket" in r.text, "no latency histogram")
+    return "GET /metrics 200 with request counts and latency histograms"
+
+
+@smoke("error shape on an unknown route")
+def _unknown_route(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        r = c.get("/v1/no-such-route", headers={"X-Request-ID": "verify-unknown-route"})
+    check_problem(r, 404, "route_not_found")
+    check(r.json()["request_id"] == "verify-unknown-route", "X-Request-ID not honoured")
+    return "GET /v1/no-such-route 404 problem+json, request id echoed"
+
+
+@smoke("error shape on a bad query parameter")
+def _bad_param(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        r = c.get(f"/v1/blobs/{BUCKET}", params={"limit": "0"})
+    check_problem(r, 422, "minimum")
+    check(r.json()["errors"][0]["field"] == "limit", "field is not 'limit'")
+    return "GET /v1/blobs/{bucket}?limit=0 422 problem+json naming the field"
+
+
+@smoke("auth off: /v1 open without a key", needs="open")
+def _auth_off(t: Target) -> str:
+    assert t.open_url is not None
+    with t.client(t.open_url) as c:
+        r = c.get(f"/v1/blobs/{BUCKET}")
+    check(r.status_code == 200, f"expected 200 without a key, got {r.status_code} (is auth on? pass --api-key)")
+    return f"GET /v1/blobs/{BUCKET} 200 with no Authorization header"
+
+
+@smoke("blob round-trip with hash check")
+def _blob_round_trip(t: Target) -> str:
+    url, key = _any_url(t)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    digest = hashlib.sha256(data).hexdigest()
+    path = f"/v1/blobs/{BUCKET}/round-trip/{time.time_ns()}.bin"
+    with t.client(url, key) as c:
+        put = c.put(path, content=data)
+        check(put.status_code == 201, f"PUT -> {put.status_code}: {put.text[:200]}")
+        check(put.json()["sha256"] == digest, "sha256 from PUT differs from the sent bytes")
+        check(put.json()["size"] == len(data), "size from PUT differs")
+        got = c.get(path)
+        check(got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == digest, "GET bytes differ")
+        part = c.get(path, headers={"Range": "bytes=100-199"})
+        check(part.status_code == 206 and part.content == data[100:200], "Range GET wrong")
+        head = c.head(path)
+        check(int(head.headers["content-length"]) == len(data), "HEAD size wrong")
+        again = c.put(path, content=b"x", headers={"If-None-Match": "*"})
+        check_problem(again, 412, "precondition_failed")
+        check(c.delete(path).status_code == 204, "DELETE failed")
+        check_problem(c.get(path), 404, "blob_not_found")
+    return f"PUT/GET/Range/HEAD/If-None-Match/DELETE of {len(data)} bytes, sha256 {digest[:12]}… matches"
+
+
+@smoke("invalid blob keys refused")
+def _invalid_keys(t: Target) -> str:
+    url, key = _any_url(t)
+    bad = ["%2E%2E/escape", "a/%2E%2E/%2E%2E/escape", "a%00b", "a%5Cb", "a//b", "x" * 1025]
+    with t.client(url, key) as c:
+        for k in bad:
+            check_problem(c.put(f"/v1/blobs/{BUCKET}/{k}", content=b"nope"), 400, "invalid_key")
+    return f"{len(bad)} bad keys ('..', NUL, backslash, empty segment, >1024 bytes) -> 400 invalid_key"
+
+
+def _scoped_key(t: Target, name: str, scopes: list[str]) -> str:
+    assert t.auth_url is not None
+    with t.client(t.auth_url, t.admin_key) as c:
+        c.delete(f"/v1/keys/{name}")
+        r = c.post("/v1/keys", json={"name": name, "scopes": scopes})
+    check(
+        r.status_code == 201,
+        f"creating a key -> {r.status_code}: {r.text[:200]} (is --api-key an admin key?)",
+    )
+    secret: str = r.json()["secret"]
+    return secret
+
+
+@smoke("auth on: no key -> 401", needs="auth")
+def _auth_no_key(t: Target) -> str:
+    assert t.auth_url is not None
+    with t.client(t.auth_url) as c:
+        check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
+        check_problem(
+            c.get(f"/v1/blobs/{BUCKET}", headers={"Authorization": "Bearer lh_wrong"}), 401, "unauthenticated"
+        )
+        check(c.get("/health").status_code == 200, "/health must stay open")
+    return "no key and an unknown key -> 401 unauthenticated; /health open"
+
+
+@smoke("auth on: good key -> 200", needs="auth")
+def _auth_good_key(t: Target) -> str:
+    secret = _scoped_key(t, "verify-writer", ["read", "write"])
+    assert t.auth_url is not None
+    with t.client(t.auth_url, secret) as c:
+        put = c.put(f"/v1/blobs/{BUCKET}/auth/ok.txt", content=b"ok")
+        check(put.status_code == 201, f"PUT with a write key -> {put.status_code}")
+        check(c.get(f"/v1/blobs/{BUCKET}/auth/ok.txt").content == b"ok", "GET with a read key failed")
+        c.delete(f"/v1/blobs/{BUCKET}/auth/ok.txt")
+    return "a read,write key may PUT and GET"
+
+
+@smoke("auth on: wrong scope -> 403", needs="auth")
+def _auth_wrong_scope(t: Target) -> str:
+    secret = _scoped_key(t, "verify-reader", ["read"])
+    assert t.auth_url is not None
+    with t.client(t.auth_url, secret) as c:
+        check_problem(c.put(f"/v1/blobs/{BUCKET}/auth/no.txt", content=b"no"), 403, "forbidden")
+        check_problem(c.get("/v1/keys"), 403, "forbidden")
+    return "a read key is refused PUT (write) and /v1/keys (admin) with 403 forbidden"
+
+
+@smoke("auth on: revoked key -> 401", needs="auth")
+def _auth_revoked(t: Target) -> str:
+    secret = _scoped_key(t, "verify-revoked", ["read"])
+    assert t.auth_url is not None
+    with t.client(t.auth_url, t.admin_key) as admin:
+        check(admin.delete("/v1/keys/verify-revoked").status_code == 200, "revoking failed")
+    with t.client(t.auth_url, secret) as c:
+        check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
+    return "a revoked key -> 401 unauthenticated"
+
+
+@dataclass
+class Outcome:
+    number: int
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def run_chain(target: Target, echo: Callable[[str], None] = print) -> tuple[list[Outcome], float]:
+    """Run every smoke the target can take; print one line each and the closing ``N/N PASS in X.Xs``."""
+    started = time.perf_counter()
+    outcomes: list[Outcome] = []
+    runnable = [
+        s
+        for s in SMOKES
+        if s.needs == "any" or (s.needs == "open" and target.open_url) or (s.needs == "auth" and target.auth_url)
+    ]
+    for number, s in enumerate(runnable, 1):
+        t0 = time.perf_counter()
+        try:
+            detail, ok = s.run(target), True
+        except (SmokeFailed, httpx.HTTPError, KeyError, ValueError) as exc:
+            detail, ok = f"{type(exc).__name__}: {exc}", False
+        outcome = Outcome(number, s.name, ok, detail, time.perf_counter() - t0)
+        outcomes.append(outcome)
+        echo(f"{number:>2}. {'PASS' if ok else 'FAIL'} {s.name}: {detail} ({outcome.seconds * 1000:.0f} ms)")
+    elapsed = time.perf_counter() - started
+    passed = sum(o.ok for o in outcomes)
+    echo(f"{passed}/{len(outcomes)} PASS in {elapsed:.1f}s")
+    return outcomes, elapsed
