@@ -251,7 +251,9 @@ def load_settings(
         items = []
         for err in exc.errors():
             dotted = ".".join(str(p) for p in err["loc"])
-            where = sources.get(dotted, "")
+            where = sources.get(dotted) or next(
+                (src for key, src in sources.items() if key.startswith(dotted + ".")), ""
+            )
             reason = f"{dotted or 'settings'}: {_expected(err)}" + (f" (from {where})" if where else "")
             items.append(ErrorItem(kind="config_error", field=dotted or None, reason=reason))
         raise ConfigError("; ".join(i.reason for i in items), errors=items) from exc

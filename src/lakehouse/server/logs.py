@@ -48,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": redact_text(record.getMessage()),
-            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+            "request_id": getattr(record, "lakehouse_request_id", None) or request_id_var.get(),
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
@@ -56,6 +56,21 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = redact_text(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _stamped_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record carries the request id of the request that made it, whenever it is formatted."""
+    record = _base_factory(*args, **kwargs)
+    record.lakehouse_request_id = request_id_var.get()
+    return record
+
+
+if not getattr(_base_factory, "_lakehouse", False):
+    _stamped_record._lakehouse = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(_stamped_record)
 
 
 def configure_logging(level: str = "info") -> None:

@@ -1,0 +1,133 @@
+"""Shared fixtures: settings over a temp data dir, in-process apps, PostgreSQL databases and a moto S3 server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from lakehouse.config import Settings
+from lakehouse.core import Lakehouse
+from lakehouse.server import create_app
+from tests.asgi import AppClient as TestClient
+
+PG_URL = os.environ.get("LH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def make_settings(data_dir: Path, **sections: Any) -> Settings:
+    return Settings.model_validate({"data_dir": data_dir, **sections})
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """Build an in-process app over a fresh data dir; keyword arguments are settings sections."""
+    opened: list[tuple[TestClient, Lakehouse]] = []
+
+    def build(**sections: Any) -> TestClient:
+        s = make_settings(tmp_path / f"data-{len(opened)}", **sections)
+        lakehouse = Lakehouse(s)
+        client = TestClient(create_app(s, lakehouse=lakehouse), lakehouse=lakehouse)
+        opened.append((client, lakehouse))
+        return client
+
+    yield build
+    for client, lakehouse in opened:
+        client.close()
+        lakehouse.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = sa.create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL at {PG_URL} does not answer: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    return PG_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"lh_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def opsdb_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The operational DB on SQLite and on PostgreSQL, each fresh."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'opsdb.sqlite3'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(moto_endpoint: str) -> dict[str, Any]:
+    """Settings for a fresh bucket on the moto server."""
+    import boto3
+
+    bucket = f"lh-{uuid.uuid4().hex[:16]}"
+    boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)
+    return {
+        "bucket": bucket,
+        "endpoint": moto_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+        "prefix": "lakehouse",
+        "allow_http": True,
+    }
