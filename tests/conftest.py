@@ -119,7 +119,7 @@ def s3_settings(moto_endpoint: str) -> dict[str, Any]:
         "s3",
         endpoint_url=moto_endpoint,
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
+        aws_secret_access_key="testing",
         region_name="us-east-1",
     ).create_bucket(Bucket=bucket)
     return {

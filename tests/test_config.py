@@ -79,9 +79,11 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_secrets_are_redacted(tmp_path: Path) -> None:
-    path = write(tmp_path, '[opsdb]\nurl = "postgresql+psycopg://u:hunter2@db/x"\n[storage.s3]\nsecret_access_key = "s3cr3t"\n')
+    path = write(
+        tmp_path, '[opsdb]\nurl = "postgresql+psycopg://u:hunter2@db/x"\n[storage.s3]\nsecret_access_key = "s3cr3t"\n'
+    )
     s = load_settings(path, environ={}).settings
-    shown = dict((k, v) for k, v, _ in iter_settings(s))
+    shown = {k: v for k, v, _ in iter_settings(s)}
     assert shown["opsdb.url"] == "**********" and shown["storage.s3.secret_access_key"] == "**********"
     assert "hunter2" not in repr(s) and "s3cr3t" not in str(s)
     assert s.opsdb_url() == "postgresql+psycopg://u:hunter2@db/x"

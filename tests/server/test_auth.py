@@ -36,7 +36,12 @@ def test_auth_off_by_default_opens_v1(client: AppClient) -> None:
 
 
 def test_missing_or_malformed_key_is_401(auth_client: AppClient) -> None:
-    for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}, {"Authorization": "lh_x"}):
+    for headers in (
+        {},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "lh_x"},
+    ):
         response = auth_client.get("/v1/blobs/bkt", headers=headers)
         assert_problem(response, 401, "unauthenticated")
         assert response.headers["www-authenticate"].startswith("Bearer")

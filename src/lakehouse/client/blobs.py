@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 from urllib.parse import quote
 
+from lakehouse.blobs.names import validate_bucket, validate_key
 from lakehouse.client._http import Transport, raise_for_problem
 
 ROUTES = {
@@ -18,6 +19,9 @@ ROUTES = {
 
 
 def _path(bucket: str, key: str) -> str:
+    # Checked here too: an HTTP client would silently resolve "a/../b" to "b" before the server saw it.
+    validate_bucket(bucket)
+    validate_key(key)
     return f"/v1/blobs/{quote(bucket, safe='')}/{quote(key, safe='/')}"
 
 

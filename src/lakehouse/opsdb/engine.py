@@ -58,8 +58,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at (None before the first migration)."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"operational DB unreachable: {exc.orig}", field="opsdb") from exc
 
 
 def head_revision() -> str | None:

@@ -1,0 +1,94 @@
+"""The HTTP client against a real server: blobs, keys, and server errors raised as the same classes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse import Client, Lakehouse
+from lakehouse.config import Settings
+from lakehouse.errors import (
+    ApiKeyExists,
+    BlobNotFound,
+    Forbidden,
+    InvalidKey,
+    PreconditionFailed,
+    RequestValidationFailed,
+    Unauthenticated,
+)
+from lakehouse.server import create_app
+from lakehouse.verify import ServerThread
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    settings = Settings.model_validate({"data_dir": tmp_path_factory.mktemp("client"), "auth": {"enabled": True}})
+    with Lakehouse(settings) as lakehouse:
+        admin = lakehouse.keys.create("admin", "admin").secret
+        with ServerThread(create_app(settings, lakehouse=lakehouse)) as thread:
+            yield thread.url, admin
+
+
+def test_blobs(server: tuple[str, str]) -> None:
+    url, admin = server
+    with Client(url, api_key=admin) as c:
+        data = bytes(range(256)) * 5000
+        result = c.blobs.put("files", "a/b.bin", data)
+        assert result["sha256"] == hashlib.sha256(data).hexdigest()
+        assert c.blobs.get("files", "a/b.bin") == data
+        assert c.blobs.get("files", "a/b.bin", range=(10, 19)) == data[10:20]
+        assert b"".join(c.blobs.stream("files", "a/b.bin", chunk_size=4096)) == data
+        assert c.blobs.head("files", "a/b.bin")["size"] == len(data)
+        c.blobs.put("files", "a/c.bin", io.BytesIO(b"from a file"))
+        c.blobs.put("files", "a/d.bin", iter([b"chunk1", b"chunk2"]))
+        assert c.blobs.get("files", "a/d.bin") == b"chunk1chunk2"
+        with pytest.raises(PreconditionFailed):
+            c.blobs.put("files", "a/d.bin", b"x", overwrite=False)
+        assert [b["key"] for b in c.blobs.list("files", prefix="a/", limit=2)] == ["a/b.bin", "a/c.bin", "a/d.bin"]
+        c.blobs.delete("files", "a/b.bin")
+        with pytest.raises(BlobNotFound) as info:
+            c.blobs.get("files", "a/b.bin")
+        assert info.value.status == 404 and info.value.errors[0].field == "key"
+        with pytest.raises(BlobNotFound):
+            list(c.blobs.stream("files", "a/b.bin"))
+        with pytest.raises(InvalidKey):
+            c.blobs.put("files", "a/../x", b"x")
+        c.blobs.put("files", "100%/ok", b"percent signs are fine")
+        assert c.blobs.get("files", "100%/ok") == b"percent signs are fine"
+
+
+def test_keys_and_auth_errors(server: tuple[str, str]) -> None:
+    url, admin = server
+    with Client(url, api_key=admin) as c:
+        reader = c.keys.create("client-reader", ["read"])
+        assert reader["key"]["scopes"] == ["read"]
+        with pytest.raises(ApiKeyExists):
+            c.keys.create("client-reader", ["read"])
+        with pytest.raises(RequestValidationFailed):
+            c.keys.create("", [])
+        assert "client-reader" in {k["name"] for k in c.keys.list()}
+    with Client(url, api_key=reader["secret"]) as c:
+        assert isinstance(list(c.blobs.list("files")), list)
+        with pytest.raises(Forbidden):
+            c.blobs.put("files", "x", b"x")
+    with Client(url) as c:
+        assert c.health()["status"] == "ok"
+        assert c.ready()["status"] == "ready"
+        with pytest.raises(Unauthenticated):
+            list(c.blobs.list("files"))
+    with Client(url, api_key=admin) as c:
+        assert c.keys.revoke("client-reader")["revoked_at"]
+        assert "lakehouse_http_requests_total" in c.metrics()
+    with Client(url, api_key=reader["secret"]) as c, pytest.raises(Unauthenticated):
+        list(c.blobs.list("files"))
+
+
+def test_embedded_open(tmp_path: Path) -> None:
+    with Lakehouse.open(tmp_path / "lh") as lh:
+        assert lh.settings.data_dir == tmp_path / "lh"
+        assert (tmp_path / "lh" / "opsdb.sqlite3").exists()
+        assert lh.keys.list() == []

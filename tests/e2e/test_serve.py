@@ -1,0 +1,99 @@
+"""`lakehouse serve` as a real process: it binds, serves, logs JSON with request ids, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lakehouse import Client
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"server did not start: {proc.communicate()[1]}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete" in err
+    return err
+
+
+def test_serve_embedded_default(tmp_path: Path) -> None:
+    proc, url = _serve(tmp_path)
+    try:
+        with Client(url) as c:
+            assert set(c.health()["services"]) == {"gateway", "storaged"}
+            assert c.ready()["checks"]["opsdb"]["ok"]
+            c.blobs.put("e2e", "k", b"hello")
+        r = httpx.get(url + "/v1/blobs/e2e/k", headers={"X-Request-ID": "e2e-1", "Authorization": "Bearer lh_leak"})
+        assert r.content == b"hello"
+    finally:
+        err = _stop(proc)
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "lakehouse.access"]
+    assert any(line["request_id"] == "e2e-1" and line["status"] == 200 for line in access)
+    assert all(line["request_id"] for line in access)
+    assert "lh_leak" not in err
+    assert any("serving gateway,storaged on http://127.0.0.1" in line["msg"] for line in lines)
+    assert (tmp_path / "d" / "opsdb.sqlite3").exists() and (tmp_path / "d" / "blobs" / "e2e" / "k").exists()
+
+
+def test_serve_only_one_service_with_auth(tmp_path: Path) -> None:
+    proc, url = _serve(tmp_path, "--only", "storaged", "--auth")
+    try:
+        assert httpx.get(url + "/health").json()["services"] == ["storaged"]
+        assert httpx.get(url + "/v1/blobs/e2e").status_code == 401
+        assert httpx.get(url + "/v1/keys").status_code == 404
+    finally:
+        err = _stop(proc)
+    assert "no API key exists" in err
+
+
+def test_serve_unknown_service_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lakehouse", "serve", "--only", "nosuchd", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "unknown service nosuchd" in result.stderr
