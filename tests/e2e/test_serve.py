@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -97,3 +98,33 @@ def test_serve_unknown_service_exits_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "unknown service nosuchd" in result.stderr
+
+
+def test_kill_mid_upload_leaves_no_partial_blob(tmp_path: Path) -> None:
+    """SIGKILL while a blob streams in: after restart the key does not exist and the old blob is intact."""
+    proc, url = _serve(tmp_path)
+    assert httpx.put(url + "/v1/blobs/crash/kept", content=b"old").status_code == 201
+    for key in ("kept", "new"):
+        if proc.poll() is not None:
+            proc, url = _serve(tmp_path)
+
+        def body(victim: subprocess.Popen[str] = proc) -> Iterator[bytes]:
+            for sent in range(200):
+                if sent == 20:
+                    victim.kill()  # mid-stream: no chance to clean up
+                    victim.wait()
+                yield b"x" * 65536
+
+        try:
+            with pytest.raises(httpx.TransportError):
+                httpx.put(url + f"/v1/blobs/crash/{key}", content=body(), timeout=10)
+        finally:
+            proc.kill()
+            proc.communicate()
+    proc, url = _serve(tmp_path)
+    try:
+        assert httpx.get(url + "/v1/blobs/crash/kept").content == b"old"
+        assert httpx.head(url + "/v1/blobs/crash/new").status_code == 404
+        assert [b["key"] for b in httpx.get(url + "/v1/blobs/crash").json()["items"]] == ["kept"]
+    finally:
+        _stop(proc)

@@ -28,6 +28,7 @@ from lakehouse.blobs.names import validate_bucket, validate_key
 from lakehouse.errors import BlobNotFound, InvalidKey, KeyConflict, PreconditionFailed
 
 _READ_CHUNK = 1024 * 1024
+_WRITE_BATCH = 1024 * 1024
 _TMP = ".tmp"
 _STALE_TMP_SECONDS = 24 * 3600
 
@@ -98,8 +99,17 @@ class LocalBlobStore(BlobStore):
         handle: BinaryIO = await anyio.to_thread.run_sync(tmp.open, "xb")
         try:
             try:
+                pending = bytearray()
                 async for chunk in counter:
-                    await anyio.to_thread.run_sync(handle.write, chunk)
+                    if not pending and len(chunk) >= _WRITE_BATCH:
+                        await anyio.to_thread.run_sync(handle.write, chunk)
+                        continue
+                    pending += chunk
+                    if len(pending) >= _WRITE_BATCH:  # one thread hop per MiB, not per network chunk
+                        await anyio.to_thread.run_sync(handle.write, pending)
+                        pending.clear()
+                if pending:
+                    await anyio.to_thread.run_sync(handle.write, pending)
                 await anyio.to_thread.run_sync(handle.flush)
                 await anyio.to_thread.run_sync(os.fsync, handle.fileno())
             finally:

@@ -1,0 +1,182 @@
+"""Blob store benchmark: HTTP PUT/GET through `lakehouse serve` against baselines measured in the same run.
+
+Baselines: raw file write (+fsync+rename) and read of the same bytes, and the in-process library
+(`LocalBlobStore`) without HTTP. Also the server's peak RSS while a large blob streams in, which shows uploads are
+not buffered in memory. Prints medians and ratios; copy the table into bench/RESULTS.md.
+
+    .venv/bin/python bench/blobs.py [--big-mib 1024] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+
+from lakehouse.blobs import LocalBlobStore
+
+MiB = 1024 * 1024
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lakehouse",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/health", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def raw_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".part")
+    with tmp.open("wb") as f:
+        for i in range(0, len(data), MiB):
+            f.write(data[i : i + MiB])
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--big-mib", type=int, default=1024, help="size of the streaming upload for peak RSS")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="lh-bench-") as tmp_text:
+        tmp = Path(tmp_text)
+        proc, url = start_server(tmp / "server")
+        http = httpx.Client(base_url=url, timeout=120)
+        store = LocalBlobStore(tmp / "library")
+        rows = []
+        try:
+            for label, size in (("4 KiB", 4096), ("64 MiB", 64 * MiB)):
+                data = os.urandom(size)
+                n = 50 if size < MiB else 1
+
+                def http_put(data: bytes = data, n: int = n) -> None:
+                    for i in range(n):
+                        assert http.put(f"/v1/blobs/bench/k{i}", content=data).status_code == 201
+
+                def http_get(n: int = n) -> None:
+                    for i in range(n):
+                        assert http.get(f"/v1/blobs/bench/k{i}").status_code == 200
+
+                def lib_put(data: bytes = data, n: int = n) -> None:
+                    for i in range(n):
+                        asyncio.run(store.put_bytes("bench", f"k{i}", data))
+
+                def raw_put(data: bytes = data, n: int = n) -> None:
+                    for i in range(n):
+                        raw_write(tmp / f"raw{i}", data)
+
+                def raw_get(n: int = n) -> None:
+                    for i in range(n):
+                        (tmp / f"raw{i}").read_bytes()
+
+                t = {
+                    name: median_seconds(fn, args.repeat) / n
+                    for name, fn in (
+                        ("raw_put", raw_put),
+                        ("lib_put", lib_put),
+                        ("http_put", http_put),
+                        ("raw_get", raw_get),
+                        ("http_get", http_get),
+                    )
+                }
+                rows.append((label, size, t))
+
+            big = args.big_mib * MiB
+
+            def chunks() -> Iterator[bytes]:
+                block = os.urandom(MiB)
+                for _ in range(args.big_mib):
+                    yield block
+
+            rss_before = peak_rss_mib(proc.pid)
+            t0 = time.perf_counter()
+            r = http.put("/v1/blobs/bench/big", content=chunks())
+            big_seconds = time.perf_counter() - t0
+            assert r.status_code == 201 and r.json()["size"] == big, r.text
+            rss_after = peak_rss_mib(proc.pid)
+        finally:
+            http.close()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+    print("| blob size | op | raw disk | library in-process | HTTP (lakehouse serve) | HTTP / raw |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, size, t in rows:
+
+        def fmt(s: float, size: int = size) -> str:
+            return f"{s * 1e3:.2f} ms" if size < MiB else f"{size / MiB / s:.0f} MiB/s"
+
+        print(
+            f"| {label} | PUT | {fmt(t['raw_put'])} | {fmt(t['lib_put'])} | {fmt(t['http_put'])} | "
+            f"{t['http_put'] / t['raw_put']:.2f}x time |"
+        )
+        print(
+            f"| {label} | GET | {fmt(t['raw_get'])} | - | {fmt(t['http_get'])} | "
+            f"{t['http_get'] / t['raw_get']:.2f}x time |"
+        )
+    print()
+    print(
+        f"streaming PUT of {args.big_mib} MiB: {args.big_mib / big_seconds:.0f} MiB/s; server peak RSS "
+        f"{rss_before:.0f} MiB before, {rss_after:.0f} MiB after (+{rss_after - rss_before:.0f} MiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
