@@ -72,3 +72,33 @@ def test_bad_scopes(engine: sa.Engine, scopes: str) -> None:
     with pytest.raises(InvalidScope):
         ApiKeyStore(engine).create("k", scopes)
     assert ApiKeyStore(engine).list(include_revoked=True) == []
+
+
+def test_concurrent_migrations_on_a_fresh_database(opsdb_url: str) -> None:
+    """Several processes starting at once against one new database: each upgrade succeeds, once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engines = [create_engine(opsdb_url) for _ in range(6)]
+    try:
+        with ThreadPoolExecutor(len(engines)) as pool:
+            list(pool.map(upgrade, engines))
+        assert current_revision(engines[0]) == head_revision()
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_concurrent_creates_of_one_name_make_one_key(engine: sa.Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_: int) -> str:
+        try:
+            ApiKeyStore(engine).create("racer", "read")
+        except ApiKeyExists:
+            return "exists"
+        return "created"
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(attempt, range(16)))
+    assert outcomes.count("created") == 1 and outcomes.count("exists") == 15
+    assert len(ApiKeyStore(engine).list()) == 1

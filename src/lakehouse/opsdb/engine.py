@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +48,34 @@ def _alembic_config() -> Config:
     return cfg
 
 
+_PG_MIGRATION_LOCK = 0x1A4E_0001  # pg_advisory_xact_lock key: one migrator at a time per database
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(engine: sa.Engine) -> Iterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with Path(database + ".migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Run migrations up to ``revision`` (on start, and by ``lakehouse db upgrade``)."""
+    """Run migrations up to ``revision`` (on start, and by ``lakehouse db upgrade``).
+
+    Processes starting together against one database take turns: PostgreSQL by an advisory lock held for the
+    migration's transaction, SQLite by a lock file beside the database. The second finds the work done.
+    """
     cfg = _alembic_config()
     try:
-        with engine.begin() as conn:
+        with _sqlite_migration_lock(engine), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except sa.exc.OperationalError as exc:
