@@ -169,3 +169,27 @@ def test_store_unavailable_is_503(client: AppClient, tmp_path: Any) -> None:
     client.lakehouse.opsdb = sa.create_engine(f"sqlite:///{tmp_path}/no/such/dir/x.sqlite3")
     body = assert_problem(client.get("/ready"), 503, "store_unavailable")
     assert body["errors"][0]["field"] == "opsdb"
+
+
+def test_openapi_documents_the_problem_body(client: AppClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert set(spec["components"]["schemas"]["Problem"]["required"]) == PROBLEM_KEYS
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status == "default" or status.startswith(("4", "5")):
+                    assert list(response["content"]) == [PROBLEM_CONTENT_TYPE], (method, path, status)
+            assert "default" in operation["responses"], (method, path)
+
+
+def test_error_bodies_match_the_documented_schema(client: AppClient) -> None:
+    from lakehouse.server.problems import Problem
+
+    for response in (
+        client.get("/nope"),
+        client.post("/v1/keys", json={}),
+        client.put("/v1/blobs/bkt/a//b", content=b"x"),
+        client.post("/health"),
+    ):
+        Problem.model_validate_json(response.content, strict=True)

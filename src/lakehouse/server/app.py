@@ -14,6 +14,7 @@ from lakehouse.core import Lakehouse
 from lakehouse.errors import ConfigError
 from lakehouse.server.metrics import Metrics
 from lakehouse.server.middleware import RequestContextMiddleware
+from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
 from lakehouse.services import SERVICES
@@ -65,6 +66,7 @@ def create_app(
     app.include_router(ops_router)
     for name in names:
         app.include_router(SERVICES[name].router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     limit = _body_limit(settings)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -22,6 +23,25 @@ from lakehouse.errors import (
     problem_body,
 )
 from lakehouse.server.logs import request_id_var
+
+
+class ProblemItem(BaseModel):
+    kind: str = Field(description="Stable machine key (docs/wire-format.md).")
+    field: str | None = Field(description="Dotted name of what is wrong, e.g. items[2].qty.")
+    pointer: str = Field(description="RFC 6901 JSON Pointer of field ('' for none).")
+    reason: str = Field(description="Human text; may change. Never parse it.")
+
+
+class Problem(BaseModel):
+    """The RFC 9457 body of every error (``application/problem+json``)."""
+
+    type: str = Field(description="urn:lakehouse:problem:<kind>")
+    title: str
+    status: int
+    detail: str
+    request_id: str | None
+    errors: list[ProblemItem] = Field(min_length=1)
+
 
 # pydantic error types -> stable wire kinds (docs/wire-format.md)
 _PYDANTIC_KINDS = {
