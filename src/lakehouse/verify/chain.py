@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -134,6 +135,28 @@ def _bad_param(t: Target) -> str:
     return "GET /v1/blobs/{bucket}?limit=0 422 problem+json naming the field"
 
 
+@smoke("error shape on a wrong method")
+def _wrong_method(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        r = c.delete("/health")
+    check_problem(r, 405, "method_not_allowed")
+    check("GET" in r.headers.get("allow", ""), "no Allow header naming GET")
+    return "DELETE /health 405 problem+json with Allow: GET"
+
+
+@smoke("openapi document")
+def _openapi(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        r = c.get("/openapi.json")
+    check(r.status_code == 200, f"GET /openapi.json -> {r.status_code}")
+    spec = r.json()
+    check("/v1/blobs/{bucket}/{key}" in spec["paths"], "blob routes missing from the document")
+    check("Problem" in spec["components"]["schemas"], "the error body is not documented")
+    return f"GET /openapi.json 200: {len(spec['paths'])} paths, errors documented as Problem"
+
+
 @smoke("auth off: /v1 open without a key", needs="open")
 def _auth_off(t: Target) -> str:
     assert t.open_url is not None
@@ -177,17 +200,18 @@ def _invalid_keys(t: Target) -> str:
     return f"{len(bad)} bad keys ('..', NUL, backslash, empty segment, >1024 bytes) -> 400 invalid_key"
 
 
-def _scoped_key(t: Target, name: str, scopes: list[str]) -> str:
+@contextlib.contextmanager
+def scoped_key(t: Target, name: str, scopes: list[str]) -> Iterator[str]:
+    """A key made with the admin key for one smoke, revoked afterwards."""
     assert t.auth_url is not None
-    with t.client(t.auth_url, t.admin_key) as c:
-        c.delete(f"/v1/keys/{name}")
-        r = c.post("/v1/keys", json={"name": name, "scopes": scopes})
-    check(
-        r.status_code == 201,
-        f"creating a key -> {r.status_code}: {r.text[:200]} (is --api-key an admin key?)",
-    )
-    secret: str = r.json()["secret"]
-    return secret
+    with t.client(t.auth_url, t.admin_key) as admin:
+        admin.delete(f"/v1/keys/{name}")
+        r = admin.post("/v1/keys", json={"name": name, "scopes": scopes})
+        check(r.status_code == 201, f"creating a key -> {r.status_code}: {r.text[:200]} (is --api-key an admin key?)")
+        try:
+            yield r.json()["secret"]
+        finally:
+            admin.delete(f"/v1/keys/{name}")
 
 
 @smoke("auth on: no key -> 401", needs="auth")
@@ -195,18 +219,16 @@ def _auth_no_key(t: Target) -> str:
     assert t.auth_url is not None
     with t.client(t.auth_url) as c:
         check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
-        check_problem(
-            c.get(f"/v1/blobs/{BUCKET}", headers={"Authorization": "Bearer lh_wrong"}), 401, "unauthenticated"
-        )
+        wrong = {"Authorization": "Bearer lh_wrong"}
+        check_problem(c.get(f"/v1/blobs/{BUCKET}", headers=wrong), 401, "unauthenticated")
         check(c.get("/health").status_code == 200, "/health must stay open")
     return "no key and an unknown key -> 401 unauthenticated; /health open"
 
 
 @smoke("auth on: good key -> 200", needs="auth")
 def _auth_good_key(t: Target) -> str:
-    secret = _scoped_key(t, "verify-writer", ["read", "write"])
     assert t.auth_url is not None
-    with t.client(t.auth_url, secret) as c:
+    with scoped_key(t, "verify-writer", ["read", "write"]) as secret, t.client(t.auth_url, secret) as c:
         put = c.put(f"/v1/blobs/{BUCKET}/auth/ok.txt", content=b"ok")
         check(put.status_code == 201, f"PUT with a write key -> {put.status_code}")
         check(c.get(f"/v1/blobs/{BUCKET}/auth/ok.txt").content == b"ok", "GET with a read key failed")
@@ -216,9 +238,8 @@ def _auth_good_key(t: Target) -> str:
 
 @smoke("auth on: wrong scope -> 403", needs="auth")
 def _auth_wrong_scope(t: Target) -> str:
-    secret = _scoped_key(t, "verify-reader", ["read"])
     assert t.auth_url is not None
-    with t.client(t.auth_url, secret) as c:
+    with scoped_key(t, "verify-reader", ["read"]) as secret, t.client(t.auth_url, secret) as c:
         check_problem(c.put(f"/v1/blobs/{BUCKET}/auth/no.txt", content=b"no"), 403, "forbidden")
         check_problem(c.get("/v1/keys"), 403, "forbidden")
     return "a read key is refused PUT (write) and /v1/keys (admin) with 403 forbidden"
@@ -226,12 +247,12 @@ def _auth_wrong_scope(t: Target) -> str:
 
 @smoke("auth on: revoked key -> 401", needs="auth")
 def _auth_revoked(t: Target) -> str:
-    secret = _scoped_key(t, "verify-revoked", ["read"])
     assert t.auth_url is not None
-    with t.client(t.auth_url, t.admin_key) as admin:
-        check(admin.delete("/v1/keys/verify-revoked").status_code == 200, "revoking failed")
-    with t.client(t.auth_url, secret) as c:
-        check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
+    with scoped_key(t, "verify-revoked", ["read"]) as secret:
+        with t.client(t.auth_url, t.admin_key) as admin:
+            check(admin.delete("/v1/keys/verify-revoked").status_code == 200, "revoking failed")
+        with t.client(t.auth_url, secret) as c:
+            check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
     return "a revoked key -> 401 unauthenticated"
 
 
