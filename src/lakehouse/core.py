@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import sqlalchemy as sa
 
 from lakehouse.apikeys import ApiKeyStore
@@ -43,20 +45,25 @@ class Lakehouse:
             settings = settings.model_copy(update={"data_dir": Path(data_dir)})
         return cls(settings, migrate=migrate)
 
+    def _check_opsdb(self) -> dict[str, Any]:
+        with self.opsdb.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return {"dialect": self.opsdb.dialect.name}
+
+    async def _check_opsdb_async(self) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(self._check_opsdb)
+
     async def readiness(self) -> dict[str, dict[str, Any]]:
         """Reach each store once; per store: ok, latency_ms and detail or error."""
         checks: dict[str, dict[str, Any]] = {}
-
-        def opsdb_check() -> dict[str, Any]:
-            with self.opsdb.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            return {"dialect": self.opsdb.dialect.name}
-
-        for name, run in (("opsdb", None), ("blobs", self.blobs.check)):
+        probes: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+            "opsdb": self._check_opsdb_async,
+            "blobs": self.blobs.check,
+        }
+        for name, probe in probes.items():
             started = time.perf_counter()
             try:
-                detail = opsdb_check() if run is None else await run()
-                checks[name] = {"ok": True, **detail}
+                checks[name] = {"ok": True, **await probe()}
             except Exception as exc:
                 checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             checks[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)

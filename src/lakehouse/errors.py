@@ -115,6 +115,8 @@ class LakehouseError(Exception):
     status: ClassVar[int] = 500
     kind: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal server error"
+    #: the request id of the failed request, when the error came over HTTP
+    request_id: str | None = None
 
     def __init__(
         self,

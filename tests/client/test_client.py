@@ -53,6 +53,7 @@ def test_blobs(server: tuple[str, str]) -> None:
         with pytest.raises(BlobNotFound) as info:
             c.blobs.get("files", "a/b.bin")
         assert info.value.status == 404 and info.value.errors[0].field == "key"
+        assert info.value.request_id
         with pytest.raises(BlobNotFound):
             list(c.blobs.stream("files", "a/b.bin"))
         with pytest.raises(InvalidKey):

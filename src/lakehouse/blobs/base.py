@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lakehouse.errors import InvalidCursor, PayloadTooLarge, RangeNotSatisfiable
+from lakehouse.errors import PayloadTooLarge, RangeNotSatisfiable
 
 
 @dataclass(frozen=True)
@@ -90,23 +87,6 @@ def resolve_range(header: str | None, size: int) -> tuple[int, int, bool]:
     if start >= size or (last and int(last) < start):
         raise unsatisfiable
     return start, end, True
-
-
-def encode_cursor(last_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_key}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = data["after"]
-        if not isinstance(after, str):
-            raise TypeError(after)
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor("cursor is not one this server issued", field="cursor") from exc
-    return after
 
 
 class HashingCounter:

@@ -20,12 +20,11 @@ from lakehouse.blobs.base import (
     BlobRead,
     BlobStore,
     HashingCounter,
-    decode_cursor,
-    encode_cursor,
     resolve_range,
 )
 from lakehouse.blobs.names import validate_bucket, validate_key
 from lakehouse.errors import BlobNotFound, InvalidKey, KeyConflict, PreconditionFailed
+from lakehouse.paging import decode_cursor, encode_cursor
 
 _READ_CHUNK = 1024 * 1024
 _WRITE_BATCH = 1024 * 1024

@@ -15,13 +15,12 @@ from lakehouse.blobs.base import (
     BlobRead,
     BlobStore,
     HashingCounter,
-    decode_cursor,
-    encode_cursor,
     resolve_range,
 )
 from lakehouse.blobs.names import validate_bucket, validate_key
 from lakehouse.config import S3Settings
 from lakehouse.errors import BlobNotFound, PreconditionFailed
+from lakehouse.paging import decode_cursor, encode_cursor
 
 _NOT_FOUND = (FileNotFoundError, NotFoundError)
 

@@ -31,8 +31,7 @@ def raise_for_problem(response: httpx.Response) -> None:
         if isinstance(i, dict)
     ]
     exc = cls(str(body.get("detail") or response.reason_phrase), errors=errors or None)
-    exc.status_code = response.status_code  # type: ignore[attr-defined]
-    exc.request_id = body.get("request_id") or response.headers.get("x-request-id")  # type: ignore[attr-defined]
+    exc.request_id = body.get("request_id") or response.headers.get("x-request-id")
     raise exc
 
 

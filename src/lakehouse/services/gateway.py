@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from lakehouse.apikeys import SCOPES
-from lakehouse.blobs.base import decode_cursor, encode_cursor
 from lakehouse.core import Lakehouse
+from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])

@@ -24,7 +24,16 @@ def verify_url(url: str, api_key: str | None, echo: Callable[[str], None] = prin
 
 def verify_ephemeral(echo: Callable[[str], None] = print) -> list[Outcome]:
     """Start an auth-off and an auth-on server on free ports over temp data dirs and run the chain."""
-    logging.getLogger("lakehouse").setLevel(logging.WARNING)
+    logger = logging.getLogger("lakehouse")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # the chain's lines are the output, not the servers' access logs
+    try:
+        return _run_ephemeral(echo)
+    finally:
+        logger.setLevel(level)
+
+
+def _run_ephemeral(echo: Callable[[str], None]) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="lakehouse-verify-") as tmp:
         open_settings = Settings(data_dir=Path(tmp) / "open")
         auth_settings = Settings.model_validate({"data_dir": Path(tmp) / "auth", "auth": {"enabled": True}})
