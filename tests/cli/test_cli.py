@@ -143,3 +143,18 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
         if not hasattr(command, "commands"):
             assert "Example" in command.help, f"{path} has no example"
         assert invoke(runner, *path.split()[1:], "--help")[0] == 0
+
+
+@pytest.mark.postgres
+def test_doctor_checks_configured_postgresql(runner: CliRunner, tmp_path: Path, pg_url: str) -> None:
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    env = {"LAKEHOUSE_OPSDB__URL": pg_url, "LAKEHOUSE_LAKE__CATALOG": "postgres", "LAKEHOUSE_LAKE__CATALOG_DSN": dsn}
+    code, out, _ = invoke(runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env)
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert code == 0, out
+    assert checks["opsdb"]["detail"].startswith("postgresql reachable")
+    assert checks["lake catalog"]["ok"]
+    env["LAKEHOUSE_LAKE__CATALOG_DSN"] = "postgresql://postgres@127.0.0.1:1/none"
+    code, out, _ = invoke(runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env)
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert code == 1 and not checks["lake catalog"]["ok"] and "catalog_dsn" in checks["lake catalog"]["fix"]
