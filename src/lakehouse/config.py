@@ -62,6 +62,11 @@ class S3Settings(_Section):
     secret_access_key: SecretStr | None = Field(None, description="Secret access key.")
     prefix: str = Field("", description="Key prefix inside the bucket for everything Lakehouse writes.")
     allow_http: bool = Field(False, description="Allow a plain-HTTP endpoint (local test servers).")
+    max_conditional_put_bytes: int = Field(
+        256 * MiB,
+        ge=1,
+        description="Largest `If-None-Match: *` upload: S3 does it as one PUT, held in memory.",
+    )
 
 
 class StorageSettings(_Section):

@@ -198,3 +198,14 @@ def test_local_key_prefix_conflict(tmp_path: Path) -> None:
     with pytest.raises(KeyConflict):
         run(store.put_bytes("bkt", "a/b/c", b"z"))
     assert run(store.get_bytes("bkt", "a/b")) == b"x"
+
+
+@pytest.mark.s3
+def test_s3_conditional_put_is_bounded(s3_settings: dict[str, Any]) -> None:
+    store = S3BlobStore(S3Settings.model_validate({**s3_settings, "max_conditional_put_bytes": 4096}))
+    with pytest.raises(PayloadTooLarge):
+        run(store.put("bkt", "big", chunked(bytes(10_000), 1000), if_none_match=True))
+    with pytest.raises(BlobNotFound):
+        run(store.head("bkt", "big"))
+    assert run(store.put("bkt", "small", chunked(bytes(4096), 1000), if_none_match=True)).size == 4096
+    assert run(store.put("bkt", "big", chunked(bytes(10_000), 1000))).size == 10_000  # unconditional: multipart

@@ -26,6 +26,8 @@ def test_client_modules_declare_every_path_they_call() -> None:
     for module in (blobs, keys):
         source = inspect.getsource(module)
         declared = {p for _, p in module.ROUTES}
-        for literal in re.findall(r'f?"(/v1/[^"]*)"', source):
+        literals = re.findall(r'f?"(/v1/[^"]*)"', source)
+        assert literals, f"found no paths in {module.__name__}"
+        for literal in literals:
             template = re.sub(r"{quote\((\w+)[^}]*}", r"{\1}", literal)
             assert template in declared, f"{module.__name__} calls {literal} without declaring it"

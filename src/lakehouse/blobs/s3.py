@@ -47,6 +47,7 @@ class S3BlobStore(BlobStore):
         self._store = make_s3_store(s3)
         self._s3_bucket = s3.bucket
         self._prefix = s3.prefix.strip("/")
+        self._max_conditional = s3.max_conditional_put_bytes
 
     def _base(self, bucket: str) -> str:
         validate_bucket(bucket)
@@ -76,6 +77,9 @@ class S3BlobStore(BlobStore):
         max_bytes: int | None = None,
     ) -> BlobInfo:
         path = self._path(bucket, key)
+        if if_none_match:
+            # A conditional put is one S3 PUT (no multipart), so the body is held in memory: keep it bounded.
+            max_bytes = min(max_bytes or self._max_conditional, self._max_conditional)
         counter = HashingCounter(chunks, max_bytes)
         try:
             await obstore.put_async(self._store, path, counter.__aiter__(), mode="create" if if_none_match else None)
