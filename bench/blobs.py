@@ -89,6 +89,33 @@ def raw_write(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def bench_listing(tmp: Path, n_dirs: int = 200, per_dir: int = 100, repeat: int = 5) -> str:
+    """A page of 100 keys from a bucket of n_dirs * per_dir blobs vs walking and sorting the whole bucket."""
+    store = LocalBlobStore(tmp / "listing")
+    bucket = tmp / "listing" / "bkt"
+    for d in range(n_dirs):
+        (bucket / f"d{d:04}").mkdir(parents=True)
+        for f in range(per_dir):
+            (bucket / f"d{d:04}" / f"f{f:04}").write_bytes(b"x")
+    total = n_dirs * per_dir
+
+    def full_walk() -> list[str]:
+        keys = [f"{Path(dp).relative_to(bucket).as_posix()}/{f}" for dp, _, fs in os.walk(bucket) for f in fs]
+        return sorted(keys)
+
+    middle = full_walk()[total // 2]
+    first = median_seconds(lambda: asyncio.run(store.list("bkt", limit=100)), repeat)
+    from lakehouse.paging import encode_cursor
+
+    deep = median_seconds(lambda: asyncio.run(store.list("bkt", cursor=encode_cursor(middle), limit=100)), repeat)
+    walk = median_seconds(full_walk, repeat)
+    return (
+        f"list a page of 100 from {total} blobs: first page {first * 1e3:.1f} ms, page at the middle "
+        f"{deep * 1e3:.1f} ms; baseline walk+sort of the whole bucket {walk * 1e3:.1f} ms "
+        f"({walk / first:.0f}x / {walk / deep:.0f}x the page)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the streaming upload for peak RSS")
@@ -172,6 +199,8 @@ def main() -> None:
             f"{t['http_get'] / t['raw_get']:.2f}x time |"
         )
     print()
+    with tempfile.TemporaryDirectory(prefix="lh-bench-list-") as tmp_text:
+        print(bench_listing(Path(tmp_text)))
     print(
         f"streaming PUT of {args.big_mib} MiB: {args.big_mib / big_seconds:.0f} MiB/s; server peak RSS "
         f"{rss_before:.0f} MiB before, {rss_after:.0f} MiB after (+{rss_after - rss_before:.0f} MiB)"

@@ -194,28 +194,48 @@ class LocalBlobStore(BlobStore):
     async def list(self, bucket: str, prefix: str = "", cursor: str | None = None, limit: int = 100) -> BlobPage:
         bucket_dir = self.root / validate_bucket(bucket)
         after = decode_cursor(cursor)
-        keys = await anyio.to_thread.run_sync(self._keys, bucket_dir, prefix)
-        selected = [k for k in keys if after is None or k > after]
-        page = selected[:limit]
+        keys = await anyio.to_thread.run_sync(self._page_keys, bucket_dir, prefix, after, limit + 1)
+        page = keys[:limit]
         items = [self._info(bucket, k, bucket_dir.joinpath(*k.split("/"))) for k in page]
-        next_cursor = encode_cursor(page[-1]) if len(selected) > limit else None
-        return BlobPage(items=items, next_cursor=next_cursor)
+        return BlobPage(items=items, next_cursor=encode_cursor(page[-1]) if len(keys) > limit else None)
 
     @staticmethod
-    def _keys(bucket_dir: Path, prefix: str) -> builtins.list[str]:
-        directory, _, _ = prefix.rpartition("/")
-        start = bucket_dir.joinpath(*directory.split("/")) if directory else bucket_dir
-        if not start.is_dir() or not start.resolve().is_relative_to(bucket_dir.resolve()):
-            return []
-        keys = []
-        for dirpath, _dirnames, filenames in os.walk(start):
-            rel = Path(dirpath).relative_to(bucket_dir).as_posix()
-            for name in filenames:
-                key = name if rel == "." else f"{rel}/{name}"
-                if key.startswith(prefix):
-                    keys.append(key)
-        keys.sort()
-        return keys
+    def _page_keys(bucket_dir: Path, prefix: str, after: str | None, count: int) -> builtins.list[str]:
+        """Up to ``count`` keys starting with ``prefix`` and greater than ``after``, in key order.
+
+        A directory ``d`` holds exactly the keys ``d/...``, so visiting each directory's entries sorted with
+        directories named ``d/`` gives global key order; directories wholly before the cursor or outside the
+        prefix are never opened, so a page costs about its own size, not the bucket's.
+        """
+        found: builtins.list[str] = []
+
+        def wanted_dir(dir_key: str) -> bool:  # dir_key ends with "/"
+            if not (dir_key.startswith(prefix) or prefix.startswith(dir_key)):
+                return False
+            return after is None or dir_key > after or after.startswith(dir_key)
+
+        def walk(directory: Path, base: str) -> bool:
+            try:
+                entries = builtins.list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError):
+                return True
+            named = sorted(
+                ((base + e.name + "/", e) if e.is_dir(follow_symlinks=False) else (base + e.name, e) for e in entries),
+                key=lambda pair: pair[0],
+            )
+            for key, entry in named:
+                if key.endswith("/"):
+                    if wanted_dir(key) and not walk(Path(entry.path), key):
+                        return False
+                elif key.startswith(prefix) and (after is None or key > after) and entry.is_file(follow_symlinks=False):
+                    found.append(key)
+                    if len(found) >= count:
+                        return False
+            return True
+
+        if bucket_dir.is_dir():
+            walk(bucket_dir, "")
+        return found
 
     async def check(self) -> dict[str, Any]:
         probe = self._tmp / f"ready-{uuid.uuid4().hex}"
