@@ -90,12 +90,14 @@ class LakeSettings(_Section):
     catalog: Literal["sqlite", "postgres"] = Field("sqlite", description="Catalog database kind.")
     catalog_path: str = Field("lake/catalog.sqlite", description="SQLite catalog, relative to the data dir.")
     catalog_dsn: SecretStr | None = Field(None, description="PostgreSQL catalog DSN (catalog = 'postgres').")
-    data_path: str = Field("lake/data", description="Data files: relative to the data dir, or an s3:// URL.")
+    data_path: str = Field("lake/data", description="Directory for the lake's Parquet files, relative to the data dir.")
 
     @model_validator(mode="after")
     def _postgres_needs_dsn(self) -> LakeSettings:
         if self.catalog == "postgres" and self.catalog_dsn is None:
             raise ValueError("lake.catalog = 'postgres' needs lake.catalog_dsn")
+        if "://" in self.data_path:
+            raise ValueError("lake.data_path must be a directory (object-store URLs are not supported yet)")
         return self
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from lakehouse.apikeys import ApiKeyStore
 from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.opsdb import create_engine, upgrade
+from lakehouse.tables.datasets import Datasets
+from lakehouse.tables.lake import Lake
 
 
 class Lakehouse:
@@ -27,6 +30,20 @@ class Lakehouse:
             upgrade(self.opsdb)
         self.keys = ApiKeyStore(self.opsdb)
         self.blobs: BlobStore = open_blob_store(settings)
+        self._lake: Lake | None = None
+        self._lake_lock = threading.Lock()
+
+    @property
+    def lake(self) -> Lake:
+        """The DuckLake, attached on first use (commands that never touch tables never start DuckDB)."""
+        with self._lake_lock:
+            if self._lake is None:
+                self._lake = Lake(self.settings)
+            return self._lake
+
+    @property
+    def datasets(self) -> Datasets:
+        return Datasets(self.lake)
 
     @classmethod
     def open(
@@ -53,12 +70,16 @@ class Lakehouse:
     async def _check_opsdb_async(self) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(self._check_opsdb)
 
+    async def _check_lake_async(self) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(lambda: self.lake.check())
+
     async def readiness(self) -> dict[str, dict[str, Any]]:
         """Reach each store once; per store: ok, latency_ms and detail or error."""
         checks: dict[str, dict[str, Any]] = {}
         probes: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
             "opsdb": self._check_opsdb_async,
             "blobs": self.blobs.check,
+            "lake": self._check_lake_async,
         }
         for name, probe in probes.items():
             started = time.perf_counter()
@@ -70,6 +91,10 @@ class Lakehouse:
         return checks
 
     def close(self) -> None:
+        with self._lake_lock:
+            if self._lake is not None:
+                self._lake.close()
+                self._lake = None
         self.opsdb.dispose()
 
     def __enter__(self) -> Lakehouse:

@@ -10,21 +10,25 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── InvalidKey (400 invalid_key)
     │   ├── InvalidBucket (400 invalid_bucket)
     │   ├── InvalidCursor (400 invalid_cursor)
-    │   └── InvalidScope (400 invalid_scope)
+    │   ├── InvalidScope (400 invalid_scope)
+    │   └── InvalidName (400 invalid_name)
     ├── Unauthenticated (401 unauthenticated)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
     │   ├── RouteNotFound (404 route_not_found)
     │   ├── BlobNotFound (404 blob_not_found)
-    │   └── ApiKeyNotFound (404 api_key_not_found)
+    │   ├── ApiKeyNotFound (404 api_key_not_found)
+    │   └── DatasetNotFound (404 dataset_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── ApiKeyExists (409 api_key_exists)
-    │   └── KeyConflict (409 key_conflict)
+    │   ├── KeyConflict (409 key_conflict)
+    │   └── DatasetExists (409 dataset_exists)
     ├── PreconditionFailed (412 precondition_failed)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── RangeNotSatisfiable (416 range_not_satisfiable)
     ├── RequestValidationFailed (422 validation_failed)
+    │   └── InvalidColumnType (422 invalid_column_type)
     ├── StoreUnavailable (503 store_unavailable)
     └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
 
@@ -44,12 +48,16 @@ __all__ = [
     "BlobNotFound",
     "ConfigError",
     "Conflict",
+    "DatasetExists",
+    "DatasetNotFound",
     "ErrorItem",
     "Forbidden",
     "InvalidBucket",
+    "InvalidColumnType",
     "InvalidCursor",
     "InvalidJson",
     "InvalidKey",
+    "InvalidName",
     "InvalidScope",
     "KeyConflict",
     "LakehouseError",
@@ -156,6 +164,10 @@ class InvalidScope(BadRequest):
     kind, title = "invalid_scope", "Invalid API key scope"
 
 
+class InvalidName(BadRequest):
+    kind, title = "invalid_name", "Invalid name"
+
+
 class Unauthenticated(LakehouseError):
     status, kind, title = 401, "unauthenticated", "Authentication required"
 
@@ -180,6 +192,10 @@ class ApiKeyNotFound(NotFound):
     kind, title = "api_key_not_found", "API key not found"
 
 
+class DatasetNotFound(NotFound):
+    kind, title = "dataset_not_found", "Dataset not found"
+
+
 class MethodNotAllowed(LakehouseError):
     status, kind, title = 405, "method_not_allowed", "Method not allowed"
 
@@ -196,6 +212,10 @@ class KeyConflict(Conflict):
     kind, title = "key_conflict", "Blob key conflicts with an existing key"
 
 
+class DatasetExists(Conflict):
+    kind, title = "dataset_exists", "A dataset with this name exists"
+
+
 class PreconditionFailed(LakehouseError):
     status, kind, title = 412, "precondition_failed", "Precondition failed"
 
@@ -210,6 +230,10 @@ class RangeNotSatisfiable(LakehouseError):
 
 class RequestValidationFailed(LakehouseError):
     status, kind, title = 422, "validation_failed", "Request validation failed"
+
+
+class InvalidColumnType(RequestValidationFailed):
+    kind, title = "invalid_column_type", "Invalid column type"
 
 
 class StoreUnavailable(LakehouseError):

@@ -21,9 +21,10 @@ def test_client_modules_declare_every_path_they_call() -> None:
     import inspect
 
     import lakehouse.client.blobs as blobs
+    import lakehouse.client.datasets as datasets
     import lakehouse.client.keys as keys
 
-    for module in (blobs, keys):
+    for module in (blobs, keys, datasets):
         source = inspect.getsource(module)
         declared = {p for _, p in module.ROUTES}
         literals = re.findall(r'f?"(/v1/[^"]*)"', source)

@@ -9,10 +9,12 @@ import httpx
 from lakehouse.client._http import Transport
 from lakehouse.client.blobs import ROUTES as _BLOB_ROUTES
 from lakehouse.client.blobs import Blobs
+from lakehouse.client.datasets import ROUTES as _DATASET_ROUTES
+from lakehouse.client.datasets import Datasets
 from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
 
-ROUTES = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")} | _BLOB_ROUTES | _KEY_ROUTES
+ROUTES = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")} | _BLOB_ROUTES | _KEY_ROUTES | _DATASET_ROUTES
 
 __all__ = ["ROUTES", "Client"]
 
@@ -26,6 +28,7 @@ class Client:
         self._transport = Transport(url, api_key, timeout=timeout, http=http)
         self.blobs = Blobs(self._transport)
         self.keys = Keys(self._transport)
+        self.datasets = Datasets(self._transport)
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from lakehouse.services import gateway, storaged
+from lakehouse.services import catalogd, gateway, storaged
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ SERVICES: dict[str, Service] = {
     for s in (
         Service("gateway", gateway.router, ("/v1/keys",), None, "API keys, auth, health, metrics"),
         Service("storaged", storaged.router, ("/v1/blobs",), "storaged", "blobs under bucket/key"),
+        Service("catalogd", catalogd.router, ("/v1/datasets",), "catalogd", "datasets in the table lake"),
     )
 }
 

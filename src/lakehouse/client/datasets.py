@@ -1,0 +1,65 @@
+"""Client methods for /v1/datasets."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from lakehouse.client._http import Transport
+
+ROUTES = {
+    ("POST", "/v1/datasets"),
+    ("GET", "/v1/datasets"),
+    ("GET", "/v1/datasets/{name}"),
+    ("PATCH", "/v1/datasets/{name}"),
+    ("DELETE", "/v1/datasets/{name}"),
+    ("GET", "/v1/datasets/{name}/snapshots"),
+}
+
+
+class Datasets:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def create(
+        self, name: str, columns: list[dict[str, Any]], *, namespace: str | None = None, description: str | None = None
+    ) -> dict[str, Any]:
+        """Create a dataset: ``columns`` = ``[{"name": "id", "type": "bigint"}, ...]``."""
+        body = {"name": name, "namespace": namespace, "columns": columns, "description": description}
+        result: dict[str, Any] = self._t.json("POST", "/v1/datasets", json=body)
+        return result
+
+    def list(self, namespace: str | None = None, limit: int = 100) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": limit}
+            if namespace:
+                params["namespace"] = namespace
+            if cursor:
+                params["cursor"] = cursor
+            page = self._t.json("GET", "/v1/datasets", params=params)
+            yield from page["items"]
+            cursor = page.get("next")
+            if not cursor:
+                return
+
+    def get(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("GET", f"/v1/datasets/{quote(name, safe='')}")
+        return result
+
+    def update(self, name: str, *, new_name: str | None = None, description: str | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in (("name", new_name), ("description", description)) if v is not None}
+        result: dict[str, Any] = self._t.json("PATCH", f"/v1/datasets/{quote(name, safe='')}", json=body)
+        return result
+
+    def drop(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("DELETE", f"/v1/datasets/{quote(name, safe='')}")
+        return result
+
+    def snapshots(self, name: str) -> builtins.list[dict[str, Any]]:
+        items: builtins.list[dict[str, Any]] = self._t.json("GET", f"/v1/datasets/{quote(name, safe='')}/snapshots")[
+            "items"
+        ]
+        return items

@@ -1,0 +1,96 @@
+"""catalogd: datasets under /v1/datasets: create, list, describe, rename, drop, snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from lakehouse.core import Lakehouse
+from lakehouse.paging import decode_cursor, encode_cursor
+from lakehouse.server.auth import require
+from lakehouse.tables.datasets import Datasets
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+
+
+class ColumnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="Lowercase identifier.")
+    type: str = Field(description="BIGINT, VARCHAR, DOUBLE, DECIMAL(p,s), TIMESTAMP, VARCHAR[], ... (docs/api.md).")
+    nullable: bool = True
+
+
+class DatasetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="`name` or `namespace.name`, lowercase identifiers.")
+    namespace: str | None = Field(None, description="Defaults to `main`.")
+    columns: list[ColumnSpec] = Field(min_length=1, description="The dataset's columns, in order.")
+    description: str | None = Field(None, max_length=4000)
+
+
+class DatasetPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, description="New name, in the same namespace.")
+    description: str | None = Field(None, max_length=4000)
+
+
+def _datasets(request: Request) -> Datasets:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    return lakehouse.datasets
+
+
+@router.post("", status_code=201, summary="Create a dataset", dependencies=[require("write")])
+async def create_dataset(body: DatasetCreate, request: Request) -> dict[str, Any]:
+    columns = [c.model_dump() for c in body.columns]
+    datasets = await run_in_threadpool(_datasets, request)
+    created = await run_in_threadpool(
+        lambda: datasets.create(body.name, columns, namespace=body.namespace, description=body.description)
+    )
+    return created.to_dict()
+
+
+@router.get("", summary="List datasets (paged)", dependencies=[require("read")])
+async def list_datasets(
+    request: Request,
+    namespace: str | None = Query(None),
+    cursor: str | None = Query(None, description="The `next` of the previous page."),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    after = decode_cursor(cursor)
+    datasets = await run_in_threadpool(_datasets, request)
+    names = [f"{ns}.{name}" for ns, name in await run_in_threadpool(datasets.list, namespace)]
+    remaining = [n for n in names if after is None or n > after]
+    page = remaining[:limit]
+    return {
+        "items": [{"namespace": n.split(".")[0], "name": n.split(".")[1]} for n in page],
+        "next": encode_cursor(page[-1]) if len(remaining) > limit else None,
+    }
+
+
+@router.get("/{name}", summary="Describe a dataset", dependencies=[require("read")])
+async def get_dataset(name: str, request: Request) -> dict[str, Any]:
+    datasets = await run_in_threadpool(_datasets, request)
+    return (await run_in_threadpool(datasets.get, name)).to_dict()
+
+
+@router.patch("/{name}", summary="Rename a dataset or set its description", dependencies=[require("write")])
+async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> dict[str, Any]:
+    datasets = await run_in_threadpool(_datasets, request)
+    updated = await run_in_threadpool(lambda: datasets.update(name, new_name=body.name, description=body.description))
+    return updated.to_dict()
+
+
+@router.delete("/{name}", summary="Drop a dataset (time travel still reaches it)", dependencies=[require("write")])
+async def delete_dataset(name: str, request: Request) -> dict[str, Any]:
+    datasets = await run_in_threadpool(_datasets, request)
+    snapshot = await run_in_threadpool(datasets.drop, name)
+    return {"dropped": name, "snapshot_id": snapshot}
+
+
+@router.get("/{name}/snapshots", summary="The snapshots that changed a dataset", dependencies=[require("read")])
+async def dataset_snapshots(name: str, request: Request) -> dict[str, Any]:
+    datasets = await run_in_threadpool(_datasets, request)
+    return {"items": [s.to_dict() for s in await run_in_threadpool(datasets.snapshots, name)]}

@@ -1,0 +1,96 @@
+"""The dataset routes over HTTP and through the client, with scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from lakehouse import Client
+from lakehouse.errors import DatasetExists, DatasetNotFound, InvalidColumnType
+from tests.asgi import AppClient
+from tests.server.test_error_shape import assert_problem
+
+COLUMNS = [{"name": "id", "type": "bigint", "nullable": False}, {"name": "email", "type": "text"}]
+
+
+def test_dataset_lifecycle(client: AppClient) -> None:
+    created = client.post("/v1/datasets", json={"name": "crm.customers", "columns": COLUMNS, "description": "d"})
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["namespace"], body["name"], body["row_count"]) == ("crm", "customers", 0)
+    assert body["columns"] == [
+        {"name": "id", "type": "BIGINT", "nullable": False},
+        {"name": "email", "type": "VARCHAR", "nullable": True},
+    ]
+    assert_problem(
+        client.post("/v1/datasets", json={"name": "crm.customers", "columns": COLUMNS}), 409, "dataset_exists"
+    )
+    bad_type = client.post("/v1/datasets", json={"name": "t", "columns": [{"name": "a", "type": "geometry"}]})
+    assert_problem(bad_type, 422, "invalid_column_type")
+    assert (
+        assert_problem(client.post("/v1/datasets", json={"name": "t", "columns": []}), 422)["errors"][0]["kind"]
+        == "min_items"
+    )
+    assert client.get("/v1/datasets/crm.customers").json()["description"] == "d"
+    patched = client.patch("/v1/datasets/crm.customers", json={"name": "clients", "description": "renamed"})
+    assert (patched.json()["name"], patched.json()["description"]) == ("clients", "renamed")
+    snaps = client.get("/v1/datasets/crm.clients/snapshots").json()["items"]
+    assert snaps and all({"id", "time", "operations"} <= set(s) for s in snaps)
+    dropped = client.delete("/v1/datasets/crm.clients")
+    assert dropped.status_code == 200 and dropped.json()["snapshot_id"] > snaps[-1]["id"]
+    assert_problem(client.get("/v1/datasets/crm.clients"), 404, "dataset_not_found")
+
+
+def test_dataset_list_pages(client: AppClient) -> None:
+    for name in ("b", "a", "c", "z.d"):
+        assert client.post("/v1/datasets", json={"name": name, "columns": COLUMNS}).status_code == 201
+    seen, cursor = [], None
+    while True:
+        page = client.get("/v1/datasets", params={"limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [f"{i['namespace']}.{i['name']}" for i in page["items"]]
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert seen == ["main.a", "main.b", "main.c", "z.d"]
+    assert client.get("/v1/datasets", params={"namespace": "z"}).json()["items"] == [{"namespace": "z", "name": "d"}]
+
+
+def test_dataset_scopes(make_client: Callable[..., AppClient]) -> None:
+    client = make_client(auth={"enabled": True})
+    assert client.lakehouse is not None
+    reader = {"Authorization": "Bearer " + client.lakehouse.keys.create("r", "read").secret}
+    assert_problem(
+        client.post("/v1/datasets", json={"name": "t", "columns": COLUMNS}, headers=reader), 403, "forbidden"
+    )
+    assert client.get("/v1/datasets", headers=reader).status_code == 200
+    assert client.lakehouse.datasets.list() == []
+
+
+def test_ready_reports_the_lake(client: AppClient) -> None:
+    lake = client.get("/ready").json()["checks"]["lake"]
+    assert lake["ok"] and lake["catalog"] == "sqlite"
+
+
+@pytest.mark.e2e
+def test_client_datasets(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from lakehouse import Lakehouse
+    from lakehouse.config import Settings
+    from lakehouse.server import create_app
+    from lakehouse.verify import ServerThread
+
+    settings = Settings(data_dir=Path(str(tmp_path)))
+    with Lakehouse(settings) as lh, ServerThread(create_app(settings, lakehouse=lh)) as server, Client(server.url) as c:
+        assert c.datasets.create("orders", COLUMNS, namespace="shop")["namespace"] == "shop"
+        with pytest.raises(DatasetExists):
+            c.datasets.create("shop.orders", COLUMNS)
+        with pytest.raises(InvalidColumnType):
+            c.datasets.create("x", [{"name": "a", "type": "nope"}])
+        assert [d["name"] for d in c.datasets.list()] == ["orders"]
+        assert c.datasets.update("shop.orders", description="all orders")["description"] == "all orders"
+        assert c.datasets.snapshots("shop.orders")
+        c.datasets.drop("shop.orders")
+        with pytest.raises(DatasetNotFound):
+            c.datasets.get("shop.orders")
