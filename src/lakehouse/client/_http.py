@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -54,6 +55,16 @@ class Transport:
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.request(method, path, **kwargs).json()
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list, following ``next`` cursors."""
+        cursor: str | None = None
+        while True:
+            page = self.json("GET", path, params={**params, **({"cursor": cursor} if cursor else {})})
+            yield from page["items"]
+            cursor = page.get("next")
+            if not cursor:
+                return
 
     def close(self) -> None:
         self.http.close()

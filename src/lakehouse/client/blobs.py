@@ -72,13 +72,4 @@ class Blobs:
 
     def list(self, bucket: str, prefix: str = "", limit: int = 100) -> Iterator[dict[str, Any]]:
         """Every blob under ``prefix``, following the pages."""
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"prefix": prefix, "limit": limit}
-            if cursor:
-                params["cursor"] = cursor
-            page = self._t.json("GET", f"/v1/blobs/{quote(bucket, safe='')}", params=params)
-            yield from page["items"]
-            cursor = page.get("next")
-            if not cursor:
-                return
+        return self._t.pages(f"/v1/blobs/{quote(bucket, safe='')}", {"prefix": prefix, "limit": limit})

@@ -32,18 +32,7 @@ class Datasets:
         return result
 
     def list(self, namespace: str | None = None, limit: int = 100) -> Iterator[dict[str, Any]]:
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": limit}
-            if namespace:
-                params["namespace"] = namespace
-            if cursor:
-                params["cursor"] = cursor
-            page = self._t.json("GET", "/v1/datasets", params=params)
-            yield from page["items"]
-            cursor = page.get("next")
-            if not cursor:
-                return
+        return self._t.pages("/v1/datasets", {"limit": limit, **({"namespace": namespace} if namespace else {})})
 
     def get(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._t.json("GET", f"/v1/datasets/{quote(name, safe='')}")

@@ -21,16 +21,7 @@ class Keys:
         return result
 
     def list(self, include_revoked: bool = False) -> Iterator[dict[str, Any]]:
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"include_revoked": include_revoked}
-            if cursor:
-                params["cursor"] = cursor
-            page = self._t.json("GET", "/v1/keys", params=params)
-            yield from page["items"]
-            cursor = page.get("next")
-            if not cursor:
-                return
+        return self._t.pages("/v1/keys", {"include_revoked": include_revoked})
 
     def revoke(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._t.json("DELETE", f"/v1/keys/{quote(name, safe='')}")["key"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,18 @@ class Dataset:
         out["created_at"] = self.created_at.isoformat() if self.created_at else None
         out["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
         return out
+
+
+@contextlib.contextmanager
+def _transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One lake commit: everything inside is one snapshot, or nothing on any error."""
+    cur.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
 
 
 def _qualified(namespace: str, name: str) -> str:
@@ -117,19 +130,13 @@ class Datasets:
         """Create an empty dataset with these columns, in one lake commit."""
         namespace, name = split_name(name, namespace)
         ddl, _ = _columns_ddl(columns)
-        with self.lake.cursor() as cur:
-            cur.execute("BEGIN")
-            try:
-                if self._exists(cur, namespace, name):
-                    raise DatasetExists(f"dataset {namespace}.{name} exists", field="name")
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(namespace)}")
-                cur.execute(f"CREATE TABLE {_qualified(namespace, name)} ({ddl})")
-                if description:
-                    cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {_sql_string(description)}")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.lake.cursor() as cur, _transaction(cur):
+            if self._exists(cur, namespace, name):
+                raise DatasetExists(f"dataset {namespace}.{name} exists", field="name")
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(namespace)}")
+            cur.execute(f"CREATE TABLE {_qualified(namespace, name)} ({ddl})")
+            if description:
+                cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {_sql_string(description)}")
         return self.get(name, namespace=namespace)
 
     def get(self, name: str, *, namespace: str | None = None) -> Dataset:
@@ -138,8 +145,7 @@ class Datasets:
             return self._describe(cur, namespace, name)
 
     def _describe(self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> Dataset:
-        cur.execute("BEGIN")  # one snapshot for every read below
-        try:
+        with _transaction(cur):  # one snapshot for every read below
             row = cur.execute(
                 "SELECT comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
                 [CATALOG, namespace, name],
@@ -159,8 +165,6 @@ class Datasets:
             snapshot_row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608 (validated, quoted identifiers)
             table_id = str(info[0]) if info else None
             created_at, updated_at = self._times(cur, f"{namespace}.{name}", table_id)
-        finally:
-            cur.execute("COMMIT")
         return Dataset(
             namespace=namespace,
             name=name,
@@ -225,36 +229,24 @@ class Datasets:
         """Rename (within its namespace) and/or set the description, in one commit."""
         namespace, name = split_name(name, namespace)
         target = validate_identifier(new_name, "new_name") if new_name else name
-        with self.lake.cursor() as cur:
-            cur.execute("BEGIN")
-            try:
-                if not self._exists(cur, namespace, name):
-                    raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
-                if target != name:
-                    if self._exists(cur, namespace, target):
-                        raise DatasetExists(f"dataset {namespace}.{target} exists", field="new_name")
-                    cur.execute(f"ALTER TABLE {_qualified(namespace, name)} RENAME TO {quote(target)}")
-                if description is not None:
-                    cur.execute(f"COMMENT ON TABLE {_qualified(namespace, target)} IS {_sql_string(description)}")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.lake.cursor() as cur, _transaction(cur):
+            if not self._exists(cur, namespace, name):
+                raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
+            if target != name:
+                if self._exists(cur, namespace, target):
+                    raise DatasetExists(f"dataset {namespace}.{target} exists", field="new_name")
+                cur.execute(f"ALTER TABLE {_qualified(namespace, name)} RENAME TO {quote(target)}")
+            if description is not None:
+                cur.execute(f"COMMENT ON TABLE {_qualified(namespace, target)} IS {_sql_string(description)}")
         return self.get(target, namespace=namespace)
 
     def drop(self, name: str, *, namespace: str | None = None) -> int:
         """Drop the dataset; its data stays reachable by time travel until snapshots expire. Returns the snapshot."""
         namespace, name = split_name(name, namespace)
-        with self.lake.cursor() as cur:
-            cur.execute("BEGIN")
-            try:
-                if not self._exists(cur, namespace, name):
-                    raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
-                cur.execute(f"DROP TABLE {_qualified(namespace, name)}")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self.lake.cursor() as cur, _transaction(cur):
+            if not self._exists(cur, namespace, name):
+                raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
+            cur.execute(f"DROP TABLE {_qualified(namespace, name)}")
         return self.lake.current_snapshot()
 
 
