@@ -91,6 +91,8 @@ class LakeSettings(_Section):
     catalog_path: str = Field("lake/catalog.sqlite", description="SQLite catalog, relative to the data dir.")
     catalog_dsn: SecretStr | None = Field(None, description="PostgreSQL catalog DSN (catalog = 'postgres').")
     data_path: str = Field("lake/data", description="Directory for the lake's Parquet files, relative to the data dir.")
+    spool_path: str = Field("spool", description="Where ingest bodies are spooled, relative to the data dir.")
+    max_ingest_bytes: int = Field(10 * GiB, ge=1, description="Largest ingest body.")
 
     @model_validator(mode="after")
     def _postgres_needs_dsn(self) -> LakeSettings:

@@ -11,7 +11,9 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── InvalidBucket (400 invalid_bucket)
     │   ├── InvalidCursor (400 invalid_cursor)
     │   ├── InvalidScope (400 invalid_scope)
-    │   └── InvalidName (400 invalid_name)
+    │   ├── InvalidName (400 invalid_name)
+    │   ├── EmptyBody (400 empty_body)
+    │   └── MalformedInput (400 malformed_input)
     ├── Unauthenticated (401 unauthenticated)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
@@ -23,12 +25,16 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     ├── Conflict (409 conflict)
     │   ├── ApiKeyExists (409 api_key_exists)
     │   ├── KeyConflict (409 key_conflict)
-    │   └── DatasetExists (409 dataset_exists)
+    │   ├── DatasetExists (409 dataset_exists)
+    │   └── SchemaMismatch (409 schema_mismatch)
     ├── PreconditionFailed (412 precondition_failed)
     ├── PayloadTooLarge (413 payload_too_large)
+    ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RangeNotSatisfiable (416 range_not_satisfiable)
     ├── RequestValidationFailed (422 validation_failed)
-    │   └── InvalidColumnType (422 invalid_column_type)
+    │   ├── InvalidColumnType (422 invalid_column_type)
+    │   ├── ConversionFailed (422 conversion_failed)
+    │   └── DuplicateKey (422 duplicate_key)
     ├── StoreUnavailable (503 store_unavailable)
     └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
 
@@ -48,8 +54,11 @@ __all__ = [
     "BlobNotFound",
     "ConfigError",
     "Conflict",
+    "ConversionFailed",
     "DatasetExists",
     "DatasetNotFound",
+    "DuplicateKey",
+    "EmptyBody",
     "ErrorItem",
     "Forbidden",
     "InvalidBucket",
@@ -61,6 +70,7 @@ __all__ = [
     "InvalidScope",
     "KeyConflict",
     "LakehouseError",
+    "MalformedInput",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -68,8 +78,10 @@ __all__ = [
     "RangeNotSatisfiable",
     "RequestValidationFailed",
     "RouteNotFound",
+    "SchemaMismatch",
     "StoreUnavailable",
     "Unauthenticated",
+    "UnsupportedMediaType",
     "error_class_for_kind",
     "field_to_pointer",
     "problem_body",
@@ -168,6 +180,14 @@ class InvalidName(BadRequest):
     kind, title = "invalid_name", "Invalid name"
 
 
+class EmptyBody(BadRequest):
+    kind, title = "empty_body", "The request body is empty"
+
+
+class MalformedInput(BadRequest):
+    kind, title = "malformed_input", "The body cannot be parsed in its declared format"
+
+
 class Unauthenticated(LakehouseError):
     status, kind, title = 401, "unauthenticated", "Authentication required"
 
@@ -216,12 +236,20 @@ class DatasetExists(Conflict):
     kind, title = "dataset_exists", "A dataset with this name exists"
 
 
+class SchemaMismatch(Conflict):
+    kind, title = "schema_mismatch", "The data does not fit the dataset's schema"
+
+
 class PreconditionFailed(LakehouseError):
     status, kind, title = 412, "precondition_failed", "Precondition failed"
 
 
 class PayloadTooLarge(LakehouseError):
     status, kind, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(LakehouseError):
+    status, kind, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
 class RangeNotSatisfiable(LakehouseError):
@@ -234,6 +262,14 @@ class RequestValidationFailed(LakehouseError):
 
 class InvalidColumnType(RequestValidationFailed):
     kind, title = "invalid_column_type", "Invalid column type"
+
+
+class ConversionFailed(RequestValidationFailed):
+    kind, title = "conversion_failed", "A value does not convert to its column's type"
+
+
+class DuplicateKey(RequestValidationFailed):
+    kind, title = "duplicate_key", "The body repeats a key"
 
 
 class StoreUnavailable(LakehouseError):

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from lakehouse.config import Settings
 from lakehouse.errors import DatasetExists, DatasetNotFound, InvalidColumnType, InvalidName
 from lakehouse.tables.datasets import Column, Datasets, split_name
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.names import normalize_type
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lake]:
-    sections: dict[str, object] = {"data_dir": tmp_path}
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_url")
-        sections["lake"] = {"catalog": "postgres", "catalog_dsn": url.replace("postgresql+psycopg://", "postgresql://")}
-    lake = Lake(Settings.model_validate(sections))
-    yield lake
-    lake.close()
-
 
 COLUMNS = [{"name": "id", "type": "bigint", "nullable": False}, {"name": "name", "type": "varchar"}]
 

@@ -24,6 +24,8 @@ def _body_limit(settings: Settings) -> Callable[[Scope], int]:
     def limit(scope: Scope) -> int:
         if scope["method"] == "PUT" and scope["path"].startswith("/v1/blobs/"):
             return settings.storage.max_blob_bytes
+        if scope["method"] == "POST" and scope["path"].endswith("/ingest"):
+            return settings.lake.max_ingest_bytes
         return settings.server.max_body_bytes
 
     return limit

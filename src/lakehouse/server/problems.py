@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -26,10 +26,14 @@ from lakehouse.server.logs import request_id_var
 
 
 class ProblemItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     kind: str = Field(description="Stable machine key (docs/wire-format.md).")
     field: str | None = Field(description="Dotted name of what is wrong, e.g. items[2].qty.")
     pointer: str = Field(description="RFC 6901 JSON Pointer of field ('' for none).")
     reason: str = Field(description="Human text; may change. Never parse it.")
+    line: int | None = Field(None, description="Ingest: the 1-based line (or row) of the input at fault.")
+    expected: str | None = Field(None, description="schema_mismatch: the dataset's column type.")
+    got: str | None = Field(None, description="schema_mismatch: the incoming column type.")
 
 
 class Problem(BaseModel):

@@ -7,11 +7,12 @@ mounts some; the gateway of ``lakehouse up`` forwards each prefix to the daemon 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from lakehouse.services import catalogd, gateway, storaged
+from lakehouse.services import catalogd, gateway, ingestd, storaged
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,10 @@ class Service:
     prefixes: tuple[str, ...]
     port_setting: str | None  # key in [stack]; None for the gateway, which uses server.port
     summary: str
+    patterns: tuple[str, ...] = ()  # regexes for paths inside another service's prefix; they win
+
+    def owns(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.prefixes)
 
 
 SERVICES: dict[str, Service] = {
@@ -29,6 +34,9 @@ SERVICES: dict[str, Service] = {
         Service("gateway", gateway.router, ("/v1/keys",), None, "API keys, auth, health, metrics"),
         Service("storaged", storaged.router, ("/v1/blobs",), "storaged", "blobs under bucket/key"),
         Service("catalogd", catalogd.router, ("/v1/datasets",), "catalogd", "datasets in the table lake"),
+        Service(
+            "ingestd", ingestd.router, (), "ingestd", "ingest into datasets", patterns=(r"^/v1/datasets/[^/]+/ingest$",)
+        ),
     )
 }
 
@@ -36,7 +44,10 @@ SERVICES: dict[str, Service] = {
 def owner_of(path: str) -> Service | None:
     """The service that owns ``path`` (the gateway's forwarding rule)."""
     for service in SERVICES.values():
-        if any(path == p or path.startswith(p + "/") for p in service.prefixes):
+        if any(re.fullmatch(p, path) for p in service.patterns):
+            return service
+    for service in SERVICES.values():
+        if service.owns(path):
             return service
     return None
 

@@ -1,0 +1,344 @@
+"""Ingest: a file (CSV, NDJSON, JSON array, Parquet, Arrow IPC stream) into a dataset, as one lake commit.
+
+The source is read by DuckDB's own readers straight from the (spooled) file, so memory stays bounded. Modes:
+``append`` inserts, ``overwrite`` replaces every row, ``upsert`` MERGEs on key columns. Schema evolution: a
+column the dataset lacks is added (nullable); a column whose incoming type is wider is widened when DuckLake can
+do it losslessly; anything else is refused with one ``schema_mismatch`` item per column. Every step runs in one
+transaction: on any error no row is visible and the dataset's snapshot is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from lakehouse.errors import (
+    ConversionFailed,
+    DatasetNotFound,
+    DuplicateKey,
+    EmptyBody,
+    ErrorItem,
+    InvalidName,
+    MalformedInput,
+    SchemaMismatch,
+    UnsupportedMediaType,
+)
+from lakehouse.tables.datasets import Datasets, _qualified, _transaction, split_name
+from lakehouse.tables.lake import Lake
+from lakehouse.tables.names import quote, validate_identifier
+
+Format = Literal["csv", "ndjson", "json", "parquet", "arrow"]
+Mode = Literal["append", "overwrite", "upsert"]
+
+MEDIA_TYPES: dict[str, Format] = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/json": "json",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+    "application/vnd.apache.arrow.stream": "arrow",
+}
+
+# Lossless promotions DuckLake performs in place (ALTER COLUMN ... SET DATA TYPE).
+_WIDENS_TO: dict[str, tuple[str, ...]] = {
+    "TINYINT": ("SMALLINT", "INTEGER", "BIGINT"),
+    "SMALLINT": ("INTEGER", "BIGINT"),
+    "INTEGER": ("BIGINT",),
+    "UTINYINT": ("USMALLINT", "UINTEGER", "UBIGINT", "SMALLINT", "INTEGER", "BIGINT"),
+    "USMALLINT": ("UINTEGER", "UBIGINT", "INTEGER", "BIGINT"),
+    "UINTEGER": ("UBIGINT", "BIGINT"),
+    "FLOAT": ("DOUBLE",),
+}
+# Incoming types a column of the key type accepts as they are (the insert casts them without loss).
+_FITS_INTO: dict[str, tuple[str, ...]] = {
+    "BIGINT": ("TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"),
+    "INTEGER": ("TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"),
+    "SMALLINT": ("TINYINT", "UTINYINT"),
+    "DOUBLE": ("FLOAT", "TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"),
+    "HUGEINT": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
+    "VARCHAR": ("JSON",),
+    "JSON": ("VARCHAR",),
+    "TIMESTAMP WITH TIME ZONE": ("TIMESTAMP", "DATE"),
+    "TIMESTAMP": ("DATE",),
+}
+_LINE = re.compile(r"(?:Line|line):? (\d+)")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    namespace: str
+    name: str
+    mode: Mode
+    rows_written: int
+    snapshot_id: int
+    bytes_read: int
+    duration_ms: float
+    created: bool
+    schema_changes: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": f"{self.namespace}.{self.name}",
+            "mode": self.mode,
+            "rows_written": self.rows_written,
+            "snapshot_id": self.snapshot_id,
+            "bytes_read": self.bytes_read,
+            "duration_ms": self.duration_ms,
+            "created": self.created,
+            "schema_changes": self.schema_changes,
+        }
+
+
+def format_for(content_type: str | None) -> Format:
+    """The format a ``Content-Type`` names (parameters such as ``charset`` are ignored)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not ingestible; use one of {', '.join(sorted(MEDIA_TYPES))}",
+            field="Content-Type",
+        )
+    return MEDIA_TYPES[media]
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _reader(fmt: Format, path: Path, known: dict[str, str]) -> str:
+    if fmt == "csv":
+        types = ", ".join(f"'{name}': '{typ}'" for name, typ in known.items())
+        hint = f", types = {{{types}}}" if types else ""
+        return f"read_csv({_literal(path)}, header = true, strict_mode = true{hint})"
+    if fmt == "ndjson":
+        return f"read_json({_literal(path)}, format = 'newline_delimited')"
+    if fmt == "json":
+        return f"read_json({_literal(path)}, format = 'array')"
+    return f"read_parquet({_literal(path)})"
+
+
+def _line_of(message: str) -> int | None:
+    match = _LINE.search(message)
+    return int(match.group(1)) if match else None
+
+
+def _first_bad_json_line(path: Path) -> int | None:
+    """The first line of an NDJSON file that is not a JSON value (DuckDB's own count is off by one)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if raw.strip():
+                try:
+                    json.loads(raw)
+                except ValueError:
+                    return number
+    return None
+
+
+def _input_error(exc: duckdb.Error, fmt: Format, path: Path) -> Exception:
+    message = str(exc).split("\n\n")[0].replace("\n", " ")
+    line = _line_of(str(exc))
+    if fmt == "ndjson" and "Malformed JSON" in message:
+        line = _first_bad_json_line(path) or line
+        message = re.sub(r"in line \d+", f"in line {line}", message) if line else message
+    extra = {"line": line} if line is not None else {}
+    if isinstance(exc, duckdb.ConversionException | duckdb.ConstraintException):
+        item = ErrorItem(kind="conversion_failed", field="body", reason=message, extra=extra)
+        return ConversionFailed(message, errors=[item])
+    item = ErrorItem(kind="malformed_input", field="body", reason=message, extra=extra)
+    return MalformedInput(f"the body is not valid {fmt}: {message}", errors=[item])
+
+
+class Ingestor:
+    """Writes files into datasets. One instance per lake; thread-safe (each call has its own cursor)."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self.datasets = Datasets(lake)
+
+    def ingest_file(
+        self,
+        name: str,
+        path: Path,
+        fmt: Format,
+        *,
+        mode: Mode = "append",
+        key: Sequence[str] = (),
+        create: bool = False,
+        namespace: str | None = None,
+    ) -> IngestResult:
+        started = time.perf_counter()
+        namespace, name = split_name(name, namespace)
+        keys = [validate_identifier(k, "key") for k in key]
+        if mode == "upsert" and not keys:
+            raise InvalidName("mode=upsert needs key=<column>[,<column>]", field="key")
+        size = path.stat().st_size
+        if size == 0:
+            raise EmptyBody("the request body is empty", field="body")
+        with self.lake.cursor() as cur:
+            exists = self.datasets._exists(cur, namespace, name)
+            if not exists and not create:
+                raise DatasetNotFound(f"no dataset {namespace}.{name} (pass create=true to make it)", field="name")
+            target = self._columns(cur, namespace, name) if exists else {}
+            self._stage(cur, fmt, path, target)
+            source = self._source_columns(cur, fmt)
+            missing_keys = [k for k in keys if k not in source]
+            if missing_keys:
+                raise InvalidName(f"key column {', '.join(missing_keys)} is not in the data", field="key")
+            if keys:
+                self._check_duplicates(cur, keys)
+            changes: list[dict[str, str]] = []
+            try:
+                with _transaction(cur):  # rows are parsed as they are written: a bad one rolls everything back
+                    if exists:
+                        changes = self._evolve(cur, namespace, name, target, source)
+                        rows = self._write(cur, namespace, name, list(source), mode, keys)
+                    else:
+                        rows = self._create_as(cur, namespace, name)
+            except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.ConstraintException) as exc:
+                raise _input_error(exc, fmt, path) from exc
+            snapshot = self.lake.current_snapshot()
+        return IngestResult(
+            namespace=namespace,
+            name=name,
+            mode=mode,
+            rows_written=rows,
+            snapshot_id=snapshot,
+            bytes_read=size,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            created=not exists,
+            schema_changes=changes if exists else [{"change": "created", "column": c} for c in source],
+        )
+
+    @staticmethod
+    def _columns(cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> dict[str, str]:
+        rows = cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = 'lake' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [namespace, name],
+        ).fetchall()
+        return {str(n): str(t) for n, t in rows}
+
+    def _stage(self, cur: duckdb.DuckDBPyConnection, fmt: Format, path: Path, target: dict[str, str]) -> None:
+        """Make ``src`` (a view over the file) and check that it parses, before anything is written."""
+        try:
+            if fmt == "arrow":
+                import pyarrow as pa
+                import pyarrow.ipc
+
+                try:
+                    table = pyarrow.ipc.open_stream(pa.memory_map(str(path))).read_all()
+                except (pa.ArrowInvalid, OSError) as exc:
+                    item = ErrorItem(kind="malformed_input", field="body", reason=str(exc))
+                    raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", errors=[item]) from exc
+                cur.register("src_arrow", table)
+                cur.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM src_arrow")
+            else:
+                reader = _reader(fmt, path, target)  # our spool path and validated column names only
+                cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
+            cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs the format: structural errors surface here
+        except duckdb.Error as exc:
+            raise _input_error(exc, fmt, path) from exc
+
+    @staticmethod
+    def _source_columns(cur: duckdb.DuckDBPyConnection, fmt: Format) -> dict[str, str]:
+        described = cur.execute("DESCRIBE SELECT * FROM src").fetchall()
+        columns: dict[str, str] = {}
+        for index, row in enumerate(described):
+            name = str(row[0])
+            validate_identifier(name, f"columns[{index}]")
+            columns[name] = str(row[1])
+        if not columns:
+            raise MalformedInput(f"the {fmt} body has no columns", field="body")
+        return columns
+
+    @staticmethod
+    def _check_duplicates(cur: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
+        cols = ", ".join(quote(k) for k in keys)
+        dupes = cur.execute(
+            f"SELECT {cols}, count(*) AS n FROM src GROUP BY ALL HAVING count(*) > 1 LIMIT 5"  # noqa: S608
+        ).fetchall()
+        if dupes:
+            items = [
+                ErrorItem(
+                    kind="duplicate_key",
+                    field=",".join(keys),
+                    reason=f"key {dict(zip(keys, row[:-1], strict=True))} appears {row[-1]} times",
+                )
+                for row in dupes
+            ]
+            raise DuplicateKey(f"the body repeats {len(dupes)}+ key(s) of {', '.join(keys)}", errors=items)
+
+    @staticmethod
+    def _evolve(
+        cur: duckdb.DuckDBPyConnection, namespace: str, name: str, target: dict[str, str], source: dict[str, str]
+    ) -> list[dict[str, str]]:
+        table = _qualified(namespace, name)
+        changes: list[dict[str, str]] = []
+        mismatches: list[ErrorItem] = []
+        for column, incoming in source.items():
+            expected = target.get(column)
+            if expected is None:
+                changes.append({"change": "added", "column": column, "type": incoming})
+            elif incoming == expected or incoming in _FITS_INTO.get(expected, ()) or incoming == '"NULL"':
+                continue
+            elif incoming in _WIDENS_TO.get(expected, ()):
+                changes.append({"change": "widened", "column": column, "from": expected, "to": incoming})
+            else:
+                mismatches.append(
+                    ErrorItem(
+                        kind="schema_mismatch",
+                        field=column,
+                        reason=f"column {column} is {expected}; the data has {incoming}",
+                        extra={"expected": expected, "got": incoming},
+                    )
+                )
+        if mismatches:
+            raise SchemaMismatch(
+                f"{len(mismatches)} column(s) do not fit {namespace}.{name}: "
+                + ", ".join(str(m.field) for m in mismatches),
+                errors=mismatches,
+            )
+        for change in changes:
+            col = quote(change["column"])
+            if change["change"] == "added":
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {col} {change['type']}")
+            else:
+                cur.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET DATA TYPE {change['to']}")
+        return changes
+
+    @staticmethod
+    def _write(
+        cur: duckdb.DuckDBPyConnection, namespace: str, name: str, columns: list[str], mode: Mode, keys: list[str]
+    ) -> int:
+        table = _qualified(namespace, name)
+        cols = ", ".join(quote(c) for c in columns)
+        if mode == "overwrite":
+            cur.execute(f"DELETE FROM {table}")  # noqa: S608
+        if mode in ("append", "overwrite"):
+            row = cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM src").fetchone()  # noqa: S608
+            return int(row[0]) if row else 0
+        on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+        updates = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns if c not in keys)
+        values = ", ".join(f"s.{quote(c)}" for c in columns)
+        matched = f"WHEN MATCHED THEN UPDATE SET {updates} " if updates else ""
+        row = cur.execute(
+            f"MERGE INTO {table} AS t USING src AS s ON {on} {matched}"  # noqa: S608
+            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _create_as(cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> int:
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{quote(namespace)}")
+        cur.execute(f"CREATE TABLE {_qualified(namespace, name)} AS SELECT * FROM src")  # noqa: S608
+        row = cur.execute(f"SELECT count(*) FROM {_qualified(namespace, name)}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 0

@@ -1,0 +1,156 @@
+"""Ingest into the lake: formats, modes, schema evolution, and atomic refusal of bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc
+import pyarrow.parquet as pq
+import pytest
+
+from lakehouse.errors import (
+    ConversionFailed,
+    DatasetNotFound,
+    DuplicateKey,
+    EmptyBody,
+    LakehouseError,
+    MalformedInput,
+    SchemaMismatch,
+    UnsupportedMediaType,
+)
+from lakehouse.tables.ingest import Format, Ingestor, format_for
+from lakehouse.tables.lake import Lake
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def rows(lake: Lake, sql: str) -> list[tuple[object, ...]]:
+    with lake.cursor() as cur:
+        return cur.execute(sql).fetchall()
+
+
+ROWS = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+
+
+def encode(fmt: Format, records: list[dict[str, object]]) -> bytes:
+    table = pa.Table.from_pylist(records)
+    if fmt == "csv":
+        cols = list(records[0])
+        return ("\n".join([",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in records]) + "\n").encode()
+    if fmt == "ndjson":
+        return "".join(json.dumps(r) + "\n" for r in records).encode()
+    if fmt == "json":
+        return json.dumps(records).encode()
+    sink = io.BytesIO()
+    if fmt == "parquet":
+        pq.write_table(table, sink)
+    else:
+        with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json", "parquet", "arrow"])
+def test_each_format_creates_and_appends(lake: Lake, tmp_path: Path, fmt: Format) -> None:
+    ingestor = Ingestor(lake)
+    first = ingestor.ingest_file("people", write(tmp_path, "a", encode(fmt, ROWS)), fmt, create=True)
+    assert first.created and first.rows_written == 2 and first.snapshot_id == lake.current_snapshot()
+    second = ingestor.ingest_file("people", write(tmp_path, "b", encode(fmt, [{"id": 3, "name": "c"}])), fmt)
+    assert not second.created and second.rows_written == 1
+    assert rows(lake, "SELECT id, name FROM lake.people ORDER BY id") == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_missing_dataset_without_create(lake: Lake, tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFound):
+        Ingestor(lake).ingest_file("nope", write(tmp_path, "a", encode("ndjson", ROWS)), "ndjson")
+
+
+def test_overwrite_and_upsert(lake: Lake, tmp_path: Path) -> None:
+    ingestor = Ingestor(lake)
+    ingestor.ingest_file("p", write(tmp_path, "a", encode("ndjson", ROWS)), "ndjson", create=True)
+    changes = [{"id": 2, "name": "B"}, {"id": 9, "name": "z"}]
+    result = ingestor.ingest_file(
+        "p", write(tmp_path, "b", encode("ndjson", changes)), "ndjson", mode="upsert", key=["id"]
+    )
+    assert result.rows_written == 2
+    assert rows(lake, "SELECT id, name FROM lake.p ORDER BY id") == [(1, "a"), (2, "B"), (9, "z")]
+    ingestor.ingest_file(
+        "p", write(tmp_path, "c", encode("ndjson", [{"id": 5, "name": "only"}])), "ndjson", mode="overwrite"
+    )
+    assert rows(lake, "SELECT id, name FROM lake.p") == [(5, "only")]
+
+
+def test_schema_evolution(lake: Lake, tmp_path: Path) -> None:
+    ingestor = Ingestor(lake)
+    ingestor.ingest_file(
+        "e", write(tmp_path, "a", encode("parquet", [{"id": 1, "score": 1.5}])), "parquet", create=True
+    )
+    wider = [{"id": 2, "score": 2.5, "tag": "new"}]
+    result = ingestor.ingest_file("e", write(tmp_path, "b", encode("parquet", wider)), "parquet")
+    assert result.schema_changes == [{"change": "added", "column": "tag", "type": "VARCHAR"}]
+    assert rows(lake, "SELECT id, score, tag FROM lake.e ORDER BY id") == [(1, 1.5, None), (2, 2.5, "new")]
+
+
+def test_widening_int32_to_int64(lake: Lake, tmp_path: Path) -> None:
+    ingestor = Ingestor(lake)
+    small = pa.table({"n": pa.array([1], pa.int32())})
+    big = pa.table({"n": pa.array([2**40], pa.int64())})
+    for name, table in (("a", small), ("b", big)):
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        write(tmp_path, name, sink.getvalue())
+    ingestor.ingest_file("w", tmp_path / "a", "parquet", create=True)
+    result = ingestor.ingest_file("w", tmp_path / "b", "parquet")
+    assert result.schema_changes == [{"change": "widened", "column": "n", "from": "INTEGER", "to": "BIGINT"}]
+    assert rows(lake, "SELECT n FROM lake.w ORDER BY n") == [(1,), (2**40,)]
+
+
+def test_refusals_change_nothing(lake: Lake, tmp_path: Path) -> None:
+    ingestor = Ingestor(lake)
+    ingestor.ingest_file("r", write(tmp_path, "a", encode("ndjson", ROWS)), "ndjson", create=True)
+    before = lake.current_snapshot()
+    cases: list[tuple[type[LakehouseError], Path, Format, dict[str, object]]] = [
+        (SchemaMismatch, write(tmp_path, "m", b'{"id": "not a number", "name": 5}\n'), "ndjson", {}),
+        (
+            DuplicateKey,
+            write(tmp_path, "d", encode("ndjson", ROWS + ROWS)),
+            "ndjson",
+            {"mode": "upsert", "key": ["id"]},
+        ),
+        (MalformedInput, write(tmp_path, "j", b'{"id": 1}\n{"id": 2,\n'), "ndjson", {}),
+        (ConversionFailed, write(tmp_path, "c", b"id,name\n1,a\nx,b\n"), "csv", {}),
+        (MalformedInput, write(tmp_path, "p", encode("parquet", ROWS)[:40]), "parquet", {}),
+        (MalformedInput, write(tmp_path, "r", b"not arrow at all"), "arrow", {}),
+        (EmptyBody, write(tmp_path, "e", b""), "ndjson", {}),
+    ]
+    for error, path, fmt, kwargs in cases:
+        with pytest.raises(error):
+            ingestor.ingest_file("r", path, fmt, **kwargs)  # type: ignore[arg-type]
+    assert lake.current_snapshot() == before
+    assert rows(lake, "SELECT count(*) FROM lake.r") == [(2,)]
+
+
+def test_errors_carry_the_line(lake: Lake, tmp_path: Path) -> None:
+    ingestor = Ingestor(lake)
+    ingestor.ingest_file("l", write(tmp_path, "a", b"id,name\n1,a\n"), "csv", create=True)
+    with pytest.raises(ConversionFailed) as info:
+        ingestor.ingest_file("l", write(tmp_path, "b", b"id,name\n2,b\n3,c\nfour,d\n"), "csv")
+    assert info.value.errors[0].extra["line"] == 4
+    with pytest.raises(MalformedInput) as bad:
+        ingestor.ingest_file("l", write(tmp_path, "c", b'{"id": 1}\n{"id": 2 oops}\n{"id": 3}\n'), "ndjson")
+    assert bad.value.errors[0].extra["line"] == 2
+
+
+def test_media_types() -> None:
+    assert format_for("text/csv; charset=utf-8") == "csv"
+    assert format_for("application/vnd.apache.arrow.stream") == "arrow"
+    for bad in (None, "", "text/plain", "application/xml"):
+        with pytest.raises(UnsupportedMediaType):
+            format_for(bad)
