@@ -93,6 +93,14 @@ class LakeSettings(_Section):
     data_path: str = Field("lake/data", description="Directory for the lake's Parquet files, relative to the data dir.")
     spool_path: str = Field("spool", description="Where ingest bodies are spooled, relative to the data dir.")
     max_ingest_bytes: int = Field(10 * GiB, ge=1, description="Largest ingest body.")
+    query_timeout_ms: int = Field(30_000, ge=1, description="Longest a query may run (a request may ask for less).")
+    query_max_rows: int = Field(100_000, ge=1, description="Most rows a JSON query result returns.")
+    query_threads: int = Field(2, ge=1, description="DuckDB threads per query engine.")
+    query_memory_limit: str = Field(
+        "2GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB memory limit of the query engine.",
+    )
 
     @model_validator(mode="after")
     def _postgres_needs_dsn(self) -> LakeSettings:

@@ -17,6 +17,7 @@ from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.lake import Lake
+from lakehouse.tables.query import QueryEngine, QueryResult
 
 
 class Lakehouse:
@@ -31,6 +32,7 @@ class Lakehouse:
         self.keys = ApiKeyStore(self.opsdb)
         self.blobs: BlobStore = open_blob_store(settings)
         self._lake: Lake | None = None
+        self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()
 
     @property
@@ -40,6 +42,19 @@ class Lakehouse:
             if self._lake is None:
                 self._lake = Lake(self.settings)
             return self._lake
+
+    @property
+    def queries(self) -> QueryEngine:
+        """The sandboxed read path (its own DuckDB instance), opened on first use."""
+        self.lake  # noqa: B018 - the read path attaches READ_ONLY: the write side creates the catalog first
+        with self._lake_lock:
+            if self._queries is None:
+                self._queries = QueryEngine(self.settings)
+            return self._queries
+
+    def sql(self, sql: str, params: list[Any] | dict[str, Any] | None = None, **options: Any) -> QueryResult:
+        """Run read-only SQL over the lake, exactly as ``POST /v1/sql`` does."""
+        return self.queries.run(sql, params, **options)
 
     @property
     def datasets(self) -> Datasets:
@@ -92,6 +107,9 @@ class Lakehouse:
 
     def close(self) -> None:
         with self._lake_lock:
+            if self._queries is not None:
+                self._queries.close()
+                self._queries = None
             if self._lake is not None:
                 self._lake.close()
                 self._lake = None

@@ -13,9 +13,12 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── InvalidScope (400 invalid_scope)
     │   ├── InvalidName (400 invalid_name)
     │   ├── EmptyBody (400 empty_body)
-    │   └── MalformedInput (400 malformed_input)
+    │   ├── MalformedInput (400 malformed_input)
+    │   └── InvalidSql (400 invalid_sql)
     ├── Unauthenticated (401 unauthenticated)
     ├── Forbidden (403 forbidden)
+    │   ├── ForbiddenStatement (403 forbidden_statement)
+    │   └── PermissionDenied (403 permission_denied)
     ├── NotFound (404 not_found)
     │   ├── RouteNotFound (404 route_not_found)
     │   ├── BlobNotFound (404 blob_not_found)
@@ -27,6 +30,7 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── KeyConflict (409 key_conflict)
     │   ├── DatasetExists (409 dataset_exists)
     │   └── SchemaMismatch (409 schema_mismatch)
+    ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
@@ -34,7 +38,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     ├── RequestValidationFailed (422 validation_failed)
     │   ├── InvalidColumnType (422 invalid_column_type)
     │   ├── ConversionFailed (422 conversion_failed)
-    │   └── DuplicateKey (422 duplicate_key)
+    │   ├── DuplicateKey (422 duplicate_key)
+    │   └── QueryFailed (422 query_failed)
     ├── StoreUnavailable (503 store_unavailable)
     └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
 
@@ -61,6 +66,7 @@ __all__ = [
     "EmptyBody",
     "ErrorItem",
     "Forbidden",
+    "ForbiddenStatement",
     "InvalidBucket",
     "InvalidColumnType",
     "InvalidCursor",
@@ -68,13 +74,17 @@ __all__ = [
     "InvalidKey",
     "InvalidName",
     "InvalidScope",
+    "InvalidSql",
     "KeyConflict",
     "LakehouseError",
     "MalformedInput",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
     "PreconditionFailed",
+    "QueryFailed",
+    "QueryTimeout",
     "RangeNotSatisfiable",
     "RequestValidationFailed",
     "RouteNotFound",
@@ -188,12 +198,24 @@ class MalformedInput(BadRequest):
     kind, title = "malformed_input", "The body cannot be parsed in its declared format"
 
 
+class InvalidSql(BadRequest):
+    kind, title = "invalid_sql", "The SQL does not parse or names something that does not exist"
+
+
 class Unauthenticated(LakehouseError):
     status, kind, title = 401, "unauthenticated", "Authentication required"
 
 
 class Forbidden(LakehouseError):
     status, kind, title = 403, "forbidden", "Forbidden"
+
+
+class ForbiddenStatement(Forbidden):
+    kind, title = "forbidden_statement", "Only one read statement is allowed"
+
+
+class PermissionDenied(Forbidden):
+    kind, title = "permission_denied", "The query reaches outside the lake"
 
 
 class NotFound(LakehouseError):
@@ -240,6 +262,10 @@ class SchemaMismatch(Conflict):
     kind, title = "schema_mismatch", "The data does not fit the dataset's schema"
 
 
+class QueryTimeout(LakehouseError):
+    status, kind, title = 408, "query_timeout", "The query ran past its time limit"
+
+
 class PreconditionFailed(LakehouseError):
     status, kind, title = 412, "precondition_failed", "Precondition failed"
 
@@ -270,6 +296,10 @@ class ConversionFailed(RequestValidationFailed):
 
 class DuplicateKey(RequestValidationFailed):
     kind, title = "duplicate_key", "The body repeats a key"
+
+
+class QueryFailed(RequestValidationFailed):
+    kind, title = "query_failed", "The query failed while running"
 
 
 class StoreUnavailable(LakehouseError):

@@ -85,6 +85,7 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("PATCH", "/v1/datasets/{name}"): ({"name": "missing"}, {"json": {"description": "x"}}, 404),
         ("DELETE", "/v1/datasets/{name}"): ({"name": "missing"}, {}, 404),
         ("GET", "/v1/datasets/{name}/snapshots"): ({"name": "x;drop"}, {}, 400),
+        ("POST", "/v1/sql"): ({}, {"json": {"sql": "DELETE FROM t"}}, 403),
         ("POST", "/v1/datasets/{name}/ingest"): (
             {"name": "t"},
             {"content": b"a", "headers": {"content-type": "x/y"}},

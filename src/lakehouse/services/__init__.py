@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from lakehouse.services import catalogd, gateway, ingestd, storaged
+from lakehouse.services import catalogd, gateway, ingestd, queryd, storaged
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ SERVICES: dict[str, Service] = {
         Service(
             "ingestd", ingestd.router, (), "ingestd", "ingest into datasets", patterns=(r"^/v1/datasets/[^/]+/ingest$",)
         ),
+        Service("queryd", queryd.router, ("/v1/sql",), "queryd", "read-only SQL over the lake"),
     )
 }
 

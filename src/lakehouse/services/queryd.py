@@ -1,0 +1,44 @@
+"""queryd: ``POST /v1/sql``: read-only SQL over the lake in the sandbox, with time travel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from lakehouse.core import Lakehouse
+from lakehouse.errors import InvalidSql
+from lakehouse.server.auth import require
+
+router = APIRouter(tags=["sql"])
+
+
+class SqlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sql: str = Field(min_length=1, max_length=1_000_000, description="One SELECT (or EXPLAIN) statement.")
+    params: list[Any] | dict[str, Any] | None = Field(None, description="Values for `?` or `$name` placeholders.")
+    snapshot: int | None = Field(None, ge=0, description="Read every table as of this snapshot id.")
+    as_of: dt.datetime | None = Field(None, description="Read every table as of this time.")
+    max_rows: int | None = Field(None, ge=1, description="Most rows to return (capped by lake.query_max_rows).")
+    timeout_ms: int | None = Field(None, ge=1, description="Time limit (capped by lake.query_timeout_ms).")
+
+
+@router.post("/v1/sql", summary="Run read-only SQL over the lake", dependencies=[require("sql")])
+async def run_sql(body: SqlRequest, request: Request) -> dict[str, Any]:
+    if body.snapshot is not None and body.as_of is not None:
+        raise InvalidSql("give snapshot or as_of, not both", field="snapshot")
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    result = await run_in_threadpool(
+        lambda: lakehouse.sql(
+            body.sql,
+            body.params,
+            snapshot=body.snapshot,
+            as_of=body.as_of,
+            max_rows=body.max_rows,
+            timeout_ms=body.timeout_ms,
+        )
+    )
+    return result.to_dict()

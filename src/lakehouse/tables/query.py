@@ -1,0 +1,248 @@
+"""Read-only SQL over the lake, in a sandbox.
+
+A query runs on its own DuckDB instance with the lake attached ``READ_ONLY`` and made the default catalog (so
+``customers`` and ``sales.orders`` resolve), then locked down before any user SQL: ``allowed_directories`` = the
+lake's data, ``enable_external_access = false``, extension autoload/autoinstall off, per-query ``threads`` and
+``memory_limit``, and ``lock_configuration = true``. Statements are judged by DuckDB's own parser: exactly one,
+of type SELECT or EXPLAIN. A timer interrupts a query past its time limit. Time travel (``snapshot`` or
+``as_of``) uses an instance attached at that snapshot, kept in a small cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import decimal
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from lakehouse.config import Settings
+from lakehouse.errors import (
+    ErrorItem,
+    ForbiddenStatement,
+    InvalidSql,
+    PermissionDenied,
+    QueryFailed,
+    QueryTimeout,
+    StoreUnavailable,
+)
+from lakehouse.tables.extensions import load_extensions
+from lakehouse.tables.lake import CATALOG, _literal, catalog_uri, data_path
+
+ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+_PINNED_ENGINES = 8
+
+
+def check_statement(sql: str) -> None:
+    """Exactly one statement, and a read: anything else is refused before it reaches a connection."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.ParserException as exc:
+        raise InvalidSql(str(exc).split("\n")[0], field="sql") from exc
+    if len(statements) != 1:
+        raise ForbiddenStatement(
+            f"send exactly one statement (got {len(statements)})",
+            errors=[ErrorItem(kind="forbidden_statement", field="sql", reason="exactly one statement is allowed")],
+        )
+    kind = statements[0].type
+    if kind not in ALLOWED_STATEMENTS:
+        name = kind.name
+        raise ForbiddenStatement(
+            f"{name} statements are not allowed: /v1/sql is read-only (SELECT, EXPLAIN)",
+            errors=[ErrorItem(kind="forbidden_statement", field="sql", reason=f"{name} is not a read")],
+        )
+
+
+class _Engine:
+    """One sandboxed DuckDB instance on the lake, optionally pinned to a snapshot."""
+
+    def __init__(self, settings: Settings, pin: str = "") -> None:
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "threads": settings.lake.query_threads,
+            "memory_limit": settings.lake.query_memory_limit,
+        }
+        self.db = duckdb.connect(":memory:", config=config)
+        scanner = "postgres_scanner" if settings.lake.catalog == "postgres" else "sqlite_scanner"
+        load_extensions(self.db, ["ducklake", scanner, "json", "parquet"])
+        lake_data = data_path(settings)
+        try:
+            self.db.execute(
+                f"ATTACH {_literal(catalog_uri(settings))} AS {CATALOG} "
+                f"(DATA_PATH {_literal(lake_data)}, READ_ONLY{pin})"
+            )
+        except duckdb.Error as exc:
+            self.db.close()
+            message = str(exc).split("\n")[0]
+            if pin:
+                raise InvalidSql(f"no such snapshot: {message}", field="snapshot") from exc
+            raise StoreUnavailable(f"cannot attach the lake catalog: {message}", field="lake") from exc
+        self.db.execute(f"SET allowed_directories = [{_literal(lake_data)}]")
+        self.db.execute("SET enable_external_access = false")
+        self.db.execute("SET lock_configuration = true")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class QueryResult:
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    truncated: bool
+    snapshot_id: int
+    elapsed_ms: float
+    query_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": self.columns,
+            "rows": self.rows,
+            "row_count": len(self.rows),
+            "truncated": self.truncated,
+            "snapshot_id": self.snapshot_id,
+            "elapsed_ms": self.elapsed_ms,
+            "query_id": self.query_id,
+        }
+
+
+def _map_error(exc: duckdb.Error) -> Exception:
+    message = str(exc).split("\n")[0]
+    if isinstance(exc, duckdb.InterruptException):
+        return QueryTimeout("the query ran past its time limit and was interrupted", field="timeout_ms")
+    if isinstance(exc, duckdb.PermissionException):
+        return PermissionDenied(message, field="sql")
+    if isinstance(exc, duckdb.InvalidInputException) and "Cannot execute statement" in message:
+        return ForbiddenStatement(message, field="sql")
+    if isinstance(exc, duckdb.ParserException | duckdb.CatalogException | duckdb.BinderException):
+        return InvalidSql(message, field="sql")
+    return QueryFailed(message, field="sql")
+
+
+class QueryEngine:
+    """Runs read-only SQL. Thread-safe: each query takes its own cursor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._current = _Engine(settings)
+        self._pinned: OrderedDict[str, _Engine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _engine(self, snapshot: int | None, as_of: dt.datetime | None) -> _Engine:
+        if snapshot is None and as_of is None:
+            return self._current
+        if snapshot is not None:
+            pin = f", SNAPSHOT_VERSION {int(snapshot)}"
+        else:
+            assert as_of is not None
+            stamp = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+            pin = f", SNAPSHOT_TIME {_literal(stamp.isoformat())}"
+        with self._lock:
+            engine = self._pinned.get(pin)
+            if engine is not None:
+                self._pinned.move_to_end(pin)
+                return engine
+        engine = _Engine(self.settings, pin)
+        with self._lock:
+            self._pinned[pin] = engine
+            while len(self._pinned) > _PINNED_ENGINES:
+                self._pinned.popitem(last=False)[1].close()
+        return engine
+
+    @contextlib.contextmanager
+    def _cursor(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any] | None,
+        snapshot: int | None,
+        as_of: dt.datetime | None,
+        timeout_ms: int,
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, int]]:
+        """A cursor in a read transaction, with ``sql`` executed and the snapshot it reads.
+
+        The time limit covers executing and fetching: a timer interrupts the cursor when it runs out."""
+        check_statement(sql)
+        engine = self._engine(snapshot, as_of)
+        cur = engine.db.cursor()
+        timer = threading.Timer(timeout_ms / 1000, cur.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            cur.execute(f"USE {CATALOG}")  # per connection: tables resolve by name in the lake
+            cur.execute("BEGIN")
+            row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
+            snapshot_id = int(row[0]) if row else 0
+            if params:
+                cur.execute(sql, params)
+            else:
+                cur.execute(sql)
+            yield cur, snapshot_id
+        except duckdb.Error as exc:
+            raise _map_error(exc) from exc
+        finally:
+            timer.cancel()
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            cur.close()
+
+    def run(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any] | None = None,
+        *,
+        snapshot: int | None = None,
+        as_of: dt.datetime | None = None,
+        max_rows: int | None = None,
+        timeout_ms: int | None = None,
+    ) -> QueryResult:
+        """Run a query and return at most ``max_rows`` rows (``truncated`` says when there were more)."""
+        started = time.perf_counter()
+        limit = min(max_rows or self.settings.lake.query_max_rows, self.settings.lake.query_max_rows)
+        timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
+        query_id = uuid.uuid4().hex
+        with self._cursor(sql, params, snapshot, as_of, timeout) as (cur, snapshot_id):
+            description = cur.description or []
+            fetched = cur.fetchmany(limit + 1)
+        columns = [{"name": str(d[0]), "type": str(d[1])} for d in description]
+        return QueryResult(
+            columns=columns,
+            rows=[[_jsonable(v) for v in row] for row in fetched[:limit]],
+            truncated=len(fetched) > limit,
+            snapshot_id=snapshot_id,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
+            query_id=query_id,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._current.close()
+            for engine in self._pinned.values():
+                engine.close()
+            self._pinned.clear()

@@ -1,0 +1,50 @@
+"""POST /v1/sql over HTTP: results, time travel, scopes, and refusals in the problem shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.asgi import AppClient
+from tests.server.test_error_shape import assert_problem
+
+ND = {"content-type": "application/x-ndjson"}
+
+
+def test_sql_after_ingest(client: AppClient) -> None:
+    first = client.post("/v1/datasets/crm.people/ingest?create=true", content=b'{"id": 1, "name": "ada"}\n', headers=ND)
+    snap = first.json()["snapshot_id"]
+    client.post("/v1/datasets/crm.people/ingest", content=b'{"id": 2, "name": "bob"}\n', headers=ND)
+    body = client.post("/v1/sql", json={"sql": "SELECT id, name FROM crm.people ORDER BY id"}).json()
+    assert body["rows"] == [[1, "ada"], [2, "bob"]] and body["row_count"] == 2 and not body["truncated"]
+    assert body["columns"] == [{"name": "id", "type": "BIGINT"}, {"name": "name", "type": "VARCHAR"}]
+    old = client.post("/v1/sql", json={"sql": "SELECT count(*) AS n FROM crm.people", "snapshot": snap}).json()
+    assert old["rows"] == [[1]] and old["snapshot_id"] == snap
+    params = client.post("/v1/sql", json={"sql": "SELECT name FROM crm.people WHERE id = ?", "params": [2]}).json()
+    assert params["rows"] == [["bob"]]
+    capped = client.post("/v1/sql", json={"sql": "SELECT * FROM range(50)", "max_rows": 5}).json()
+    assert capped["row_count"] == 5 and capped["truncated"]
+
+
+def test_sql_refusals(client: AppClient) -> None:
+    cases = [
+        ({"sql": "DROP TABLE x"}, 403, "forbidden_statement"),
+        ({"sql": "SELECT 1; SELECT 2"}, 403, "forbidden_statement"),
+        ({"sql": "SELECT * FROM read_csv('/etc/passwd')"}, 403, "permission_denied"),
+        ({"sql": "SELEC 1"}, 400, "invalid_sql"),
+        ({"sql": "SELECT * FROM no_such_table"}, 400, "invalid_sql"),
+        ({"sql": "SELECT 1", "snapshot": 1, "as_of": "2026-01-01T00:00:00Z"}, 400, "invalid_sql"),
+        ({"sql": "SELECT count(*) FROM range(10000000000)", "timeout_ms": 100}, 408, "query_timeout"),
+        ({"sql": "SELECT 1/0::INTEGER + 'x'::INTEGER"}, 422, "query_failed"),
+        ({"sql": ""}, 422, "min_length"),
+    ]
+    for body, status, kind in cases:
+        assert_problem(client.post("/v1/sql", json=body), status, kind)
+
+
+def test_sql_needs_the_sql_scope(make_client: Callable[..., AppClient]) -> None:
+    client = make_client(auth={"enabled": True})
+    assert client.lakehouse is not None
+    reader = {"Authorization": "Bearer " + client.lakehouse.keys.create("r", "read,write").secret}
+    analyst = {"Authorization": "Bearer " + client.lakehouse.keys.create("a", "sql").secret}
+    assert_problem(client.post("/v1/sql", json={"sql": "SELECT 1"}, headers=reader), 403, "forbidden")
+    assert client.post("/v1/sql", json={"sql": "SELECT 1"}, headers=analyst).json()["rows"] == [[1]]
