@@ -23,8 +23,9 @@ def test_client_modules_declare_every_path_they_call() -> None:
     import lakehouse.client.blobs as blobs
     import lakehouse.client.datasets as datasets
     import lakehouse.client.keys as keys
+    import lakehouse.client.sql as sql
 
-    for module in (blobs, keys, datasets):
+    for module in (blobs, keys, datasets, sql):
         source = inspect.getsource(module)
         declared = {p for _, p in module.ROUTES}
         literals = re.findall(r'f?"(/v1/[^"]*)"', source)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from lakehouse import Client
-from lakehouse.errors import DatasetExists, DatasetNotFound, InvalidColumnType
+from lakehouse.errors import DatasetExists, DatasetNotFound, ForbiddenStatement, InvalidColumnType
 from tests.asgi import AppClient
 from tests.server.test_error_shape import assert_problem
 
@@ -91,6 +91,16 @@ def test_client_datasets(tmp_path: object) -> None:
         assert [d["name"] for d in c.datasets.list()] == ["orders"]
         assert c.datasets.update("shop.orders", description="all orders")["description"] == "all orders"
         assert c.datasets.snapshots("shop.orders")
+        ingested = c.ingest("shop.orders", b'{"id": 1, "email": "a@x"}\n', format="ndjson")
+        assert ingested["rows_written"] == 1
+        csv_path = Path(str(tmp_path)) / "more.csv"
+        csv_path.write_bytes(b"id,email\n2,b@x\n")
+        assert c.ingest("shop.orders", csv_path, format="csv")["rows_written"] == 1
+        assert c.sql("SELECT count(*) FROM shop.orders")["rows"] == [[2]]
+        snap = ingested["snapshot_id"]
+        assert c.sql("SELECT count(*) FROM shop.orders", snapshot=snap)["rows"] == [[1]]
+        with pytest.raises(ForbiddenStatement):
+            c.sql("DROP TABLE shop.orders")
         c.datasets.drop("shop.orders")
         with pytest.raises(DatasetNotFound):
             c.datasets.get("shop.orders")

@@ -13,8 +13,16 @@ from lakehouse.client.datasets import ROUTES as _DATASET_ROUTES
 from lakehouse.client.datasets import Datasets
 from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
+from lakehouse.client.sql import ROUTES as _SQL_ROUTES
+from lakehouse.client.sql import Tables
 
-ROUTES = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")} | _BLOB_ROUTES | _KEY_ROUTES | _DATASET_ROUTES
+ROUTES = (
+    {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
+    | _BLOB_ROUTES
+    | _KEY_ROUTES
+    | _DATASET_ROUTES
+    | _SQL_ROUTES
+)
 
 __all__ = ["ROUTES", "Client"]
 
@@ -29,6 +37,9 @@ class Client:
         self.blobs = Blobs(self._transport)
         self.keys = Keys(self._transport)
         self.datasets = Datasets(self._transport)
+        self._tables = Tables(self._transport)
+        self.ingest = self._tables.ingest
+        self.sql = self._tables.sql
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")
