@@ -30,6 +30,7 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── KeyConflict (409 key_conflict)
     │   ├── DatasetExists (409 dataset_exists)
     │   └── SchemaMismatch (409 schema_mismatch)
+    ├── NotAcceptable (406 not_acceptable)
     ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
     ├── PayloadTooLarge (413 payload_too_large)
@@ -79,6 +80,7 @@ __all__ = [
     "LakehouseError",
     "MalformedInput",
     "MethodNotAllowed",
+    "NotAcceptable",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -260,6 +262,10 @@ class DatasetExists(Conflict):
 
 class SchemaMismatch(Conflict):
     kind, title = "schema_mismatch", "The data does not fit the dataset's schema"
+
+
+class NotAcceptable(LakehouseError):
+    status, kind, title = 406, "not_acceptable", "No acceptable result format"
 
 
 class QueryTimeout(LakehouseError):

@@ -48,3 +48,43 @@ def test_sql_needs_the_sql_scope(make_client: Callable[..., AppClient]) -> None:
     analyst = {"Authorization": "Bearer " + client.lakehouse.keys.create("a", "sql").secret}
     assert_problem(client.post("/v1/sql", json={"sql": "SELECT 1"}, headers=reader), 403, "forbidden")
     assert client.post("/v1/sql", json={"sql": "SELECT 1"}, headers=analyst).json()["rows"] == [[1]]
+
+
+def test_streamed_formats(client: AppClient) -> None:
+    import io
+    import json
+
+    import pyarrow.csv
+    import pyarrow.ipc
+    import pyarrow.parquet
+
+    sql = {"sql": "SELECT range AS n, 'v' || range AS s FROM range(25000)"}
+    ndjson = client.post("/v1/sql", json=sql, headers={"Accept": "application/x-ndjson"})
+    assert ndjson.headers["content-type"].startswith("application/x-ndjson")
+    lines = ndjson.content.decode().splitlines()
+    assert len(lines) == 25000 and json.loads(lines[-1]) == {"n": 24999, "s": "v24999"}
+    assert int(ndjson.headers["x-lakehouse-snapshot"]) >= 0
+
+    csv = client.post("/v1/sql", json=sql, headers={"Accept": "text/csv"})
+    table = pyarrow.csv.read_csv(io.BytesIO(csv.content))
+    assert table.num_rows == 25000 and table.column_names == ["n", "s"]
+
+    arrow = client.post("/v1/sql", json=sql, headers={"Accept": "application/vnd.apache.arrow.stream"})
+    table = pyarrow.ipc.open_stream(arrow.content).read_all()
+    assert table.num_rows == 25000 and table.column("n")[24999].as_py() == 24999
+
+    parquet = client.post("/v1/sql", json=sql, headers={"Accept": "application/vnd.apache.parquet"})
+    table = pyarrow.parquet.read_table(io.BytesIO(parquet.content))
+    assert table.num_rows == 25000 and table.column("s")[0].as_py() == "v0"
+
+    empty = client.post("/v1/sql", json={"sql": "SELECT 1 AS a WHERE false"}, headers={"Accept": "text/csv"})
+    assert empty.content.decode().strip() == '"a"'
+
+
+def test_stream_errors_come_before_the_stream(client: AppClient) -> None:
+    ndjson = {"Accept": "application/x-ndjson"}
+    assert_problem(client.post("/v1/sql", json={"sql": "DROP TABLE x"}, headers=ndjson), 403, "forbidden_statement")
+    assert_problem(
+        client.post("/v1/sql", json={"sql": "SELECT 1"}, headers={"Accept": "image/png"}), 406, "not_acceptable"
+    )
+    assert client.post("/v1/sql", json={"sql": "SELECT 1"}, headers={"Accept": "*/*"}).json()["rows"] == [[1]]

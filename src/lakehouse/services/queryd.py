@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 
 from lakehouse.core import Lakehouse
-from lakehouse.errors import InvalidSql
+from lakehouse.errors import InvalidSql, NotAcceptable
 from lakehouse.server.auth import require
 
 router = APIRouter(tags=["sql"])
@@ -26,11 +27,52 @@ class SqlRequest(BaseModel):
     timeout_ms: int | None = Field(None, ge=1, description="Time limit (capped by lake.query_timeout_ms).")
 
 
-@router.post("/v1/sql", summary="Run read-only SQL over the lake", dependencies=[require("sql")])
-async def run_sql(body: SqlRequest, request: Request) -> dict[str, Any]:
+STREAM_TYPES = {
+    "application/x-ndjson": "ndjson",
+    "text/csv": "csv",
+    "application/vnd.apache.arrow.stream": "arrow",
+    "application/vnd.apache.parquet": "parquet",
+}
+
+
+def _negotiate(accept: str | None) -> str | None:
+    """The streamed format the Accept header asks for, or None for JSON."""
+    if not accept:
+        return None
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in ("application/json", "application/*", "*/*", ""):
+            return None
+        if media in STREAM_TYPES:
+            return media
+    raise NotAcceptable(
+        f"Accept {accept!r}: results come as application/json, {', '.join(STREAM_TYPES)}", field="Accept"
+    )
+
+
+@router.post(
+    "/v1/sql",
+    summary="Run read-only SQL over the lake (JSON, or streamed NDJSON/CSV/Arrow/Parquet by Accept)",
+    dependencies=[require("sql")],
+    responses={200: {"content": {media: {} for media in STREAM_TYPES}}},
+)
+async def run_sql(body: SqlRequest, request: Request) -> Any:
     if body.snapshot is not None and body.as_of is not None:
         raise InvalidSql("give snapshot or as_of, not both", field="snapshot")
     lakehouse: Lakehouse = request.app.state.lakehouse
+    media = _negotiate(request.headers.get("accept"))
+    if media is not None:
+        snapshot_id, chunks = await run_in_threadpool(
+            lambda: lakehouse.queries.stream(
+                body.sql,
+                body.params,
+                fmt=STREAM_TYPES[media],
+                snapshot=body.snapshot,
+                as_of=body.as_of,
+                timeout_ms=body.timeout_ms,
+            )
+        )
+        return StreamingResponse(chunks, media_type=media, headers={"X-Lakehouse-Snapshot": str(snapshot_id)})
     result = await run_in_threadpool(
         lambda: lakehouse.sql(
             body.sql,

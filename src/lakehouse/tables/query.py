@@ -14,6 +14,8 @@ import base64
 import contextlib
 import datetime as dt
 import decimal
+import io
+import json
 import threading
 import time
 import uuid
@@ -133,6 +135,67 @@ class QueryResult:
         }
 
 
+class _Sink(io.RawIOBase):
+    """A write-only file that hands out what was written and keeps counting, as Parquet's footer needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def encode_batches(reader: Any, fmt: str) -> Iterator[bytes]:
+    """Arrow record batches as NDJSON, CSV, an Arrow IPC stream or Parquet, one chunk per batch."""
+    import pyarrow as pa
+    import pyarrow.csv
+    import pyarrow.ipc
+    import pyarrow.parquet
+
+    if fmt == "ndjson":
+        for batch in reader:
+            yield "".join(json.dumps(_jsonable(row)) + "\n" for row in batch.to_pylist()).encode()
+        return
+    sink = _Sink()
+    if fmt == "csv":
+        first = True
+        for batch in reader:
+            options = pyarrow.csv.WriteOptions(include_header=first)
+            pyarrow.csv.write_csv(pa.Table.from_batches([batch]), sink, write_options=options)
+            first = False
+            yield sink.take()
+        if first:  # no rows: still send the header
+            pyarrow.csv.write_csv(pa.Table.from_batches([], schema=reader.schema), sink)
+            yield sink.take()
+        return
+    writer: Any = (
+        pyarrow.ipc.new_stream(sink, reader.schema)
+        if fmt == "arrow"
+        else pyarrow.parquet.ParquetWriter(sink, reader.schema)
+    )
+    with writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            yield sink.take()
+    yield sink.take()
+
+
 def _map_error(exc: duckdb.Error) -> Exception:
     message = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.InterruptException):
@@ -239,6 +302,36 @@ class QueryEngine:
             elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
             query_id=query_id,
         )
+
+    def stream(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any] | None = None,
+        *,
+        fmt: str,
+        snapshot: int | None = None,
+        as_of: dt.datetime | None = None,
+        timeout_ms: int | None = None,
+        batch_rows: int = 10_000,
+    ) -> tuple[int, Iterator[bytes]]:
+        """Run a query and return (snapshot id, the result encoded as ``fmt``, batch by batch).
+
+        Errors in the SQL are raised here, before any byte is produced; the stream holds the query open until it
+        is exhausted or closed, within the time limit (past it, the stream ends early)."""
+        timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
+        stack = contextlib.ExitStack()
+        try:
+            cur, snapshot_id = stack.enter_context(self._cursor(sql, params, snapshot, as_of, timeout))
+            reader = cur.to_arrow_reader(batch_rows)
+        except BaseException:
+            stack.close()
+            raise
+
+        def chunks() -> Iterator[bytes]:
+            with stack:
+                yield from encode_batches(reader, fmt)
+
+        return snapshot_id, chunks()
 
     def close(self) -> None:
         with self._lock:
