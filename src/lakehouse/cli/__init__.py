@@ -11,6 +11,7 @@ from lakehouse.cli.db import db
 from lakehouse.cli.doctor_cmd import doctor
 from lakehouse.cli.keys import keys
 from lakehouse.cli.serve import serve
+from lakehouse.cli.tables import datasets, ingest, sql
 from lakehouse.cli.verify_cmd import verify
 from lakehouse.errors import LakehouseError
 
@@ -26,7 +27,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, keys, db, doctor, verify):
+for command in (serve, config, keys, db, doctor, verify, datasets, ingest, sql):
     cli.add_command(command)
 
 
