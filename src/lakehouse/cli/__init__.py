@@ -10,6 +10,7 @@ from lakehouse.cli.config_cmd import config
 from lakehouse.cli.db import db
 from lakehouse.cli.doctor_cmd import doctor
 from lakehouse.cli.keys import keys
+from lakehouse.cli.lake_cmd import lake
 from lakehouse.cli.serve import serve
 from lakehouse.cli.tables import datasets, ingest, sql
 from lakehouse.cli.verify_cmd import verify
@@ -27,7 +28,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, keys, db, doctor, verify, datasets, ingest, sql):
+for command in (serve, config, keys, db, doctor, verify, datasets, ingest, sql, lake):
     cli.add_command(command)
 
 
