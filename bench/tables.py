@@ -11,18 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import httpx
 import pyarrow.ipc
+from _common import free_port, median_seconds, peak_rss_mib
 
 from lakehouse.tables.extensions import load_extensions
 
@@ -37,29 +36,6 @@ SELECT range AS id,
        (range * 7919) % 100003 AS score
 FROM range({rows})
 """
-
-
-def median(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:
@@ -87,16 +63,16 @@ def main() -> None:
         def base_ingest(reader: str) -> None:
             base.execute(f"CREATE TABLE lake.t{next(counter)} AS SELECT * FROM {reader}")
 
-        t_base_parquet = median(lambda: base_ingest(f"read_parquet('{parquet}')"), repeat)
-        t_base_csv = median(lambda: base_ingest(f"read_csv('{csv}', header = true)"), repeat)
+        t_base_parquet = median_seconds(lambda: base_ingest(f"read_parquet('{parquet}')"), repeat)
+        t_base_csv = median_seconds(lambda: base_ingest(f"read_csv('{csv}', header = true)"), repeat)
         base.execute(f"CREATE TABLE lake.fact AS SELECT * FROM read_parquet('{parquet}')")
         agg = "SELECT store, count(*), sum(amount), avg(score) FROM fact GROUP BY store ORDER BY store"
         point = "SELECT * FROM fact WHERE id = 4242"
         fetch = f"SELECT * FROM fact LIMIT {min(rows, 1_000_000)}"
         base.execute("USE lake")
-        t_base_agg = median(lambda: base.execute(agg).fetchall(), repeat)
-        points_base = [median(lambda: base.execute(point).fetchall(), 1) for _ in range(50)]
-        t_base_fetch = median(lambda: base.execute(fetch).to_arrow_table(), repeat)
+        t_base_agg = median_seconds(lambda: base.execute(agg).fetchall(), repeat)
+        points_base = [median_seconds(lambda: base.execute(point).fetchall(), 1) for _ in range(50)]
+        t_base_fetch = median_seconds(lambda: base.execute(fetch).to_arrow_table(), repeat)
 
         # Lakehouse over HTTP
         port = free_port()
@@ -133,8 +109,8 @@ def main() -> None:
                     )
                 assert r.status_code == 200, r.text
 
-            t_http_parquet = median(lambda: http_ingest(parquet, "application/vnd.apache.parquet"), repeat)
-            t_http_csv = median(lambda: http_ingest(csv, "text/csv"), repeat)
+            t_http_parquet = median_seconds(lambda: http_ingest(parquet, "application/vnd.apache.parquet"), repeat)
+            t_http_csv = median_seconds(lambda: http_ingest(csv, "text/csv"), repeat)
             with parquet.open("rb") as f:
                 http.post(
                     "/v1/datasets/fact/ingest?create=true",
@@ -148,9 +124,9 @@ def main() -> None:
                 return r
 
             http_sql(agg)  # warm the read path
-            t_http_agg = median(lambda: http_sql(agg), repeat)
-            points_http = [median(lambda: http_sql(point), 1) for _ in range(50)]
-            t_http_fetch = median(
+            t_http_agg = median_seconds(lambda: http_sql(agg), repeat)
+            points_http = [median_seconds(lambda: http_sql(point), 1) for _ in range(50)]
+            t_http_fetch = median_seconds(
                 lambda: pyarrow.ipc.open_stream(
                     http_sql(fetch, "application/vnd.apache.arrow.stream").content
                 ).read_all(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import ForbiddenStatement, InvalidSql, LakehouseError, PermissionDenied, QueryTimeout
 from lakehouse.tables.query import check_statement
+from tests.conftest import fresh_pg_database
 
 
 def _open(data_dir: Path, pg_url: str | None) -> Lakehouse:
@@ -34,27 +36,13 @@ def lh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lakehouse]:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def shared_lh(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lakehouse]:
     """One lakehouse per catalog for the tests that must change nothing."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    pg_url = None
-    if request.param == "postgres":
-        server: str = request.getfixturevalue("pg_server")
-        name = f"lh_test_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        pg_url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
+    with contextlib.ExitStack() as stack:
+        pg_url = None
+        if request.param == "postgres":
+            pg_url = stack.enter_context(fresh_pg_database(request.getfixturevalue("pg_server")))
         with _open(tmp_path_factory.mktemp("shared") / "data", pg_url) as lakehouse:
             _seed(lakehouse)
             yield lakehouse
-    finally:
-        if pg_url:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def _seed(lakehouse: Lakehouse) -> None:
