@@ -97,6 +97,8 @@ def test_client_datasets(tmp_path: object) -> None:
         csv_path.write_bytes(b"id,email\n2,b@x\n")
         assert c.ingest("shop.orders", csv_path, format="csv")["rows_written"] == 1
         assert c.sql("SELECT count(*) FROM shop.orders")["rows"] == [[2]]
+        table = c.sql_arrow("SELECT id, email FROM shop.orders ORDER BY id")
+        assert table.num_rows == 2 and table.column("email").to_pylist() == ["a@x", "b@x"]
         snap = ingested["snapshot_id"]
         assert c.sql("SELECT count(*) FROM shop.orders", snapshot=snap)["rows"] == [[1]]
         with pytest.raises(ForbiddenStatement):

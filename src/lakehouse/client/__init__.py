@@ -40,6 +40,7 @@ class Client:
         self._tables = Tables(self._transport)
         self.ingest = self._tables.ingest
         self.sql = self._tables.sql
+        self.sql_arrow = self._tables.sql_arrow
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

@@ -79,3 +79,23 @@ class Tables:
         body["timeout_ms"] = timeout_ms
         result: dict[str, Any] = self._t.json("POST", "/v1/sql", json={k: v for k, v in body.items() if v is not None})
         return result
+
+    def sql_arrow(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any] | None = None,
+        *,
+        snapshot: int | None = None,
+        timeout_ms: int | None = None,
+    ) -> Any:
+        """Run read-only SQL and return every row as a ``pyarrow.Table`` (streamed as Arrow IPC, no row cap)."""
+        import pyarrow.ipc
+
+        body = {"sql": sql, "params": params, "snapshot": snapshot, "timeout_ms": timeout_ms}
+        response = self._t.request(
+            "POST",
+            "/v1/sql",
+            json={k: v for k, v in body.items() if v is not None},
+            headers={"Accept": "application/vnd.apache.arrow.stream"},
+        )
+        return pyarrow.ipc.open_stream(response.content).read_all()
