@@ -29,7 +29,9 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── ApiKeyExists (409 api_key_exists)
     │   ├── KeyConflict (409 key_conflict)
     │   ├── DatasetExists (409 dataset_exists)
-    │   └── SchemaMismatch (409 schema_mismatch)
+    │   ├── SchemaMismatch (409 schema_mismatch)
+    │   ├── IdempotencyConflict (409 idempotency_conflict)
+    │   └── IdempotencyInProgress (409 idempotency_in_progress)
     ├── NotAcceptable (406 not_acceptable)
     ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
@@ -68,6 +70,8 @@ __all__ = [
     "ErrorItem",
     "Forbidden",
     "ForbiddenStatement",
+    "IdempotencyConflict",
+    "IdempotencyInProgress",
     "InvalidBucket",
     "InvalidColumnType",
     "InvalidCursor",
@@ -270,6 +274,14 @@ class NotAcceptable(LakehouseError):
 
 class QueryTimeout(LakehouseError):
     status, kind, title = 408, "query_timeout", "The query ran past its time limit"
+
+
+class IdempotencyConflict(Conflict):
+    kind, title = "idempotency_conflict", "This Idempotency-Key was used for a different request"
+
+
+class IdempotencyInProgress(Conflict):
+    kind, title = "idempotency_in_progress", "A request with this Idempotency-Key is still running"
 
 
 class PreconditionFailed(LakehouseError):

@@ -5,6 +5,6 @@ default, PostgreSQL by URL.
 """
 
 from lakehouse.opsdb.engine import create_engine, current_revision, head_revision, upgrade
-from lakehouse.opsdb.schema import api_keys, metadata
+from lakehouse.opsdb.schema import api_keys, idempotency_keys, metadata
 
-__all__ = ["api_keys", "create_engine", "current_revision", "head_revision", "metadata", "upgrade"]
+__all__ = ["api_keys", "create_engine", "current_revision", "head_revision", "idempotency_keys", "metadata", "upgrade"]

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
 
 from lakehouse.core import Lakehouse
+from lakehouse.idempotency import IdempotencyStore
+from lakehouse.idempotency import validate_key as validate_idempotency_key
 from lakehouse.server.auth import require
 from lakehouse.tables.ingest import Ingestor, format_for
 
 router = APIRouter(tags=["ingest"])
 _BATCH = 1024 * 1024
+_ABANDONED_AFTER_SECONDS = 15 * 60  # a pending claim this old, with no commit in the lake, is taken over
 
 
-async def _spool(request: Request, directory: Path) -> Path:
-    """Stream the body to a file in the spool directory, a MiB at a time."""
+async def _spool(request: Request, directory: Path) -> tuple[Path, str]:
+    """Stream the body to a file in the spool directory, a MiB at a time; returns the file and its sha256."""
     await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
     path = directory / f"{uuid.uuid4().hex}.body"
     handle = await anyio.to_thread.run_sync(path.open, "xb")
+    digest = hashlib.sha256()
     try:
         pending = bytearray()
         async for chunk in request.stream():
+            digest.update(chunk)
             pending += chunk
             if len(pending) >= _BATCH:
                 await anyio.to_thread.run_sync(handle.write, pending)
@@ -37,7 +46,7 @@ async def _spool(request: Request, directory: Path) -> Path:
         path.unlink(missing_ok=True)
         raise
     handle.close()
-    return path
+    return path, digest.hexdigest()
 
 
 @router.post(
@@ -51,17 +60,60 @@ async def ingest(
     mode: Literal["append", "overwrite", "upsert"] = Query("append"),
     key: str | None = Query(None, description="Key column(s) for upsert, comma-separated."),
     create: bool = Query(False, description="Create the dataset from the data's schema if it does not exist."),
-) -> dict[str, Any]:
+) -> Any:
     fmt = format_for(request.headers.get("content-type"))
     lakehouse: Lakehouse = request.app.state.lakehouse
     settings = lakehouse.settings
-    spool = await _spool(request, settings.in_data_dir(settings.lake.spool_path))
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None:
+        validate_idempotency_key(idempotency_key)
+    spool, body_hash = await _spool(request, settings.in_data_dir(settings.lake.spool_path))
     try:
         ingestor = Ingestor(await run_in_threadpool(lambda: lakehouse.lake))
         keys = [k.strip() for k in key.split(",") if k.strip()] if key else []
-        result = await run_in_threadpool(
-            lambda: ingestor.ingest_file(name, spool, fmt, mode=mode, key=keys, create=create)
-        )
+
+        def run(tag: str | None) -> dict[str, Any]:
+            return ingestor.ingest_file(name, spool, fmt, mode=mode, key=keys, create=create, commit_tag=tag).to_dict()
+
+        if idempotency_key is None:
+            return await run_in_threadpool(run, None)
+        api_key = getattr(request.state, "api_key", None)
+        owner = api_key.id if api_key is not None else "anonymous"
+        request_hash = hashlib.sha256(
+            json.dumps([name, mode, sorted(keys), create, fmt, body_hash]).encode()
+        ).hexdigest()
+        return await _idempotent(lakehouse, ingestor, owner, idempotency_key, request_hash, run)
     finally:
         spool.unlink(missing_ok=True)
-    return result.to_dict()
+
+
+async def _idempotent(
+    lakehouse: Lakehouse,
+    ingestor: Ingestor,
+    owner: str,
+    key: str,
+    request_hash: str,
+    run: Callable[[str | None], dict[str, Any]],
+) -> Any:
+    """Run ``run`` at most once per (owner, key); retries get the first response."""
+    store = IdempotencyStore(lakehouse.opsdb)
+    claim = await run_in_threadpool(store.claim, owner, key, request_hash)
+    if claim.response is not None:
+        return JSONResponse(claim.response, headers={"Idempotent-Replayed": "true"})
+    if claim.pending_retry:
+        found = await run_in_threadpool(ingestor.find_commit, claim.token)
+        if found is not None:  # the first attempt committed but died before recording its response
+            snapshot_id, summary = found
+            response = {"replayed_from_commit": True, "snapshot_id": snapshot_id, **summary}
+            await run_in_threadpool(store.complete, claim, response)
+            return JSONResponse(response, headers={"Idempotent-Replayed": "true"})
+        if claim.pending_seconds < _ABANDONED_AFTER_SECONDS:
+            raise store.in_progress()
+        await run_in_threadpool(store.take_over, claim)
+    try:
+        response = await run_in_threadpool(run, claim.token)
+    except BaseException:
+        await run_in_threadpool(store.release, claim)
+        raise
+    await run_in_threadpool(store.complete, claim, response)
+    return response

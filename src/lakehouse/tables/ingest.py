@@ -174,7 +174,9 @@ class Ingestor:
         key: Sequence[str] = (),
         create: bool = False,
         namespace: str | None = None,
+        commit_tag: str | None = None,
     ) -> IngestResult:
+        """Ingest ``path``. ``commit_tag`` (an idempotency token) is recorded in the lake commit with the result."""
         started = time.perf_counter()
         namespace, name = split_name(name, namespace)
         keys = [validate_identifier(k, "key") for k in key]
@@ -203,6 +205,17 @@ class Ingestor:
                         rows = self._write(cur, namespace, name, list(source), mode, keys)
                     else:
                         rows = self._create_as(cur, namespace, name)
+                    if commit_tag is not None:
+                        summary = {
+                            "dataset": f"{namespace}.{name}",
+                            "mode": mode,
+                            "rows_written": rows,
+                            "bytes_read": size,
+                            "created": not exists,
+                            "schema_changes": changes,
+                        }
+                        info = json.dumps({"idempotency": commit_tag, "result": summary})
+                        cur.execute("CALL lake.set_commit_message('lakehouse', 'ingest', extra_info => ?)", [info])
             except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.ConstraintException) as exc:
                 raise _input_error(exc, fmt, path) from exc
             snapshot = self.lake.current_snapshot()
@@ -217,6 +230,20 @@ class Ingestor:
             created=not exists,
             schema_changes=changes if exists else [{"change": "created", "column": c} for c in source],
         )
+
+    def find_commit(self, commit_tag: str) -> tuple[int, dict[str, Any]] | None:
+        """(snapshot id, recorded summary) of the commit an ingest tagged with ``commit_tag`` made, if any."""
+        with self.lake.cursor() as cur:
+            rows = cur.execute(
+                "SELECT snapshot_id, commit_extra_info FROM lake.snapshots() "
+                "WHERE commit_message = 'ingest' AND commit_extra_info LIKE ? ORDER BY snapshot_id",
+                ["%" + commit_tag.rsplit(":", 1)[-1] + "%"],  # the request hash: hex, no LIKE wildcards
+            ).fetchall()
+        for snapshot_id, extra in rows:
+            info = json.loads(extra)
+            if info.get("idempotency") == commit_tag:
+                return int(snapshot_id), dict(info["result"])
+        return None
 
     @staticmethod
     def _columns(cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> dict[str, str]:
