@@ -255,6 +255,50 @@ def _tables_upsert_time_travel(t: Target) -> str:
     return "upsert updated 1 and inserted 1, added column vip; the earlier snapshot still reads the old row"
 
 
+@smoke("tables: query in each result format")
+def _tables_formats(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        _fresh_dataset(c)
+        c.post(
+            f"/v1/datasets/{DATASET}/ingest", content=b'{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n', headers=ND
+        )
+        sizes = {}
+        for accept in (
+            "application/json",
+            "application/x-ndjson",
+            "text/csv",
+            "application/vnd.apache.arrow.stream",
+            "application/vnd.apache.parquet",
+        ):
+            r = c.post("/v1/sql", json={"sql": SELECT_ALL}, headers={"accept": accept})
+            check(r.status_code == 200, f"{accept} -> {r.status_code}: {r.text[:200]}")
+            check(r.headers["content-type"].startswith(accept), f"{accept} answered as {r.headers['content-type']}")
+            sizes[accept.rsplit("/", 1)[-1]] = len(r.content)
+        check(r.content[:4] == b"PAR1" and r.content[-4:] == b"PAR1", "the Parquet result is not a Parquet file")
+        c.delete(f"/v1/datasets/{DATASET}")
+    return "JSON, NDJSON, CSV, Arrow IPC and Parquet results: " + ", ".join(f"{k} {v} B" for k, v in sizes.items())
+
+
+@smoke("tables: idempotent retry")
+def _tables_idempotent(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        _fresh_dataset(c)
+        headers = {**ND, "Idempotency-Key": f"verify-{time.time_ns()}"}
+        body = b'{"id": 1, "name": "once"}\n'
+        first = c.post(f"/v1/datasets/{DATASET}/ingest", content=body, headers=headers)
+        again = c.post(f"/v1/datasets/{DATASET}/ingest", content=body, headers=headers)
+        check(first.status_code == 200 and again.status_code == 200, f"{first.status_code}, {again.status_code}")
+        check(again.json() == first.json() and again.headers.get("idempotent-replayed") == "true", "no replay")
+        rows = c.post("/v1/sql", json={"sql": SELECT_ALL}).json()["rows"]
+        check(rows == [[1, "once"]], f"rows after the retry: {rows}")
+        other = c.post(f"/v1/datasets/{DATASET}/ingest", content=b'{"id": 2, "name": "x"}\n', headers=headers)
+        check_problem(other, 409, "idempotency_conflict")
+        c.delete(f"/v1/datasets/{DATASET}")
+    return "the retry replayed the first response and wrote nothing; a different body with the key -> 409"
+
+
 @smoke("tables: schema mismatch and an escape refused")
 def _tables_refusals(t: Target) -> str:
     url, key = _any_url(t)
