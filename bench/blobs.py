@@ -13,46 +13,17 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _common import free_port, median_seconds, peak_rss_mib
+from _common import median_seconds, peak_rss_mib, start_server
 
 from lakehouse.blobs import LocalBlobStore
 
 MiB = 1024 * 1024
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lakehouse",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--log-level",
-            "warning",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/health", timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 def raw_write(path: Path, data: bytes) -> None:

@@ -12,16 +12,13 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
 import httpx
 import pyarrow.ipc
-from _common import free_port, median_seconds, peak_rss_mib
+from _common import median_seconds, peak_rss_mib, start_server
 
 from lakehouse.tables.extensions import load_extensions
 
@@ -75,31 +72,9 @@ def main() -> None:
         t_base_fetch = median_seconds(lambda: base.execute(fetch).to_arrow_table(), repeat)
 
         # Lakehouse over HTTP
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lakehouse",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp / "lh"),
-                "--log-level",
-                "warning",
-            ],
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+        proc, url = start_server(tmp / "lh")
         http = httpx.Client(base_url=url, timeout=600)
         try:
-            for _ in range(300):
-                try:
-                    http.get("/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.05)
             names = iter(range(1000))
 
             def http_ingest(path: Path, ctype: str) -> None:

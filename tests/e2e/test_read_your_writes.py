@@ -6,44 +6,20 @@ process A, then count through process B's /v1/sql. No refresh tick, no sleep, ze
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.test_serve import _free_port
+from tests.e2e.test_serve import _serve
 
 pytestmark = pytest.mark.e2e
 
 
-def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
-
-
 def test_500_ingests_each_visible_to_the_other_process(tmp_path: Path) -> None:
-    writer, writer_url = _start(tmp_path)
-    reader, reader_url = _start(tmp_path)
+    writer, writer_url = _serve(tmp_path, capture=False)
+    reader, reader_url = _serve(tmp_path, capture=False)
     misses = []
     try:
         with httpx.Client(base_url=writer_url, timeout=30) as a, httpx.Client(base_url=reader_url, timeout=30) as b:

@@ -27,12 +27,17 @@ def _free_port() -> int:
         return port
 
 
-def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def _serve(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, capture: bool = True
+) -> tuple[subprocess.Popen[str], str]:
+    """`lakehouse serve` on a free port over ``data_dir``; without ``capture`` its output is discarded (a long
+    run would fill an undrained pipe and block the server)."""
     port = _free_port()
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-m", "lakehouse", "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
+        stdout=output,
+        stderr=output,
         text=True,
         env={**os.environ, **(env or {})},
     )
@@ -47,7 +52,7 @@ def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tup
         if proc.poll() is not None:
             break
     proc.kill()
-    raise AssertionError(f"server did not start: {proc.communicate()[1]}")
+    raise AssertionError(f"server did not start: {proc.communicate()[1] if capture else ''}")
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -60,7 +65,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 def test_serve_embedded_default(tmp_path: Path) -> None:
-    proc, url = _serve(tmp_path)
+    proc, url = _serve(tmp_path / "d")
     try:
         with Client(url) as c:
             assert set(c.health()["services"]) == {"gateway", "storaged", "catalogd", "ingestd", "queryd"}
@@ -80,7 +85,7 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
 
 
 def test_serve_only_one_service_with_auth(tmp_path: Path) -> None:
-    proc, url = _serve(tmp_path, "--only", "storaged", "--auth")
+    proc, url = _serve(tmp_path / "d", "--only", "storaged", "--auth")
     try:
         assert httpx.get(url + "/health").json()["services"] == ["storaged"]
         assert httpx.get(url + "/v1/blobs/e2e").status_code == 401
@@ -102,11 +107,11 @@ def test_serve_unknown_service_exits_2(tmp_path: Path) -> None:
 
 def test_kill_mid_upload_leaves_no_partial_blob(tmp_path: Path) -> None:
     """SIGKILL while a blob streams in: after restart the key does not exist and the old blob is intact."""
-    proc, url = _serve(tmp_path)
+    proc, url = _serve(tmp_path / "d")
     assert httpx.put(url + "/v1/blobs/crash/kept", content=b"old").status_code == 201
     for key in ("kept", "new"):
         if proc.poll() is not None:
-            proc, url = _serve(tmp_path)
+            proc, url = _serve(tmp_path / "d")
 
         def body(victim: subprocess.Popen[str] = proc) -> Iterator[bytes]:
             for sent in range(200):
@@ -121,7 +126,7 @@ def test_kill_mid_upload_leaves_no_partial_blob(tmp_path: Path) -> None:
         finally:
             proc.kill()
             proc.communicate()
-    proc, url = _serve(tmp_path)
+    proc, url = _serve(tmp_path / "d")
     try:
         assert httpx.get(url + "/v1/blobs/crash/kept").content == b"old"
         assert httpx.head(url + "/v1/blobs/crash/new").status_code == 404
