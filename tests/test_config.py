@@ -64,7 +64,8 @@ def test_relative_data_dir_in_a_file_is_relative_to_the_file(tmp_path: Path) -> 
         ('[storage]\nbackend = "ftp"\n', {}, "storage.backend: Input should be 'local' or 's3'"),
         ('[opsdb]\nurl = "mysql://x"\n', {}, "opsdb.url must start with"),
         ('[lake]\ncatalog = "postgres"\n', {}, "lake.catalog_dsn"),
-        ('[lake]\ndata_path = "s3://bucket/lake"\n', {}, "lake.data_path must be a directory"),
+        ('[lake]\ndata_path = "gs://bucket/lake"\n', {}, "lake.data_path must be a directory or an s3://"),
+        ('[lake]\ndata_path = "s3:///lake"\n', {}, "lake.data_path must be a directory or an s3://"),
         ("not toml [", {}, "not valid TOML"),
     ],
 )

@@ -90,7 +90,11 @@ class LakeSettings(_Section):
     catalog: Literal["sqlite", "postgres"] = Field("sqlite", description="Catalog database kind.")
     catalog_path: str = Field("lake/catalog.sqlite", description="SQLite catalog, relative to the data dir.")
     catalog_dsn: SecretStr | None = Field(None, description="PostgreSQL catalog DSN (catalog = 'postgres').")
-    data_path: str = Field("lake/data", description="Directory for the lake's Parquet files, relative to the data dir.")
+    data_path: str = Field(
+        "lake/data",
+        description="Where the lake's Parquet files go: a directory relative to the data dir, or `s3://bucket/prefix` "
+        "(connection from storage.s3: endpoint, region, keys, allow_http).",
+    )
     spool_path: str = Field("spool", description="Where ingest bodies are spooled, relative to the data dir.")
     max_ingest_bytes: int = Field(10 * GiB, ge=1, description="Largest ingest body.")
     query_timeout_ms: int = Field(30_000, ge=1, description="Longest a query may run (a request may ask for less).")
@@ -107,7 +111,10 @@ class LakeSettings(_Section):
         if self.catalog == "postgres" and self.catalog_dsn is None:
             raise ValueError("lake.catalog = 'postgres' needs lake.catalog_dsn")
         if "://" in self.data_path:
-            raise ValueError("lake.data_path must be a directory (object-store URLs are not supported yet)")
+            scheme, _, rest = self.data_path.partition("://")
+            bucket = rest.split("/", 1)[0]
+            if scheme != "s3" or not bucket:
+                raise ValueError("lake.data_path must be a directory or an s3://bucket/prefix URL")
         return self
 
 

@@ -139,6 +139,19 @@ def _lake_catalog(settings: Settings) -> Check | None:
     return Check("lake catalog", True, "PostgreSQL catalog reachable")
 
 
+def _lake_data(settings: Settings) -> Check | None:
+    """Lake data on S3: list the prefix with the same extension and secret the lake uses."""
+    from lakehouse.tables.lake import data_path, on_s3, open_s3_probe
+
+    if not on_s3(settings):
+        return None
+    try:
+        files = open_s3_probe(settings)
+    except Exception as exc:
+        return Check("lake data", False, f"{type(exc).__name__}: {str(exc).splitlines()[0]}", "check storage.s3.*")
+    return Check("lake data", True, f"{data_path(settings)} reachable ({files} Parquet files)")
+
+
 def _s3(settings: Settings) -> Check | None:
     if settings.storage.backend != "s3":
         return None
@@ -161,5 +174,5 @@ def run_checks(load: Callable[[], LoadedSettings]) -> list[Check]:
         return checks
     checks.append(Check("settings", True, "valid"))
     checks += [_data_dir(settings), _port(settings), _opsdb(settings)]
-    checks += [c for c in (_lake_catalog(settings), _s3(settings)) if c is not None]
+    checks += [c for c in (_lake_catalog(settings), _lake_data(settings), _s3(settings)) if c is not None]
     return checks

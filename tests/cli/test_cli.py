@@ -161,3 +161,22 @@ def test_doctor_checks_configured_postgresql(runner: CliRunner, tmp_path: Path, 
     code, out, _ = invoke(runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env)
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert code == 1 and not checks["lake catalog"]["ok"] and "catalog_dsn" in checks["lake catalog"]["fix"]
+
+
+@pytest.mark.s3
+def test_doctor_checks_lake_data_on_s3(runner: CliRunner, tmp_path: Path, s3_settings: dict[str, object]) -> None:
+    env = {
+        "LAKEHOUSE_LAKE__DATA_PATH": f"s3://{s3_settings['bucket']}/lake",
+        "LAKEHOUSE_STORAGE__S3__ENDPOINT": str(s3_settings["endpoint"]),
+        "LAKEHOUSE_STORAGE__S3__ALLOW_HTTP": "true",
+        "LAKEHOUSE_STORAGE__S3__ACCESS_KEY_ID": "testing",
+        "LAKEHOUSE_STORAGE__S3__SECRET_ACCESS_KEY": "testing",
+    }
+    args = ("doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()))
+    code, out, _ = invoke(runner, *args, env=env)
+    check = next(c for c in json.loads(out)["checks"] if c["name"] == "lake data")
+    assert code == 0 and check["ok"], out
+    env["LAKEHOUSE_LAKE__DATA_PATH"] = "s3://no-such-bucket-here/lake"
+    code, out, _ = invoke(runner, *args, env=env)
+    check = next(c for c in json.loads(out)["checks"] if c["name"] == "lake data")
+    assert code == 1 and not check["ok"], out

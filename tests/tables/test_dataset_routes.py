@@ -69,7 +69,9 @@ def test_dataset_scopes(make_client: Callable[..., AppClient]) -> None:
 
 def test_ready_reports_the_lake(client: AppClient) -> None:
     lake = client.get("/ready").json()["checks"]["lake"]
-    assert lake["ok"] and lake["catalog"] == "sqlite"
+    settings = client.lakehouse.settings
+    assert lake["ok"] and lake["catalog"] == settings.lake.catalog
+    assert lake["data"] == ("s3" if settings.lake.data_path.startswith("s3://") else "local")
 
 
 @pytest.mark.e2e

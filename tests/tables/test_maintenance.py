@@ -15,8 +15,12 @@ from lakehouse.tables import maintenance
 from lakehouse.tables.lake import Lake
 
 
-def _parquet_files(lake: Lake) -> list[Path]:
-    return sorted(Path(lake.data_path).rglob("*.parquet"))
+def _parquet_files(lake: Lake) -> list[str]:
+    """The Parquet files under the lake's data path, listed by the store itself (a directory or an S3 prefix)."""
+    with lake.cursor() as cur:
+        return sorted(
+            r[0] for r in cur.execute("SELECT file FROM glob(?)", [lake.data_path + "**/*.parquet"]).fetchall()
+        )
 
 
 def test_compact_expire_cleanup_keep_the_data(lake: Lake) -> None:

@@ -139,6 +139,9 @@ ESCAPES: list[tuple[str, type[LakehouseError]]] = [
     ("BEGIN TRANSACTION", ForbiddenStatement),
     ("USE memory", ForbiddenStatement),
     ("SELECT * FROM query('DROP TABLE customers')", InvalidSql),
+    ("SELECT * FROM duckdb_secrets()", PermissionDenied),
+    ('SELECT * FROM "DuckDB_Secrets"(redact := false)', PermissionDenied),
+    ("SELECT * FROM which_secret('s3://bucket/x', 's3')", PermissionDenied),
     (
         "SELECT * FROM ducklake_table_changes('lake', 'main', 'customers', 0, 1) WHERE 0; DROP TABLE customers",
         ForbiddenStatement,
@@ -162,6 +165,7 @@ def test_statement_check_uses_the_parser() -> None:
     check_statement("SELECT ';' AS semicolon -- DROP TABLE x")
     check_statement("FROM customers")
     check_statement("EXPLAIN SELECT 1")
+    check_statement("SELECT 'duckdb_secrets' AS word -- which_secret()")
     with pytest.raises(InvalidSql):
         check_statement("SELEC 1")
 

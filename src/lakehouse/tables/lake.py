@@ -1,4 +1,5 @@
-"""The DuckLake: one in-process DuckDB with the lake attached as ``lake``, on a SQLite or PostgreSQL catalog.
+"""The DuckLake: one in-process DuckDB with the lake attached as ``lake``, on a SQLite or PostgreSQL catalog, with
+its Parquet files in a directory of the data dir or under an S3 prefix (httpfs, with a secret scoped to the prefix).
 
 Extensions load offline (``tables.extensions``); DuckDB's autoload and autoinstall are off. Each operation takes
 its own cursor (a connection to the same DuckDB instance), so threads never share one. Several processes may
@@ -11,11 +12,12 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 
 from lakehouse.config import Settings
-from lakehouse.errors import StoreUnavailable
+from lakehouse.errors import ConfigError, StoreUnavailable
 from lakehouse.tables.extensions import load_extensions
 
 CATALOG = "lake"
@@ -34,11 +36,82 @@ def catalog_uri(settings: Settings) -> str:
     return "ducklake:sqlite:" + str(settings.in_data_dir(lake.catalog_path))
 
 
+def on_s3(settings: Settings) -> bool:
+    return settings.lake.data_path.startswith("s3://")
+
+
 def data_path(settings: Settings) -> str:
-    """Where the lake's Parquet files go: a directory under the data dir (with a trailing slash)."""
+    """Where the lake's Parquet files go, with a trailing slash: a directory under the data dir (created here) or an
+    ``s3://bucket/prefix/`` URL."""
+    if on_s3(settings):
+        return settings.lake.data_path.rstrip("/") + "/"
     path = settings.in_data_dir(settings.lake.data_path)
     path.mkdir(parents=True, exist_ok=True)
     return str(path).rstrip("/") + "/"
+
+
+def s3_secret_sql(settings: Settings) -> str:
+    """``CREATE SECRET`` for the lake's S3 prefix, from the storage.s3 connection settings (scoped to the prefix)."""
+    s3 = settings.storage.s3
+    options = [
+        "TYPE s3",
+        f"REGION {_literal(s3.region)}",
+        f"SCOPE {_literal(data_path(settings))}",
+    ]
+    if s3.access_key_id is not None and s3.secret_access_key is not None:
+        options += [
+            f"KEY_ID {_literal(s3.access_key_id.get_secret_value())}",
+            f"SECRET {_literal(s3.secret_access_key.get_secret_value())}",
+        ]
+    if s3.endpoint:
+        endpoint = urlsplit(s3.endpoint if "://" in s3.endpoint else "https://" + s3.endpoint)
+        if endpoint.scheme == "http" and not s3.allow_http:
+            raise ConfigError("storage.s3.endpoint is plain http: set storage.s3.allow_http = true to use it")
+        options += [
+            f"ENDPOINT {_literal(endpoint.netloc)}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'false' if endpoint.scheme == 'http' else 'true'}",
+        ]
+    return f"CREATE SECRET lake_data ({', '.join(options)})"
+
+
+def open_s3_probe(settings: Settings) -> int:
+    """Reach the lake's S3 prefix without attaching the catalog: the number of Parquet files under it."""
+    db = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        load_extensions(db, ["httpfs"])
+        db.execute(s3_secret_sql(settings))
+        row = db.execute("SELECT count(*) FROM glob(?)", [data_path(settings) + "**/*.parquet"]).fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        db.close()
+
+
+def open_lake_db(
+    settings: Settings,
+    config: dict[str, str | bool | int | float | list[str]] | None = None,
+    attach_options: str = "",
+) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB with the extensions the lake needs loaded and the lake attached as ``lake``.
+
+    Raises duckdb.Error from the ATTACH (the caller maps it); the connection is closed on failure."""
+    db = duckdb.connect(
+        ":memory:",
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, **(config or {})},
+    )
+    try:
+        scanner = "postgres_scanner" if settings.lake.catalog == "postgres" else "sqlite_scanner"
+        load_extensions(db, ["ducklake", scanner, "json", "parquet", *(["httpfs"] if on_s3(settings) else [])])
+        if on_s3(settings):
+            db.execute(s3_secret_sql(settings))
+        db.execute(
+            f"ATTACH {_literal(catalog_uri(settings))} AS {CATALOG} "
+            f"(DATA_PATH {_literal(data_path(settings))}{attach_options})"
+        )
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 class Lake:
@@ -49,19 +122,9 @@ class Lake:
         self.data_path = data_path(settings)
         if settings.lake.catalog == "sqlite":
             Path(settings.in_data_dir(settings.lake.catalog_path)).parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, str | bool | int | float | list[str]] = {
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        }
-        self._db = duckdb.connect(":memory:", config=config)
-        scanner = "postgres_scanner" if settings.lake.catalog == "postgres" else "sqlite_scanner"
-        load_extensions(self._db, ["ducklake", scanner, "json", "parquet"])
         try:
-            self._db.execute(
-                f"ATTACH {_literal(catalog_uri(settings))} AS {CATALOG} (DATA_PATH {_literal(self.data_path)})"
-            )
+            self._db = open_lake_db(settings)
         except duckdb.Error as exc:
-            self._db.close()
             raise StoreUnavailable(f"cannot attach the lake catalog: {exc}", field="lake") from exc
         self._closed = False
         self._lock = threading.Lock()
@@ -84,7 +147,11 @@ class Lake:
         return int(row[0])
 
     def check(self) -> dict[str, object]:
-        return {"catalog": self.settings.lake.catalog, "snapshot": self.current_snapshot()}
+        return {
+            "catalog": self.settings.lake.catalog,
+            "data": "s3" if on_s3(self.settings) else "local",
+            "snapshot": self.current_snapshot(),
+        }
 
     def close(self) -> None:
         with self._lock:

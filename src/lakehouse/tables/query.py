@@ -36,11 +36,21 @@ from lakehouse.errors import (
     QueryTimeout,
     StoreUnavailable,
 )
-from lakehouse.tables.extensions import load_extensions
-from lakehouse.tables.lake import CATALOG, _literal, catalog_uri, data_path
+from lakehouse.tables.lake import CATALOG, _literal, data_path, open_lake_db
 
 ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _PINNED_ENGINES = 8
+# Functions that describe the engine's credentials (the lake's S3 secret): never callable from /v1/sql.
+DENIED_FUNCTIONS = frozenset({"duckdb_secrets", "which_secret"})
+
+
+def _identifiers(sql: str) -> Iterator[str]:
+    """The identifiers in ``sql`` as DuckDB's tokenizer sees them (comments and strings excluded), unquoted."""
+    tokens = duckdb.tokenize(sql)
+    for index, (start, kind) in enumerate(tokens):
+        if kind == duckdb.token_type.identifier:
+            end = tokens[index + 1][0] if index + 1 < len(tokens) else len(sql)
+            yield sql[start:end].strip().strip('"').lower()
 
 
 def check_statement(sql: str) -> None:
@@ -61,6 +71,9 @@ def check_statement(sql: str) -> None:
             f"{name} statements are not allowed: /v1/sql is read-only (SELECT, EXPLAIN)",
             errors=[ErrorItem(kind="forbidden_statement", field="sql", reason=f"{name} is not a read")],
         )
+    denied = sorted(DENIED_FUNCTIONS.intersection(_identifiers(sql)))
+    if denied:
+        raise PermissionDenied(f"{denied[0]}() is not available over /v1/sql", field="sql")
 
 
 class _Engine:
@@ -68,22 +81,13 @@ class _Engine:
 
     def __init__(self, settings: Settings, pin: str = "") -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
             "threads": settings.lake.query_threads,
             "memory_limit": settings.lake.query_memory_limit,
         }
-        self.db = duckdb.connect(":memory:", config=config)
-        scanner = "postgres_scanner" if settings.lake.catalog == "postgres" else "sqlite_scanner"
-        load_extensions(self.db, ["ducklake", scanner, "json", "parquet"])
         lake_data = data_path(settings)
         try:
-            self.db.execute(
-                f"ATTACH {_literal(catalog_uri(settings))} AS {CATALOG} "
-                f"(DATA_PATH {_literal(lake_data)}, READ_ONLY{pin})"
-            )
+            self.db = open_lake_db(settings, config, f", READ_ONLY{pin}")
         except duckdb.Error as exc:
-            self.db.close()
             message = str(exc).split("\n")[0]
             if pin:
                 raise InvalidSql(f"no such snapshot: {message}", field="snapshot") from exc
