@@ -42,6 +42,21 @@ def test_dataset_lifecycle(client: AppClient) -> None:
     assert_problem(client.get("/v1/datasets/crm.clients"), 404, "dataset_not_found")
 
 
+def test_create_without_columns_then_ingest(client: AppClient) -> None:
+    created = client.post("/v1/datasets", json={"name": "crm.leads", "description": "web form"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["state"], body["columns"], body["row_count"]) == ("awaiting_first_ingest", [], 0)
+    assert client.get("/v1/datasets").json()["items"] == [{"namespace": "crm", "name": "leads"}]
+    ingest = client.post(
+        "/v1/datasets/crm.leads/ingest", content=b"id,email\n1,a@x\n", headers={"content-type": "text/csv"}
+    )
+    assert ingest.status_code == 200, ingest.text
+    described = client.get("/v1/datasets/crm.leads").json()
+    assert (described["state"], described["row_count"], described["description"]) == ("ready", 1, "web form")
+    assert [c["name"] for c in described["columns"]] == ["id", "email"]
+
+
 def test_dataset_list_pages(client: AppClient) -> None:
     for name in ("b", "a", "c", "z.d"):
         assert client.post("/v1/datasets", json={"name": name, "columns": COLUMNS}).status_code == 201

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lakehouse.errors import DatasetExists, DatasetNotFound, InvalidColumnType, InvalidName
-from lakehouse.tables.datasets import Column, Datasets, split_name
+from lakehouse.tables.datasets import AWAITING_FIRST_INGEST, READY, Column, Datasets, split_name
+from lakehouse.tables.ingest import Ingestor
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.names import normalize_type
 
@@ -52,6 +55,49 @@ def test_create_refuses_and_changes_nothing(lake: Lake) -> None:
     assert datasets.list() == [("main", "customers")]
 
 
+def test_a_dataset_without_columns_awaits_its_first_ingest(lake: Lake, tmp_path: Path) -> None:
+    datasets = Datasets(lake)
+    created = datasets.create("crm.leads", description="from the web form")
+    assert created.state == AWAITING_FIRST_INGEST and created.columns == [] and created.row_count == 0
+    assert created.created_at is not None
+    assert datasets.list() == [("crm", "leads")] and datasets.list("crm") == [("crm", "leads")]
+    assert datasets.snapshots("crm.leads") == []
+    with pytest.raises(DatasetExists):
+        datasets.create("crm.leads", COLUMNS)
+    with pytest.raises(DatasetExists):
+        datasets.create("crm.leads")
+    datasets.create("crm.taken", COLUMNS)
+    with pytest.raises(DatasetExists):
+        datasets.update("crm.leads", new_name="taken")
+    renamed = datasets.update("crm.leads", new_name="prospects", description="renamed")
+    assert (renamed.name, renamed.description, renamed.state) == ("prospects", "renamed", AWAITING_FIRST_INGEST)
+    with pytest.raises(DatasetNotFound):
+        datasets.get("crm.leads")
+    with pytest.raises(InvalidName):
+        datasets.create("_lakehouse.pending_datasets")
+
+    source = tmp_path / "rows.ndjson"
+    source.write_text('{"id": 1, "email": "a@x"}\n{"id": 2, "email": "b@x"}\n')
+    result = Ingestor(lake).ingest_file("crm.prospects", source, "ndjson")  # no create=true needed
+    assert result.created and result.rows_written == 2
+    ready = datasets.get("crm.prospects")
+    assert ready.state == READY and [c.name for c in ready.columns] == ["id", "email"]
+    assert ready.description == "renamed" and ready.row_count == 2
+    assert datasets.list() == [("crm", "prospects"), ("crm", "taken")]
+    assert len(datasets.snapshots("crm.prospects")) == 1
+
+
+def test_dropping_a_dataset_awaiting_its_first_ingest(lake: Lake, tmp_path: Path) -> None:
+    datasets = Datasets(lake)
+    datasets.create("leads")
+    datasets.drop("leads")
+    assert datasets.list() == []
+    source = tmp_path / "rows.ndjson"
+    source.write_text('{"id": 1}\n')
+    with pytest.raises(DatasetNotFound):
+        Ingestor(lake).ingest_file("leads", source, "ndjson")
+
+
 def test_rename_describe_drop(lake: Lake) -> None:
     datasets = Datasets(lake)
     datasets.create("customers", COLUMNS)
@@ -79,10 +125,14 @@ def test_snapshots_of_one_dataset(lake: Lake) -> None:
     datasets.create("a", COLUMNS)
     datasets.create("b", COLUMNS)
     with lake.cursor() as cur:
-        cur.execute("INSERT INTO lake.main.a VALUES (1, 'x')")
+        cur.execute("INSERT INTO lake.main.a SELECT range, 'x' FROM range(3)")
+        cur.execute("UPDATE lake.main.a SET name = 'y' WHERE id = 1")
+        cur.execute("DELETE FROM lake.main.a WHERE id = 2")
     snaps = datasets.snapshots("a")
-    assert len(snaps) == 2 and snaps[0].operations == {"tables_created": ["main.a"]}
+    assert len(snaps) == 4 and snaps[0].operations == {"tables_created": ["main.a"]}
     assert [s.id for s in snaps] == sorted(s.id for s in snaps)
+    changes = [(s.rows_inserted, s.rows_deleted, s.rows_updated) for s in snaps]
+    assert changes == [(0, 0, 0), (3, 0, 0), (0, 0, 1), (0, 1, 0)]
     assert len(datasets.snapshots("b")) == 1
 
 

@@ -27,7 +27,11 @@ class DatasetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="`name` or `namespace.name`, lowercase identifiers.")
     namespace: str | None = Field(None, description="Defaults to `main`.")
-    columns: list[ColumnSpec] = Field(min_length=1, description="The dataset's columns, in order.")
+    columns: list[ColumnSpec] | None = Field(
+        None,
+        min_length=1,
+        description="The dataset's columns, in order. Leave out to let the first ingest infer them.",
+    )
     description: str | None = Field(None, max_length=4000)
 
 
@@ -44,7 +48,7 @@ def _datasets(request: Request) -> Datasets:
 
 @router.post("", status_code=201, summary="Create a dataset", dependencies=[require("write")])
 async def create_dataset(body: DatasetCreate, request: Request) -> dict[str, Any]:
-    columns = [c.model_dump() for c in body.columns]
+    columns = [c.model_dump() for c in body.columns] if body.columns is not None else None
     datasets = await run_in_threadpool(_datasets, request)
     created = await run_in_threadpool(
         lambda: datasets.create(body.name, columns, namespace=body.namespace, description=body.description)

@@ -1,4 +1,9 @@
-"""Datasets: the lake's tables, by namespace and name, with their columns, size and snapshots."""
+"""Datasets: the lake's tables, by namespace and name, with their columns, size and snapshots.
+
+A dataset created without columns is *awaiting its first ingest*: a row in the lake's own bookkeeping table
+``_lakehouse.pending_datasets`` (name, description, time) until an ingest creates the table with the inferred
+schema and removes the row, in the same lake commit.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,19 @@ import duckdb
 
 from lakehouse.errors import DatasetExists, DatasetNotFound, ErrorItem, InvalidColumnType, InvalidName
 from lakehouse.tables.lake import CATALOG, Lake
-from lakehouse.tables.names import normalize_type, quote, validate_identifier, validate_namespace
+from lakehouse.tables.names import (
+    SYSTEM_NAMESPACE,
+    normalize_type,
+    quote,
+    validate_identifier,
+    validate_namespace,
+)
 
 DEFAULT_NAMESPACE = "main"
+READY = "ready"
+AWAITING_FIRST_INGEST = "awaiting_first_ingest"
+_PENDING_TABLE = "pending_datasets"
+_PENDING = f"{CATALOG}.{quote(SYSTEM_NAMESPACE)}.{quote(_PENDING_TABLE)}"
 
 
 @dataclass(frozen=True)
@@ -29,9 +44,20 @@ class Snapshot:
     id: int
     time: datetime
     operations: dict[str, list[str]]
+    # rows this snapshot changed in the dataset; None where the lake no longer has the files to count them
+    rows_inserted: int | None = None
+    rows_deleted: int | None = None
+    rows_updated: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "time": self.time.isoformat(), "operations": self.operations}
+        return {
+            "id": self.id,
+            "time": self.time.isoformat(),
+            "operations": self.operations,
+            "rows_inserted": self.rows_inserted,
+            "rows_deleted": self.rows_deleted,
+            "rows_updated": self.rows_updated,
+        }
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,7 @@ class Dataset:
     snapshot_id: int
     created_at: datetime | None
     updated_at: datetime | None
+    state: str = READY
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,20 +146,55 @@ class Datasets:
         ).fetchone()
         return bool(row and row[0])
 
+    def pending(self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> tuple[str | None, datetime] | None:
+        """(description, created_at) of a dataset awaiting its first ingest, or None."""
+        if not self._exists(cur, SYSTEM_NAMESPACE, _PENDING_TABLE):
+            return None
+        row = cur.execute(
+            f"SELECT description, created_at FROM {_PENDING} WHERE namespace = ? AND name = ? "  # noqa: S608 (constant)
+            "ORDER BY created_at LIMIT 1",
+            [namespace, name],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _taken(self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> bool:
+        return self._exists(cur, namespace, name) or self.pending(cur, namespace, name) is not None
+
+    def resolve_pending(self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> None:
+        """Inside the transaction that created the table: carry the description over and drop the pending row."""
+        record = self.pending(cur, namespace, name)
+        if record is None:
+            return
+        if record[0]:
+            cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {_sql_string(record[0])}")
+        cur.execute(f"DELETE FROM {_PENDING} WHERE namespace = ? AND name = ?", [namespace, name])  # noqa: S608
+
     def create(
         self,
         name: str,
-        columns: Sequence[Column | Mapping[str, Any]],
+        columns: Sequence[Column | Mapping[str, Any]] | None = None,
         *,
         namespace: str | None = None,
         description: str | None = None,
     ) -> Dataset:
-        """Create an empty dataset with these columns, in one lake commit."""
+        """Create an empty dataset with these columns, in one lake commit. Without columns (None), the dataset awaits
+        its first ingest, which creates it with the inferred schema."""
         namespace, name = split_name(name, namespace)
-        ddl, _ = _columns_ddl(columns)
+        ddl = _columns_ddl(columns)[0] if columns is not None else None
         with self.lake.cursor() as cur, _transaction(cur):
-            if self._exists(cur, namespace, name):
+            if self._taken(cur, namespace, name):
                 raise DatasetExists(f"dataset {namespace}.{name} exists", field="name")
+            if ddl is None:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(SYSTEM_NAMESPACE)}")
+                cur.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_PENDING} "
+                    "(namespace VARCHAR, name VARCHAR, description VARCHAR, created_at TIMESTAMP WITH TIME ZONE)"
+                )
+                cur.execute(
+                    f"INSERT INTO {_PENDING} VALUES (?, ?, ?, now())",  # noqa: S608 (constant)
+                    [namespace, name, description],
+                )
+                return self._describe(cur, namespace, name, in_transaction=True)
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(namespace)}")
             cur.execute(f"CREATE TABLE {_qualified(namespace, name)} ({ddl})")
             if description:
@@ -144,14 +206,16 @@ class Datasets:
         with self.lake.cursor() as cur:
             return self._describe(cur, namespace, name)
 
-    def _describe(self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> Dataset:
-        with _transaction(cur):  # one snapshot for every read below
+    def _describe(
+        self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str, *, in_transaction: bool = False
+    ) -> Dataset:
+        with contextlib.nullcontext() if in_transaction else _transaction(cur):  # one snapshot for every read below
             row = cur.execute(
                 "SELECT comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
                 [CATALOG, namespace, name],
             ).fetchone()
             if row is None:
-                raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
+                return self._describe_pending(cur, namespace, name)
             columns = [
                 Column(n, t, nullable == "YES")
                 for n, t, nullable in cur.execute(
@@ -176,6 +240,25 @@ class Datasets:
             snapshot_id=int(snapshot_row[0]) if snapshot_row else 0,
             created_at=created_at,
             updated_at=updated_at,
+        )
+
+    def _describe_pending(self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> Dataset:
+        record = self.pending(cur, namespace, name)
+        if record is None:
+            raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
+        snapshot_row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608 (constant)
+        return Dataset(
+            namespace=namespace,
+            name=name,
+            description=record[0] or None,
+            columns=[],
+            row_count=0,
+            size_bytes=0,
+            file_count=0,
+            snapshot_id=int(snapshot_row[0]) if snapshot_row else 0,
+            created_at=record[1],
+            updated_at=record[1],
+            state=AWAITING_FIRST_INGEST,
         )
 
     def _times(
@@ -205,23 +288,47 @@ class Datasets:
         return [Snapshot(int(i), t, {k: [str(x) for x in v] for k, v in (c or {}).items()}) for i, t, c in rows]
 
     def snapshots(self, name: str, *, namespace: str | None = None) -> list[Snapshot]:
-        """The snapshots that changed this dataset, oldest first."""
+        """The snapshots that changed this dataset, oldest first, with the rows each inserted, deleted, updated."""
         dataset = self.get(name, namespace=namespace)
+        if dataset.state == AWAITING_FIRST_INGEST:
+            return []
         with self.lake.cursor() as cur:
-            info = _table_info(cur, dataset.namespace, dataset.name)
-            table_id = str(info[0]) if info else None
-            qualified = f"{dataset.namespace}.{dataset.name}"
-            return [s for s in self._snapshots(cur) if self._touches(s, qualified, table_id)]
+            with _transaction(cur):
+                info = _table_info(cur, dataset.namespace, dataset.name)
+                table_id = str(info[0]) if info else None
+                qualified = f"{dataset.namespace}.{dataset.name}"
+                found = [s for s in self._snapshots(cur) if self._touches(s, qualified, table_id)]
+            if not found:
+                return []
+            counts = _row_changes(cur, dataset.namespace, dataset.name, found[0].id, found[-1].id)
+        if counts is None:
+            return found
+        return [
+            Snapshot(
+                s.id,
+                s.time,
+                s.operations,
+                counts.get((s.id, "insert"), 0),
+                counts.get((s.id, "delete"), 0),
+                counts.get((s.id, "update_postimage"), 0),
+            )
+            for s in found
+        ]
 
     def list(self, namespace: str | None = None) -> list[tuple[str, str]]:
-        """(namespace, name) of every dataset, in order."""
-        query = "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?"
-        params: list[Any] = [CATALOG]
+        """(namespace, name) of every dataset (awaiting its first ingest or not), in order."""
+        query = "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name != ?"
+        params: list[Any] = [CATALOG, SYSTEM_NAMESPACE]
         if namespace is not None:
             query += " AND schema_name = ?"
             params.append(validate_namespace(namespace))
-        with self.lake.cursor() as cur:
-            return [(str(s), str(t)) for s, t in cur.execute(query + " ORDER BY 1, 2", params).fetchall()]
+        with self.lake.cursor() as cur, _transaction(cur):
+            found = {(str(s), str(t)) for s, t in cur.execute(query, params).fetchall()}
+            if self._exists(cur, SYSTEM_NAMESPACE, _PENDING_TABLE):
+                pending = f"SELECT namespace, name FROM {_PENDING}"  # noqa: S608 (constant)
+                rows = cur.execute(pending + (" WHERE namespace = ?" if namespace else ""), params[2:]).fetchall()
+                found.update((str(s), str(t)) for s, t in rows)
+        return sorted(found)
 
     def update(
         self, name: str, *, namespace: str | None = None, new_name: str | None = None, description: str | None = None
@@ -231,9 +338,18 @@ class Datasets:
         target = validate_identifier(new_name, "new_name") if new_name else name
         with self.lake.cursor() as cur, _transaction(cur):
             if not self._exists(cur, namespace, name):
-                raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
+                if self.pending(cur, namespace, name) is None:
+                    raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
+                if target != name and self._taken(cur, namespace, target):
+                    raise DatasetExists(f"dataset {namespace}.{target} exists", field="new_name")
+                cur.execute(
+                    f"UPDATE {_PENDING} SET name = ?, description = coalesce(?, description) "  # noqa: S608 (constant)
+                    "WHERE namespace = ? AND name = ?",
+                    [target, description, namespace, name],
+                )
+                return self._describe(cur, namespace, target, in_transaction=True)
             if target != name:
-                if self._exists(cur, namespace, target):
+                if self._taken(cur, namespace, target):
                     raise DatasetExists(f"dataset {namespace}.{target} exists", field="new_name")
                 cur.execute(f"ALTER TABLE {_qualified(namespace, name)} RENAME TO {quote(target)}")
             if description is not None:
@@ -244,9 +360,12 @@ class Datasets:
         """Drop the dataset; its data stays reachable by time travel until snapshots expire. Returns the snapshot."""
         namespace, name = split_name(name, namespace)
         with self.lake.cursor() as cur, _transaction(cur):
-            if not self._exists(cur, namespace, name):
+            if self._exists(cur, namespace, name):
+                cur.execute(f"DROP TABLE {_qualified(namespace, name)}")
+            elif self.pending(cur, namespace, name) is not None:
+                cur.execute(f"DELETE FROM {_PENDING} WHERE namespace = ? AND name = ?", [namespace, name])  # noqa: S608
+            else:
                 raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
-            cur.execute(f"DROP TABLE {_qualified(namespace, name)}")
         return self.lake.current_snapshot()
 
 
@@ -261,6 +380,20 @@ _TABLE_INFO = (  # a constant: the catalog name is ours
 def _table_info(cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> tuple[Any, ...] | None:
     """(table_id, file_count, bytes on disk) of a live table, from DuckLake's own bookkeeping."""
     return cur.execute(_TABLE_INFO, [name, namespace]).fetchone()
+
+
+def _row_changes(
+    cur: duckdb.DuckDBPyConnection, namespace: str, name: str, first: int, last: int
+) -> dict[tuple[int, str], int] | None:
+    """(snapshot id, change type) -> rows, from DuckLake's change feed; None when it cannot be read (expired files)."""
+    try:
+        rows = cur.execute(
+            "SELECT snapshot_id, change_type, count(*) FROM ducklake_table_changes(?, ?, ?, ?, ?) GROUP BY ALL",
+            [CATALOG, namespace, name, first, last],
+        ).fetchall()
+    except duckdb.Error:
+        return None
+    return {(int(i), str(kind)): int(n) for i, kind, n in rows}
 
 
 def _sql_string(text: str) -> str:

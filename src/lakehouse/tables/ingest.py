@@ -187,7 +187,8 @@ class Ingestor:
             raise EmptyBody("the request body is empty", field="body")
         with self.lake.cursor() as cur:
             exists = self.datasets._exists(cur, namespace, name)
-            if not exists and not create:
+            awaiting = not exists and self.datasets.pending(cur, namespace, name) is not None
+            if not exists and not create and not awaiting:
                 raise DatasetNotFound(f"no dataset {namespace}.{name} (pass create=true to make it)", field="name")
             target = self._columns(cur, namespace, name) if exists else {}
             self._stage(cur, fmt, path, target)
@@ -205,6 +206,8 @@ class Ingestor:
                         rows = self._write(cur, namespace, name, list(source), mode, keys)
                     else:
                         rows = self._create_as(cur, namespace, name)
+                        if awaiting:
+                            self.datasets.resolve_pending(cur, namespace, name)
                     if commit_tag is not None:
                         summary = {
                             "dataset": f"{namespace}.{name}",

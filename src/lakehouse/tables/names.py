@@ -7,8 +7,9 @@ import re
 from lakehouse.errors import ErrorItem, InvalidColumnType, InvalidName
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# Names DuckDB or the lake keep for themselves.
-RESERVED_NAMESPACES = frozenset({"information_schema", "pg_catalog", "temp", "system"})
+# Names DuckDB or the lake keep for themselves (``_lakehouse`` holds the lake's own bookkeeping tables).
+SYSTEM_NAMESPACE = "_lakehouse"
+RESERVED_NAMESPACES = frozenset({"information_schema", "pg_catalog", "temp", "system", SYSTEM_NAMESPACE})
 
 _BASE_TYPES = frozenset(
     {
