@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal, cast
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -16,8 +18,9 @@ from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
+from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, write_arrow_stream
 from lakehouse.tables.lake import Lake
-from lakehouse.tables.query import QueryEngine, QueryResult
+from lakehouse.tables.query import QueryEngine
 
 
 class Lakehouse:
@@ -52,9 +55,75 @@ class Lakehouse:
                 self._queries = QueryEngine(self.settings)
             return self._queries
 
-    def sql(self, sql: str, params: list[Any] | dict[str, Any] | None = None, **options: Any) -> QueryResult:
-        """Run read-only SQL over the lake, exactly as ``POST /v1/sql`` does."""
-        return self.queries.run(sql, params, **options)
+    def sql(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any] | None = None,
+        *,
+        output: Literal["result", "rows", "arrow", "pandas", "polars"] = "result",
+        **options: Any,
+    ) -> Any:
+        """Run read-only SQL over the lake, exactly as ``POST /v1/sql`` does.
+
+        ``output``: ``"result"`` (default) a :class:`QueryResult` (columns, rows, truncated, snapshot_id, ...; at
+        most ``max_rows`` rows); ``"rows"`` its rows as tuples; ``"arrow"`` a ``pyarrow.Table``, ``"pandas"`` or
+        ``"polars"`` a DataFrame, these three with every row. Options: ``snapshot``, ``as_of``, ``max_rows``,
+        ``timeout_ms``, ``query_id``."""
+        if output in ("arrow", "pandas", "polars"):
+            options.pop("max_rows", None)
+            table = self.queries.arrow(sql, params, **options)
+            if output == "pandas":
+                return table.to_pandas()
+            if output == "polars":
+                import polars
+
+                return polars.from_arrow(table)
+            return table
+        if output not in ("result", "rows"):
+            raise ValueError("output must be one of result, rows, arrow, pandas, polars")
+        result = self.queries.run(sql, params, **options)
+        return [tuple(row) for row in result.rows] if output == "rows" else result
+
+    def ingest(
+        self,
+        dataset: str,
+        data: bytes | IO[bytes] | Iterable[bytes] | Path | Any,
+        *,
+        format: Format | None = None,
+        mode: Mode = "append",
+        key: Sequence[str] = (),
+        create: bool = False,
+    ) -> IngestResult:
+        """Write ``data`` into ``dataset`` as one lake commit, exactly as ``POST /v1/datasets/{name}/ingest`` does.
+
+        ``data``: a path (read in place), bytes, a binary file or an iterable of chunks (spooled to disk first),
+        each with ``format`` (csv, ndjson, json, parquet, arrow); or anything that exports an Arrow stream (a
+        ``pyarrow.Table``, a pandas or polars DataFrame), written as Arrow IPC without ``format``."""
+        ingestor = Ingestor(self.lake)
+        if isinstance(data, Path):
+            if format is None:
+                raise ValueError("give the format of the file: csv, ndjson, json, parquet or arrow")
+            return ingestor.ingest_file(dataset, data, format, mode=mode, key=key, create=create)
+        spool_dir = self.settings.in_data_dir(self.settings.lake.spool_path)
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        spool = spool_dir / f"{uuid.uuid4().hex}.body"
+        try:
+            with spool.open("xb") as handle:
+                if hasattr(data, "__arrow_c_stream__") and format in (None, "arrow"):
+                    write_arrow_stream(data, handle)
+                    format = "arrow"
+                elif format is None:
+                    raise ValueError("give the format of the data: csv, ndjson, json, parquet or arrow")
+                elif isinstance(data, bytes | bytearray | memoryview):
+                    handle.write(data)
+                elif hasattr(data, "read"):
+                    shutil.copyfileobj(cast(IO[bytes], data), handle, 1024 * 1024)
+                else:
+                    for chunk in data:
+                        handle.write(chunk)
+            return ingestor.ingest_file(dataset, spool, format, mode=mode, key=key, create=create)
+        finally:
+            spool.unlink(missing_ok=True)
 
     @property
     def datasets(self) -> Datasets:

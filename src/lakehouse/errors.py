@@ -23,13 +23,16 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── RouteNotFound (404 route_not_found)
     │   ├── BlobNotFound (404 blob_not_found)
     │   ├── ApiKeyNotFound (404 api_key_not_found)
-    │   └── DatasetNotFound (404 dataset_not_found)
+    │   ├── DatasetNotFound (404 dataset_not_found)
+    │   └── QueryNotFound (404 query_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── ApiKeyExists (409 api_key_exists)
     │   ├── KeyConflict (409 key_conflict)
     │   ├── DatasetExists (409 dataset_exists)
     │   ├── SchemaMismatch (409 schema_mismatch)
+    │   ├── QueryCancelled (409 query_cancelled)
+    │   ├── QueryIdInUse (409 query_id_in_use)
     │   ├── IdempotencyConflict (409 idempotency_conflict)
     │   └── IdempotencyInProgress (409 idempotency_in_progress)
     ├── NotAcceptable (406 not_acceptable)
@@ -89,7 +92,10 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "PreconditionFailed",
+    "QueryCancelled",
     "QueryFailed",
+    "QueryIdInUse",
+    "QueryNotFound",
     "QueryTimeout",
     "RangeNotSatisfiable",
     "RequestValidationFailed",
@@ -244,6 +250,10 @@ class DatasetNotFound(NotFound):
     kind, title = "dataset_not_found", "Dataset not found"
 
 
+class QueryNotFound(NotFound):
+    kind, title = "query_not_found", "No such running query"
+
+
 class MethodNotAllowed(LakehouseError):
     status, kind, title = 405, "method_not_allowed", "Method not allowed"
 
@@ -274,6 +284,14 @@ class NotAcceptable(LakehouseError):
 
 class QueryTimeout(LakehouseError):
     status, kind, title = 408, "query_timeout", "The query ran past its time limit"
+
+
+class QueryCancelled(Conflict):
+    kind, title = "query_cancelled", "The query was cancelled"
+
+
+class QueryIdInUse(Conflict):
+    kind, title = "query_id_in_use", "A running query already has this id"
 
 
 class IdempotencyConflict(Conflict):

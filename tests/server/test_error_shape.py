@@ -86,6 +86,8 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("DELETE", "/v1/datasets/{name}"): ({"name": "missing"}, {}, 404),
         ("GET", "/v1/datasets/{name}/snapshots"): ({"name": "x;drop"}, {}, 400),
         ("POST", "/v1/sql"): ({}, {"json": {"sql": "DELETE FROM t"}}, 403),
+        ("DELETE", "/v1/queries/{query_id}"): ({"query_id": "not-running"}, {}, 404),
+        ("GET", "/v1/queries"): None,  # takes no input
         ("POST", "/v1/datasets/{name}/ingest"): (
             {"name": "t"},
             {"content": b"a", "headers": {"content-type": "x/y"}},

@@ -82,6 +82,38 @@ def test_dataset_scopes(make_client: Callable[..., AppClient]) -> None:
     assert client.lakehouse.datasets.list() == []
 
 
+@pytest.mark.e2e
+def test_client_cancels_a_query(tmp_path: object) -> None:
+    import threading
+    import time
+    from pathlib import Path
+
+    from lakehouse import Lakehouse
+    from lakehouse.config import Settings
+    from lakehouse.errors import QueryCancelled
+    from lakehouse.server import create_app
+    from lakehouse.verify import ServerThread
+
+    settings = Settings(data_dir=Path(str(tmp_path)))
+    with Lakehouse(settings) as lh, ServerThread(create_app(settings, lakehouse=lh)) as server, Client(server.url) as c:
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                c.sql("SELECT count(*) FROM range(10000000000) a", query_id="big", timeout_ms=60000)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not any(q["query_id"] == "big" for q in c.queries()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert c.cancel_query("big") == {"query_id": "big", "cancelled": True}
+        worker.join(30)
+        assert len(outcome) == 1 and isinstance(outcome[0], QueryCancelled)
+
+
 def test_ready_reports_the_lake(client: AppClient) -> None:
     lake = client.get("/ready").json()["checks"]["lake"]
     settings = client.lakehouse.settings
@@ -116,6 +148,21 @@ def test_client_datasets(tmp_path: object) -> None:
         assert c.sql("SELECT count(*) FROM shop.orders")["rows"] == [[2]]
         table = c.sql_arrow("SELECT id, email FROM shop.orders ORDER BY id")
         assert table.num_rows == 2 and table.column("email").to_pylist() == ["a@x", "b@x"]
+        import pandas as pd
+
+        assert c.ingest("shop.orders", pd.DataFrame({"id": [3], "email": ["c@x"]}))["rows_written"] == 1
+        assert c.sql("SELECT email FROM shop.orders WHERE id = 3")["rows"] == [["c@x"]]
+        c.ingest(
+            "shop.orders", b'{"id": 1, "email": "a@x"}\n{"id": 2, "email": "b@x"}\n', format="ndjson", mode="overwrite"
+        )
+        ordered = "SELECT id, email FROM shop.orders ORDER BY id"
+        assert c.sql(ordered, output="rows") == [(1, "a@x"), (2, "b@x")]
+        frame = c.sql(ordered, output="pandas")
+        assert list(frame.columns) == ["id", "email"] and frame["id"].tolist() == [1, 2]
+        polars_frame = c.sql(ordered, output="polars")
+        assert polars_frame.columns == ["id", "email"] and polars_frame["email"].to_list() == ["a@x", "b@x"]
+        with pytest.raises(ValueError, match="output must be one of"):
+            c.sql(ordered, output="xml")  # type: ignore[arg-type]
         snap = ingested["snapshot_id"]
         assert c.sql("SELECT count(*) FROM shop.orders", snapshot=snap)["rows"] == [[1]]
         with pytest.raises(ForbiddenStatement):

@@ -98,6 +98,15 @@ def test_schema_evolution(lake: Lake, tmp_path: Path) -> None:
     assert rows(lake, "SELECT id, score, tag FROM lake.e ORDER BY id") == [(1, 1.5, None), (2, 2.5, "new")]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json", "parquet", "arrow"])
+def test_a_body_with_fewer_columns_fills_nulls(lake: Lake, tmp_path: Path, fmt: Format) -> None:
+    ingestor = Ingestor(lake)
+    ingestor.ingest_file("f", write(tmp_path, "a", encode("ndjson", ROWS)), "ndjson", create=True)
+    result = ingestor.ingest_file("f", write(tmp_path, "b", encode(fmt, [{"id": 3}])), fmt)
+    assert result.rows_written == 1 and result.schema_changes == []
+    assert rows(lake, "SELECT id, name FROM lake.f ORDER BY id") == [(1, "a"), (2, "b"), (3, None)]
+
+
 def test_widening_int32_to_int64(lake: Lake, tmp_path: Path) -> None:
     ingestor = Ingestor(lake)
     small = pa.table({"n": pa.array([1], pa.int32())})

@@ -10,7 +10,15 @@ import pytest
 
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
-from lakehouse.errors import ForbiddenStatement, InvalidSql, LakehouseError, PermissionDenied, QueryTimeout
+from lakehouse.errors import (
+    ForbiddenStatement,
+    InvalidSql,
+    LakehouseError,
+    PermissionDenied,
+    QueryCancelled,
+    QueryNotFound,
+    QueryTimeout,
+)
 from lakehouse.tables.query import check_statement
 from tests.conftest import fresh_pg_database
 
@@ -88,6 +96,72 @@ def test_read_your_writes(lh: Lakehouse) -> None:
         with lh.lake.cursor() as cur:
             cur.execute("INSERT INTO lake.main.customers VALUES (?, 'x')", [100 + i])
         assert lh.sql("SELECT count(*) FROM customers").rows == [[3 + i]]
+
+
+def test_outputs(lh: Lakehouse) -> None:
+    ordered = "SELECT id, name FROM customers ORDER BY id"
+    assert lh.sql(ordered, output="rows") == [(1, "ada"), (2, "bob")]
+    table = lh.sql(ordered, output="arrow", max_rows=1)  # every row: max_rows caps JSON results only
+    assert table.num_rows == 2 and table.column_names == ["id", "name"]
+    assert lh.sql(ordered, output="pandas")["name"].tolist() == ["ada", "bob"]
+    assert lh.sql(ordered, output="polars")["id"].to_list() == [1, 2]
+    with pytest.raises(PermissionDenied):
+        lh.sql("SELECT * FROM read_csv('/etc/passwd')", output="arrow")
+    with pytest.raises(ValueError, match="output must be one of"):
+        lh.sql(ordered, output="xml")
+
+
+def test_cancel_from_another_thread(lh: Lakehouse) -> None:
+    import threading
+    import time
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            lh.sql("SELECT count(*) FROM range(10000000000) a", query_id="q", timeout_ms=60_000)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not lh.queries.running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [q.id for q in lh.queries.running()] == ["q"]
+    with pytest.raises(QueryNotFound):
+        lh.queries.cancel("q", owner="someone-else")
+    assert lh.queries.cancel("q").cancelled
+    worker.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], QueryCancelled)
+    assert lh.queries.running() == []
+    with pytest.raises(QueryNotFound):
+        lh.queries.cancel("q")
+
+
+def test_embedded_ingest(lh: Lakehouse, tmp_path: Path) -> None:
+    import io
+
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    assert lh.ingest("leads", b"id,email\n1,a@x\n", format="csv", create=True).rows_written == 1
+    assert lh.ingest("leads", io.BytesIO(b'{"id": 2, "email": "b@x"}\n'), format="ndjson").rows_written == 1
+    assert lh.ingest("leads", [b'[{"id": 3, ', b'"email": "c@x"}]'], format="json").rows_written == 1
+    path = tmp_path / "more.csv"
+    path.write_bytes(b"id,email\n4,d@x\n")
+    assert lh.ingest("leads", path, format="csv").rows_written == 1
+    assert lh.ingest("leads", pa.table({"id": [5], "email": ["e@x"]})).rows_written == 1
+    assert lh.ingest("leads", pd.DataFrame({"id": [6], "email": ["f@x"]})).rows_written == 1
+    assert lh.ingest("leads", pl.DataFrame({"id": [7], "email": ["g@x"]})).rows_written == 1
+    upserted = lh.ingest("leads", pl.DataFrame({"id": [7], "email": ["G@x"]}), mode="upsert", key=["id"])
+    assert upserted.rows_written == 1
+    assert lh.sql("SELECT count(*), max(email) FILTER (WHERE id = 7) FROM leads").rows == [[7, "G@x"]]
+    with pytest.raises(ValueError, match="format"):
+        lh.ingest("leads", b"id\n1\n")
+    spool = lh.settings.in_data_dir(lh.settings.lake.spool_path)
+    assert not any(spool.iterdir()), "spool files are removed"
 
 
 def test_timeout_interrupts(lh: Lakehouse) -> None:

@@ -88,3 +88,72 @@ def test_stream_errors_come_before_the_stream(client: AppClient) -> None:
         client.post("/v1/sql", json={"sql": "SELECT 1"}, headers={"Accept": "image/png"}), 406, "not_acceptable"
     )
     assert client.post("/v1/sql", json={"sql": "SELECT 1"}, headers={"Accept": "*/*"}).json()["rows"] == [[1]]
+
+
+LONG = "SELECT count(*) FROM range(10000000000) a"
+
+
+def _wait_running(client: AppClient, query_id: str, headers: dict[str, str] | None = None) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = client.get("/v1/queries", headers=headers).json()["items"]
+        if any(q["query_id"] == query_id for q in items):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"query {query_id} never showed as running")
+
+
+def test_cancel_a_running_query(client: AppClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.post, "/v1/sql", json={"sql": LONG, "query_id": "long-1", "timeout_ms": 60000})
+        _wait_running(client, "long-1")
+        running = next(q for q in client.get("/v1/queries").json()["items"] if q["query_id"] == "long-1")
+        assert running["sql"] == LONG and running["elapsed_ms"] >= 0 and not running["cancelled"]
+        cancelled = client.delete("/v1/queries/long-1")
+        assert cancelled.status_code == 202 and cancelled.json() == {"query_id": "long-1", "cancelled": True}
+        response = pending.result(timeout=30)
+    assert_problem(response, 409, "query_cancelled")
+    assert client.get("/v1/queries").json()["items"] == []
+    assert_problem(client.delete("/v1/queries/long-1"), 404, "query_not_found")
+    after = client.post("/v1/sql", json={"sql": "SELECT 1", "query_id": "long-1"})  # the id is free again
+    assert after.status_code == 200 and after.headers["x-lakehouse-query-id"] == "long-1"
+    assert after.json()["query_id"] == "long-1"
+
+
+def test_query_ids(client: AppClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    generated = client.post("/v1/sql", json={"sql": "SELECT 1"})
+    assert generated.headers["x-lakehouse-query-id"] == generated.json()["query_id"]
+    streamed = client.post("/v1/sql", json={"sql": "SELECT 1", "query_id": "s-1"}, headers={"accept": "text/csv"})
+    assert streamed.headers["x-lakehouse-query-id"] == "s-1"
+    assert_problem(client.post("/v1/sql", json={"sql": "SELECT 1", "query_id": "bad id!"}), 422, "pattern")
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.post, "/v1/sql", json={"sql": LONG, "query_id": "dup", "timeout_ms": 60000})
+        _wait_running(client, "dup")
+        assert_problem(client.post("/v1/sql", json={"sql": "SELECT 1", "query_id": "dup"}), 409, "query_id_in_use")
+        client.delete("/v1/queries/dup")
+        assert_problem(pending.result(timeout=30), 409, "query_cancelled")
+
+
+def test_a_key_sees_and_cancels_only_its_own_queries(make_client: Callable[..., AppClient]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client(auth={"enabled": True})
+    assert client.lakehouse is not None
+    alice = {"Authorization": "Bearer " + client.lakehouse.keys.create("alice", "sql").secret}
+    bob = {"Authorization": "Bearer " + client.lakehouse.keys.create("bob", "sql").secret}
+    admin = {"Authorization": "Bearer " + client.lakehouse.keys.create("ops", "admin").secret}
+    body = {"sql": LONG, "query_id": "alice-1", "timeout_ms": 60000}
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.post, "/v1/sql", json=body, headers=alice)
+        _wait_running(client, "alice-1", alice)
+        assert client.get("/v1/queries", headers=bob).json()["items"] == []
+        assert_problem(client.delete("/v1/queries/alice-1", headers=bob), 404, "query_not_found")
+        assert [q["query_id"] for q in client.get("/v1/queries", headers=admin).json()["items"]] == ["alice-1"]
+        assert client.delete("/v1/queries/alice-1", headers=admin).status_code == 202
+        assert_problem(pending.result(timeout=30), 409, "query_cancelled")

@@ -41,6 +41,8 @@ class Client:
         self.ingest = self._tables.ingest
         self.sql = self._tables.sql
         self.sql_arrow = self._tables.sql_arrow
+        self.queries = self._tables.queries
+        self.cancel_query = self._tables.cancel_query
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

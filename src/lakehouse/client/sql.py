@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 from urllib.parse import quote
 
 from lakehouse.client._http import Transport
 
-ROUTES = {("POST", "/v1/datasets/{name}/ingest"), ("POST", "/v1/sql")}
+ROUTES = {
+    ("POST", "/v1/datasets/{name}/ingest"),
+    ("POST", "/v1/sql"),
+    ("GET", "/v1/queries"),
+    ("DELETE", "/v1/queries/{query_id}"),
+}
+Output = Literal["json", "rows", "arrow", "pandas", "polars"]
 
 CONTENT_TYPES = {
     "csv": "text/csv",
@@ -27,14 +33,24 @@ class Tables:
     def ingest(
         self,
         dataset: str,
-        data: bytes | IO[bytes] | Iterable[bytes] | Path,
+        data: bytes | IO[bytes] | Iterable[bytes] | Path | Any,
         *,
-        format: str,
+        format: str | None = None,
         mode: str = "append",
         key: list[str] | None = None,
         create: bool = False,
     ) -> dict[str, Any]:
-        """Write ``data`` (bytes, a binary file, chunks, or a path; streamed) into ``dataset`` as one commit."""
+        """Write ``data`` into ``dataset`` as one commit: bytes, a binary file, chunks or a path (streamed) in
+        ``format``; or, without ``format``, anything that exports an Arrow stream (a ``pyarrow.Table``, a pandas or
+        polars DataFrame), sent as Arrow IPC."""
+        if hasattr(data, "__arrow_c_stream__") and format in (None, "arrow"):
+            import io
+
+            from lakehouse.tables.ingest import write_arrow_stream
+
+            buffer = io.BytesIO()
+            write_arrow_stream(data, buffer)
+            data, format = buffer.getvalue(), "arrow"
         if format not in CONTENT_TYPES:
             raise ValueError(f"format must be one of {', '.join(CONTENT_TYPES)}")
         params: dict[str, Any] = {"mode": mode, "create": str(create).lower()}
@@ -73,11 +89,33 @@ class Tables:
         as_of: str | None = None,
         max_rows: int | None = None,
         timeout_ms: int | None = None,
-    ) -> dict[str, Any]:
-        """Run read-only SQL; returns ``{"columns", "rows", "row_count", "truncated", "snapshot_id", ...}``."""
-        body = {"sql": sql, "params": params, "snapshot": snapshot, "as_of": as_of, "max_rows": max_rows}
-        body["timeout_ms"] = timeout_ms
+        query_id: str | None = None,
+        output: Output = "json",
+    ) -> Any:
+        """Run read-only SQL.
+
+        ``output``: ``"json"`` (default) the response body ``{"columns", "rows", "row_count", "truncated",
+        "snapshot_id", ...}`` (at most ``max_rows`` rows); ``"rows"`` its rows as tuples; ``"arrow"`` a
+        ``pyarrow.Table``, ``"pandas"`` a DataFrame, ``"polars"`` a polars DataFrame, these three streamed as Arrow
+        IPC with every row (``max_rows`` does not apply). ``query_id`` names the query so that
+        :meth:`cancel_query` can stop it from another thread."""
+        body = {"sql": sql, "params": params, "snapshot": snapshot, "as_of": as_of, "timeout_ms": timeout_ms}
+        body["query_id"] = query_id
+        if output in ("arrow", "pandas", "polars"):
+            table = self._arrow({k: v for k, v in body.items() if v is not None})
+            if output == "pandas":
+                return table.to_pandas()
+            if output == "polars":
+                import polars
+
+                return polars.from_arrow(table)
+            return table
+        if output not in ("json", "rows"):
+            raise ValueError("output must be one of json, rows, arrow, pandas, polars")
+        body["max_rows"] = max_rows
         result: dict[str, Any] = self._t.json("POST", "/v1/sql", json={k: v for k, v in body.items() if v is not None})
+        if output == "rows":
+            return [tuple(row) for row in result["rows"]]
         return result
 
     def sql_arrow(
@@ -86,16 +124,30 @@ class Tables:
         params: list[Any] | dict[str, Any] | None = None,
         *,
         snapshot: int | None = None,
+        as_of: str | None = None,
         timeout_ms: int | None = None,
+        query_id: str | None = None,
     ) -> Any:
-        """Run read-only SQL and return every row as a ``pyarrow.Table`` (streamed as Arrow IPC, no row cap)."""
+        """Run read-only SQL and return every row as a ``pyarrow.Table`` (``sql(..., output="arrow")``)."""
+        return self.sql(
+            sql, params, snapshot=snapshot, as_of=as_of, timeout_ms=timeout_ms, query_id=query_id, output="arrow"
+        )
+
+    def _arrow(self, body: dict[str, Any]) -> Any:
         import pyarrow.ipc
 
-        body = {"sql": sql, "params": params, "snapshot": snapshot, "timeout_ms": timeout_ms}
         response = self._t.request(
-            "POST",
-            "/v1/sql",
-            json={k: v for k, v in body.items() if v is not None},
-            headers={"Accept": "application/vnd.apache.arrow.stream"},
+            "POST", "/v1/sql", json=body, headers={"Accept": "application/vnd.apache.arrow.stream"}
         )
         return pyarrow.ipc.open_stream(response.content).read_all()
+
+    def queries(self) -> list[dict[str, Any]]:
+        """The queries running on the server (your key's; every query for an admin key)."""
+        result: dict[str, Any] = self._t.json("GET", "/v1/queries")
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def cancel_query(self, query_id: str) -> dict[str, Any]:
+        """Cancel a running query: its own call raises ``QueryCancelled``."""
+        result: dict[str, Any] = self._t.json("DELETE", f"/v1/queries/{quote(query_id, safe='')}")
+        return result

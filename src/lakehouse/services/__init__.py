@@ -37,7 +37,7 @@ SERVICES: dict[str, Service] = {
         Service(
             "ingestd", ingestd.router, (), "ingestd", "ingest into datasets", patterns=(r"^/v1/datasets/[^/]+/ingest$",)
         ),
-        Service("queryd", queryd.router, ("/v1/sql",), "queryd", "read-only SQL over the lake"),
+        Service("queryd", queryd.router, ("/v1/sql", "/v1/queries"), "queryd", "read-only SQL over the lake"),
     )
 }
 

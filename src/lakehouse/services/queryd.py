@@ -1,20 +1,24 @@
-"""queryd: ``POST /v1/sql``: read-only SQL over the lake in the sandbox, with time travel."""
+"""queryd: ``POST /v1/sql``: read-only SQL over the lake in the sandbox, with time travel; ``/v1/queries``: the
+queries running in this process, and cancelling one."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from lakehouse.apikeys import ApiKey
 from lakehouse.core import Lakehouse
 from lakehouse.errors import InvalidSql, NotAcceptable
 from lakehouse.server.auth import require
 
 router = APIRouter(tags=["sql"])
+QUERY_ID_HEADER = "X-Lakehouse-Query-Id"
 
 
 class SqlRequest(BaseModel):
@@ -25,6 +29,12 @@ class SqlRequest(BaseModel):
     as_of: dt.datetime | None = Field(None, description="Read every table as of this time.")
     max_rows: int | None = Field(None, ge=1, description="Most rows to return (capped by lake.query_max_rows).")
     timeout_ms: int | None = Field(None, ge=1, description="Time limit (capped by lake.query_timeout_ms).")
+    query_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Your id for this query, to cancel it with DELETE /v1/queries/{id} while it runs; "
+        "generated when left out. Returned in the X-Lakehouse-Query-Id header.",
+    )
 
 
 STREAM_TYPES = {
@@ -56,11 +66,13 @@ def _negotiate(accept: str | None) -> str | None:
     dependencies=[require("sql")],
     responses={200: {"content": {media: {} for media in STREAM_TYPES}}},
 )
-async def run_sql(body: SqlRequest, request: Request) -> Any:
+async def run_sql(body: SqlRequest, request: Request, response: Response) -> Any:
     if body.snapshot is not None and body.as_of is not None:
         raise InvalidSql("give snapshot or as_of, not both", field="snapshot")
     lakehouse: Lakehouse = request.app.state.lakehouse
     media = _negotiate(request.headers.get("accept"))
+    query_id = body.query_id or uuid.uuid4().hex
+    owner = _owner(request)
     if media is not None:
         snapshot_id, chunks = await run_in_threadpool(
             lambda: lakehouse.queries.stream(
@@ -70,9 +82,13 @@ async def run_sql(body: SqlRequest, request: Request) -> Any:
                 snapshot=body.snapshot,
                 as_of=body.as_of,
                 timeout_ms=body.timeout_ms,
+                query_id=query_id,
+                owner=owner,
             )
         )
-        return StreamingResponse(chunks, media_type=media, headers={"X-Lakehouse-Snapshot": str(snapshot_id)})
+        headers = {"X-Lakehouse-Snapshot": str(snapshot_id), QUERY_ID_HEADER: query_id}
+        return StreamingResponse(chunks, media_type=media, headers=headers)
+    response.headers[QUERY_ID_HEADER] = query_id
     result = await run_in_threadpool(
         lambda: lakehouse.sql(
             body.sql,
@@ -81,6 +97,33 @@ async def run_sql(body: SqlRequest, request: Request) -> Any:
             as_of=body.as_of,
             max_rows=body.max_rows,
             timeout_ms=body.timeout_ms,
+            query_id=query_id,
+            owner=owner,
         )
     )
     return result.to_dict()
+
+
+def _owner(request: Request) -> str | None:
+    """Whose queries a request may see and cancel: its key's (None: every query, with auth off or an admin key)."""
+    key: ApiKey | None = getattr(request.state, "api_key", None)
+    if key is None or "admin" in key.scopes:
+        return None
+    return key.id
+
+
+@router.get("/v1/queries", summary="The queries running in this process", dependencies=[require("sql")])
+async def list_queries(request: Request) -> dict[str, Any]:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    owner = _owner(request)
+    return {"items": [q.to_dict() for q in await run_in_threadpool(lambda: lakehouse.queries.running(owner))]}
+
+
+@router.delete(
+    "/v1/queries/{query_id}", status_code=202, summary="Cancel a running query", dependencies=[require("sql")]
+)
+async def cancel_query(query_id: str, request: Request) -> dict[str, Any]:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    owner = _owner(request)
+    cancelled = await run_in_threadpool(lambda: lakehouse.queries.cancel(query_id, owner))
+    return {"query_id": cancelled.id, "cancelled": True}

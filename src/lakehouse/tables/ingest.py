@@ -49,6 +49,19 @@ MEDIA_TYPES: dict[str, Format] = {
     "application/vnd.apache.arrow.stream": "arrow",
 }
 
+
+def write_arrow_stream(data: Any, sink: Any) -> None:
+    """Write anything that exports an Arrow C stream (a pyarrow Table, a pandas or polars DataFrame) to ``sink`` as
+    an Arrow IPC stream, batch by batch."""
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    reader = pa.RecordBatchReader.from_stream(data)
+    with pyarrow.ipc.new_stream(sink, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+
+
 # Lossless promotions DuckLake performs in place (ALTER COLUMN ... SET DATA TYPE).
 _WIDENS_TO: dict[str, tuple[str, ...]] = {
     "TINYINT": ("SMALLINT", "INTEGER", "BIGINT"),
@@ -272,6 +285,10 @@ class Ingestor:
                 cur.register("src_arrow", table)
                 cur.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM src_arrow")
             else:
+                if fmt == "csv" and target:  # type hints only for the dataset's columns this file has
+                    header = cur.execute(f"DESCRIBE SELECT * FROM {_reader(fmt, path, {})}").fetchall()  # noqa: S608
+                    present = {str(row[0]) for row in header}
+                    target = {name: typ for name, typ in target.items() if name in present}
                 reader = _reader(fmt, path, target)  # our spool path and validated column names only
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs the format: structural errors surface here

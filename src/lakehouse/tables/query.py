@@ -6,6 +6,9 @@ lake's data, ``enable_external_access = false``, extension autoload/autoinstall 
 ``memory_limit``, and ``lock_configuration = true``. Statements are judged by DuckDB's own parser: exactly one,
 of type SELECT or EXPLAIN. A timer interrupts a query past its time limit. Time travel (``snapshot`` or
 ``as_of``) uses an instance attached at that snapshot, kept in a small cache.
+
+Every query is registered under an id while it runs (given by the caller or generated), so it can be listed and
+cancelled (``QueryEngine.cancel``) from another request: cancelling interrupts its cursor.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ from lakehouse.errors import (
     ForbiddenStatement,
     InvalidSql,
     PermissionDenied,
+    QueryCancelled,
     QueryFailed,
+    QueryIdInUse,
+    QueryNotFound,
     QueryTimeout,
     StoreUnavailable,
 )
@@ -200,9 +206,33 @@ def encode_batches(reader: Any, fmt: str) -> Iterator[bytes]:
     yield sink.take()
 
 
-def _map_error(exc: duckdb.Error) -> Exception:
+@dataclass
+class RunningQuery:
+    """A query between its start and its last byte."""
+
+    id: str
+    sql: str
+    owner: str | None
+    started_at: dt.datetime
+    started: float
+    cursor: duckdb.DuckDBPyConnection
+    cancelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query_id": self.id,
+            "sql": self.sql,
+            "started_at": self.started_at.isoformat(),
+            "elapsed_ms": round((time.perf_counter() - self.started) * 1000, 2),
+            "cancelled": self.cancelled,
+        }
+
+
+def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Exception:
     message = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.InterruptException):
+        if running is not None and running.cancelled:
+            return QueryCancelled(f"query {running.id} was cancelled", field="query_id")
         return QueryTimeout("the query ran past its time limit and was interrupted", field="timeout_ms")
     if isinstance(exc, duckdb.PermissionException):
         return PermissionDenied(message, field="sql")
@@ -221,6 +251,38 @@ class QueryEngine:
         self._current = _Engine(settings)
         self._pinned: OrderedDict[str, _Engine] = OrderedDict()
         self._lock = threading.Lock()
+        self._running: dict[str, RunningQuery] = {}
+
+    def running(self, owner: str | None = None) -> list[RunningQuery]:
+        """The queries running now (only ``owner``'s when given), oldest first."""
+        with self._lock:
+            found = [q for q in self._running.values() if owner is None or q.owner == owner]
+        return sorted(found, key=lambda q: q.started)
+
+    def cancel(self, query_id: str, owner: str | None = None) -> RunningQuery:
+        """Interrupt a running query (only ``owner``'s when given: another owner's query is not found)."""
+        with self._lock:
+            running = self._running.get(query_id)
+            if running is None or (owner is not None and running.owner != owner):
+                raise QueryNotFound(f"no running query {query_id}", field="query_id")
+            running.cancelled = True
+            running.cursor.interrupt()
+        return running
+
+    @contextlib.contextmanager
+    def _register(
+        self, cur: duckdb.DuckDBPyConnection, sql: str, query_id: str, owner: str | None
+    ) -> Iterator[RunningQuery]:
+        running = RunningQuery(query_id, sql, owner, dt.datetime.now(dt.UTC), time.perf_counter(), cur)
+        with self._lock:
+            if query_id in self._running:
+                raise QueryIdInUse(f"a running query already has id {query_id}", field="query_id")
+            self._running[query_id] = running
+        try:
+            yield running
+        finally:
+            with self._lock:
+                self._running.pop(query_id, None)
 
     def _engine(self, snapshot: int | None, as_of: dt.datetime | None) -> _Engine:
         if snapshot is None and as_of is None:
@@ -251,8 +313,10 @@ class QueryEngine:
         snapshot: int | None,
         as_of: dt.datetime | None,
         timeout_ms: int,
+        query_id: str,
+        owner: str | None,
     ) -> Iterator[tuple[duckdb.DuckDBPyConnection, int]]:
-        """A cursor in a read transaction, with ``sql`` executed and the snapshot it reads.
+        """A cursor in a read transaction, with ``sql`` executed and the snapshot it reads, registered as running.
 
         The time limit covers executing and fetching: a timer interrupts the cursor when it runs out."""
         check_statement(sql)
@@ -260,19 +324,23 @@ class QueryEngine:
         cur = engine.db.cursor()
         timer = threading.Timer(timeout_ms / 1000, cur.interrupt)
         timer.daemon = True
-        timer.start()
         try:
-            cur.execute(f"USE {CATALOG}")  # per connection: tables resolve by name in the lake
-            cur.execute("BEGIN")
-            row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
-            snapshot_id = int(row[0]) if row else 0
-            if params:
-                cur.execute(sql, params)
-            else:
-                cur.execute(sql)
-            yield cur, snapshot_id
-        except duckdb.Error as exc:
-            raise _map_error(exc) from exc
+            with self._register(cur, sql, query_id, owner) as running:
+                timer.start()
+                try:
+                    cur.execute(f"USE {CATALOG}")  # per connection: tables resolve by name in the lake
+                    cur.execute("BEGIN")
+                    row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
+                    snapshot_id = int(row[0]) if row else 0
+                    if params:
+                        cur.execute(sql, params)
+                    else:
+                        cur.execute(sql)
+                    if running.cancelled:  # cancelled before DuckDB had a query to interrupt
+                        raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
+                    yield cur, snapshot_id
+                except duckdb.Error as exc:
+                    raise _map_error(exc, running) from exc
         finally:
             timer.cancel()
             with contextlib.suppress(duckdb.Error):
@@ -288,13 +356,15 @@ class QueryEngine:
         as_of: dt.datetime | None = None,
         max_rows: int | None = None,
         timeout_ms: int | None = None,
+        query_id: str | None = None,
+        owner: str | None = None,
     ) -> QueryResult:
         """Run a query and return at most ``max_rows`` rows (``truncated`` says when there were more)."""
         started = time.perf_counter()
         limit = min(max_rows or self.settings.lake.query_max_rows, self.settings.lake.query_max_rows)
         timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
-        query_id = uuid.uuid4().hex
-        with self._cursor(sql, params, snapshot, as_of, timeout) as (cur, snapshot_id):
+        query_id = query_id or uuid.uuid4().hex
+        with self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner) as (cur, snapshot_id):
             description = cur.description or []
             fetched = cur.fetchmany(limit + 1)
         columns = [{"name": str(d[0]), "type": str(d[1])} for d in description]
@@ -307,6 +377,26 @@ class QueryEngine:
             query_id=query_id,
         )
 
+    def arrow(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any] | None = None,
+        *,
+        snapshot: int | None = None,
+        as_of: dt.datetime | None = None,
+        timeout_ms: int | None = None,
+        query_id: str | None = None,
+        owner: str | None = None,
+    ) -> Any:
+        """Run a query and return every row as a ``pyarrow.Table`` (no row cap; the time limit applies)."""
+        timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
+        query_id = query_id or uuid.uuid4().hex
+        with self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner) as (cur, _):
+            try:
+                return cur.to_arrow_table()
+            except duckdb.Error as exc:
+                raise _map_error(exc) from exc
+
     def stream(
         self,
         sql: str,
@@ -317,15 +407,19 @@ class QueryEngine:
         as_of: dt.datetime | None = None,
         timeout_ms: int | None = None,
         batch_rows: int = 10_000,
+        query_id: str | None = None,
+        owner: str | None = None,
     ) -> tuple[int, Iterator[bytes]]:
         """Run a query and return (snapshot id, the result encoded as ``fmt``, batch by batch).
 
-        Errors in the SQL are raised here, before any byte is produced; the stream holds the query open until it
-        is exhausted or closed, within the time limit (past it, the stream ends early)."""
+        Errors in the SQL are raised here, before any byte is produced; the stream holds the query open (and
+        registered as running) until it is exhausted or closed, within the time limit (past it, or when cancelled,
+        the stream ends early)."""
         timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
+        query_id = query_id or uuid.uuid4().hex
         stack = contextlib.ExitStack()
         try:
-            cur, snapshot_id = stack.enter_context(self._cursor(sql, params, snapshot, as_of, timeout))
+            cur, snapshot_id = stack.enter_context(self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner))
             reader = cur.to_arrow_reader(batch_rows)
         except BaseException:
             stack.close()
