@@ -1,7 +1,9 @@
 """Tables benchmark: Lakehouse over HTTP against in-process DuckDB on the same kind of DuckLake, in one run.
 
 Data is generated in the run (ROWS rows x 8 mixed columns, as Parquet and CSV). Baseline: DuckDB in this process
-with a DuckLake on a SQLite catalog, doing the same work. Prints medians and ratios; copy them to bench/RESULTS.md.
+with a DuckLake on a SQLite catalog, doing the same work, measured in turns with the HTTP side (base, HTTP, base,
+...) so both see the same load on a shared machine. Peer: pyiceberg with a SqlCatalog on SQLite, when installed
+(``pip install -e '.[bench]'``). Prints medians and ratios; copy them to bench/RESULTS.md.
 
     .venv/bin/python bench/tables.py [--rows 5000000] [--repeat 3]
 """
@@ -13,13 +15,16 @@ import os
 import signal
 import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
-import pyarrow.ipc
 from _common import median_seconds, peak_rss_mib, start_server
 
+from lakehouse import Client
 from lakehouse.tables.extensions import load_extensions
 
 GENERATE = """
@@ -35,12 +40,54 @@ FROM range({rows})
 """
 
 
+def interleaved(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Median seconds of each function, run in turns (a, b, a, b, ...) so both see the same machine load."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for index, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[index].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def iceberg_peer(tmp: Path, parquet: Path, csv: Path, fetch_rows: int, repeat: int) -> dict[str, float] | None:
+    """pyiceberg (SqlCatalog on SQLite, local warehouse): read each file with pyarrow and append it to a new table;
+    scan ``fetch_rows`` rows to Arrow. None when pyiceberg is not installed (``pip install -e '.[bench]'``)."""
+    try:
+        from pyiceberg.catalog.sql import SqlCatalog
+    except ImportError:
+        return None
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    (tmp / "iceberg").mkdir()
+    catalog = SqlCatalog(
+        "bench", uri=f"sqlite:///{tmp}/iceberg/catalog.db", warehouse=f"file://{tmp}/iceberg/warehouse"
+    )
+    catalog.create_namespace("bench")
+    counter = iter(range(1000))
+
+    def ingest(read: Callable[[], Any]) -> None:
+        data = read()
+        table = catalog.create_table(f"bench.t{next(counter)}", schema=data.schema)
+        table.append(data)
+
+    t_parquet = median_seconds(lambda: ingest(lambda: pyarrow.parquet.read_table(parquet)), repeat)
+    t_csv = median_seconds(lambda: ingest(lambda: pyarrow.csv.read_csv(csv)), repeat)
+    table = catalog.load_table("bench.t0")
+    t_scan = median_seconds(lambda: table.scan(limit=fetch_rows).to_arrow(), repeat)
+    return {"parquet": t_parquet, "csv": t_csv, "scan": t_scan}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--points", type=int, default=60)
     args = parser.parse_args()
     rows, repeat = args.rows, args.repeat
+    fetch_rows = min(rows, 1_000_000)
 
     with tempfile.TemporaryDirectory(prefix="lh-bench-tables-") as tmp_text:
         tmp = Path(tmp_text)
@@ -60,20 +107,16 @@ def main() -> None:
         def base_ingest(reader: str) -> None:
             base.execute(f"CREATE TABLE lake.t{next(counter)} AS SELECT * FROM {reader}")
 
-        t_base_parquet = median_seconds(lambda: base_ingest(f"read_parquet('{parquet}')"), repeat)
-        t_base_csv = median_seconds(lambda: base_ingest(f"read_csv('{csv}', header = true)"), repeat)
         base.execute(f"CREATE TABLE lake.fact AS SELECT * FROM read_parquet('{parquet}')")
         agg = "SELECT store, count(*), sum(amount), avg(score) FROM fact GROUP BY store ORDER BY store"
         point = "SELECT * FROM fact WHERE id = 4242"
-        fetch = f"SELECT * FROM fact LIMIT {min(rows, 1_000_000)}"
+        fetch = f"SELECT * FROM fact LIMIT {fetch_rows}"
         base.execute("USE lake")
-        t_base_agg = median_seconds(lambda: base.execute(agg).fetchall(), repeat)
-        points_base = [median_seconds(lambda: base.execute(point).fetchall(), 1) for _ in range(50)]
-        t_base_fetch = median_seconds(lambda: base.execute(fetch).to_arrow_table(), repeat)
 
-        # Lakehouse over HTTP
+        # Lakehouse over HTTP, measured in turns with the baseline
         proc, url = start_server(tmp / "lh")
         http = httpx.Client(base_url=url, timeout=600)
+        client = Client(url, timeout=600)
         try:
             names = iter(range(1000))
 
@@ -84,8 +127,17 @@ def main() -> None:
                     )
                 assert r.status_code == 200, r.text
 
-            t_http_parquet = median_seconds(lambda: http_ingest(parquet, "application/vnd.apache.parquet"), repeat)
-            t_http_csv = median_seconds(lambda: http_ingest(csv, "text/csv"), repeat)
+            t_base_parquet, t_http_parquet = interleaved(
+                [
+                    lambda: base_ingest(f"read_parquet('{parquet}')"),
+                    lambda: http_ingest(parquet, "application/vnd.apache.parquet"),
+                ],
+                repeat,
+            )
+            t_base_csv, t_http_csv = interleaved(
+                [lambda: base_ingest(f"read_csv('{csv}', header = true)"), lambda: http_ingest(csv, "text/csv")],
+                repeat,
+            )
             with parquet.open("rb") as f:
                 http.post(
                     "/v1/datasets/fact/ingest?create=true",
@@ -93,27 +145,26 @@ def main() -> None:
                     headers={"content-type": "application/vnd.apache.parquet"},
                 )
 
-            def http_sql(sql: str, accept: str = "application/json") -> httpx.Response:
-                r = http.post("/v1/sql", json={"sql": sql}, headers={"accept": accept})
+            def http_sql(sql: str) -> httpx.Response:
+                r = http.post("/v1/sql", json={"sql": sql})
                 assert r.status_code == 200, r.text
                 return r
 
             http_sql(agg)  # warm the read path
-            t_http_agg = median_seconds(lambda: http_sql(agg), repeat)
-            points_http = [median_seconds(lambda: http_sql(point), 1) for _ in range(50)]
-            t_http_fetch = median_seconds(
-                lambda: pyarrow.ipc.open_stream(
-                    http_sql(fetch, "application/vnd.apache.arrow.stream").content
-                ).read_all(),
-                repeat,
+            t_base_agg, t_http_agg = interleaved([lambda: base.execute(agg).fetchall(), lambda: http_sql(agg)], repeat)
+            pb, ph = interleaved([lambda: base.execute(point).fetchall(), lambda: http_sql(point)], args.points)
+            t_base_fetch, t_http_fetch = interleaved(
+                [lambda: base.execute(fetch).to_arrow_table(), lambda: client.sql_arrow(fetch)], repeat
             )
             rss = peak_rss_mib(proc.pid)
         finally:
+            client.close()
             http.close()
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
+        peer = iceberg_peer(tmp, parquet, csv, fetch_rows, repeat)
 
-    print(f"machine: {os.cpu_count()} cores; rows: {rows:,} x 8 columns; medians of {repeat} runs")
+    print(f"machine: {os.cpu_count()} cores; rows: {rows:,} x 8 columns; medians of {repeat} runs in turns")
     print("| measure | in-process DuckDB + DuckLake | Lakehouse over HTTP | ratio | target |")
     print("| --- | --- | --- | --- | --- |")
     print(
@@ -128,13 +179,33 @@ def main() -> None:
         f"| aggregate over {rows:,} rows | {t_base_agg * 1e3:.1f} ms | {t_http_agg * 1e3:.1f} ms | "
         f"{t_http_agg / t_base_agg:.2f}x time | <= 1.15x |"
     )
-    pb, ph = statistics.median(points_base), statistics.median(points_http)
-    print(f"| point lookup p50 | {pb * 1e3:.2f} ms | {ph * 1e3:.2f} ms | +{(ph - pb) * 1e3:.2f} ms | <= +3 ms |")
     print(
-        f"| fetch {min(rows, 1_000_000):,} rows as Arrow | {t_base_fetch * 1e3:.0f} ms | {t_http_fetch * 1e3:.0f} ms | "
+        f"| point lookup p50 ({args.points} in turns) | {pb * 1e3:.2f} ms | {ph * 1e3:.2f} ms | "
+        f"+{(ph - pb) * 1e3:.2f} ms | <= +3 ms |"
+    )
+    print(
+        f"| fetch {fetch_rows:,} rows as Arrow | {t_base_fetch * 1e3:.0f} ms | {t_http_fetch * 1e3:.0f} ms | "
         f"{t_http_fetch / t_base_fetch:.2f}x time | <= 1.5x |"
     )
     print(f"server peak RSS: {rss:.0f} MiB")
+    if peer is None:
+        print("pyiceberg peer: not installed (pip install -e '.[bench]')")
+        return
+    print()
+    print("| measure | pyiceberg (SqlCatalog on SQLite) | Lakehouse over HTTP | Lakehouse / pyiceberg time |")
+    print("| --- | --- | --- | --- |")
+    print(
+        f"| ingest Parquet (rows/s) | {rows / peer['parquet']:,.0f} | {rows / t_http_parquet:,.0f} | "
+        f"{t_http_parquet / peer['parquet']:.2f}x |"
+    )
+    print(
+        f"| ingest CSV (rows/s) | {rows / peer['csv']:,.0f} | {rows / t_http_csv:,.0f} | "
+        f"{t_http_csv / peer['csv']:.2f}x |"
+    )
+    print(
+        f"| scan {fetch_rows:,} rows to Arrow | {peer['scan'] * 1e3:.0f} ms | {t_http_fetch * 1e3:.0f} ms | "
+        f"{t_http_fetch / peer['scan']:.2f}x |"
+    )
 
 
 if __name__ == "__main__":

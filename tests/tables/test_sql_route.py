@@ -25,6 +25,15 @@ def test_sql_after_ingest(client: AppClient) -> None:
     assert capped["row_count"] == 5 and capped["truncated"]
 
 
+def test_values_json_cannot_hold(client: AppClient) -> None:
+    sql = "SELECT 'nan'::DOUBLE a, 'inf'::DOUBLE b, '-inf'::FLOAT c, [1.5, 'nan'::DOUBLE] d, 12.50::DECIMAL(10,2) e"
+    response = client.post("/v1/sql", json={"sql": sql})
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == [["NaN", "Infinity", "-Infinity", [1.5, "NaN"], "12.50"]]
+    streamed = client.post("/v1/sql", json={"sql": sql}, headers={"accept": "application/x-ndjson"})
+    assert streamed.json() == {"a": "NaN", "b": "Infinity", "c": "-Infinity", "d": [1.5, "NaN"], "e": "12.50"}
+
+
 def test_sql_refusals(client: AppClient) -> None:
     cases = [
         ({"sql": "DROP TABLE x"}, 403, "forbidden_statement"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +38,30 @@ def raise_for_problem(response: httpx.Response) -> None:
     raise exc
 
 
+class ChunkFile(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (a streamed response body), for readers such as pyarrow's
+    that pull bytes as they need them."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
 class Transport:
     def __init__(
         self,
@@ -52,6 +78,15 @@ class Transport:
         response = self.http.request(method, path, **kwargs)
         raise_for_problem(response)
         return response
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives; an error status raises before the body is handed out."""
+        with self.http.stream(method, path, **kwargs) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise_for_problem(response)
+            yield response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.request(method, path, **kwargs).json()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import quote
 
-from lakehouse.client._http import Transport
+from lakehouse.client._http import ChunkFile, Transport
 
 ROUTES = {
     ("POST", "/v1/datasets/{name}/ingest"),
@@ -44,8 +45,6 @@ class Tables:
         ``format``; or, without ``format``, anything that exports an Arrow stream (a ``pyarrow.Table``, a pandas or
         polars DataFrame), sent as Arrow IPC."""
         if hasattr(data, "__arrow_c_stream__") and format in (None, "arrow"):
-            import io
-
             from lakehouse.tables.ingest import write_arrow_stream
 
             buffer = io.BytesIO()
@@ -134,12 +133,14 @@ class Tables:
         )
 
     def _arrow(self, body: dict[str, Any]) -> Any:
+        """The result as a ``pyarrow.Table``, decoded batch by batch as the Arrow IPC stream arrives."""
         import pyarrow.ipc
 
-        response = self._t.request(
+        with self._t.stream(
             "POST", "/v1/sql", json=body, headers={"Accept": "application/vnd.apache.arrow.stream"}
-        )
-        return pyarrow.ipc.open_stream(response.content).read_all()
+        ) as response:
+            source = io.BufferedReader(ChunkFile(response.iter_raw(1024 * 1024)), 1024 * 1024)
+            return pyarrow.ipc.open_stream(source).read_all()
 
     def queries(self) -> list[dict[str, Any]]:
         """The queries running on the server (your key's; every query for an admin key)."""

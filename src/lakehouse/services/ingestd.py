@@ -25,28 +25,34 @@ _BATCH = 1024 * 1024
 _ABANDONED_AFTER_SECONDS = 15 * 60  # a pending claim this old, with no commit in the lake, is taken over
 
 
-async def _spool(request: Request, directory: Path) -> tuple[Path, str]:
-    """Stream the body to a file in the spool directory, a MiB at a time; returns the file and its sha256."""
+async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Path, str | None]:
+    """Stream the body to a file in the spool directory, a MiB at a time; returns the file and, when asked for (an
+    idempotent request compares bodies), its sha256, computed in the writer thread."""
     await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
     path = directory / f"{uuid.uuid4().hex}.body"
     handle = await anyio.to_thread.run_sync(path.open, "xb")
-    digest = hashlib.sha256()
+    hasher = hashlib.sha256() if digest else None
+
+    def write(block: bytearray) -> None:
+        if hasher is not None:
+            hasher.update(block)
+        handle.write(block)
+
     try:
         pending = bytearray()
         async for chunk in request.stream():
-            digest.update(chunk)
             pending += chunk
             if len(pending) >= _BATCH:
-                await anyio.to_thread.run_sync(handle.write, pending)
+                await anyio.to_thread.run_sync(write, pending)
                 pending.clear()
         if pending:
-            await anyio.to_thread.run_sync(handle.write, pending)
+            await anyio.to_thread.run_sync(write, pending)
     except BaseException:
         handle.close()
         path.unlink(missing_ok=True)
         raise
     handle.close()
-    return path, digest.hexdigest()
+    return path, hasher.hexdigest() if hasher is not None else None
 
 
 @router.post(
@@ -67,7 +73,9 @@ async def ingest(
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
         validate_idempotency_key(idempotency_key)
-    spool, body_hash = await _spool(request, settings.in_data_dir(settings.lake.spool_path))
+    spool, body_hash = await _spool(
+        request, settings.in_data_dir(settings.lake.spool_path), digest=idempotency_key is not None
+    )
     try:
         ingestor = Ingestor(await run_in_threadpool(lambda: lakehouse.lake))
         keys = [k.strip() for k in key.split(",") if k.strip()] if key else []

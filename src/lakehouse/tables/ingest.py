@@ -204,8 +204,7 @@ class Ingestor:
             if not exists and not create and not awaiting:
                 raise DatasetNotFound(f"no dataset {namespace}.{name} (pass create=true to make it)", field="name")
             target = self._columns(cur, namespace, name) if exists else {}
-            self._stage(cur, fmt, path, target)
-            source = self._source_columns(cur, fmt)
+            source = self._source_columns(self._stage(cur, fmt, path, target), fmt)
             missing_keys = [k for k in keys if k not in source]
             if missing_keys:
                 raise InvalidName(f"key column {', '.join(missing_keys)} is not in the data", field="key")
@@ -270,8 +269,11 @@ class Ingestor:
         ).fetchall()
         return {str(n): str(t) for n, t in rows}
 
-    def _stage(self, cur: duckdb.DuckDBPyConnection, fmt: Format, path: Path, target: dict[str, str]) -> None:
-        """Make ``src`` (a view over the file) and check that it parses, before anything is written."""
+    def _stage(
+        self, cur: duckdb.DuckDBPyConnection, fmt: Format, path: Path, target: dict[str, str]
+    ) -> list[tuple[Any, ...]]:
+        """Make ``src`` (a view over the file) and check that it parses, before anything is written; returns the
+        view's DESCRIBE rows."""
         try:
             if fmt == "arrow":
                 import pyarrow as pa
@@ -291,13 +293,12 @@ class Ingestor:
                     target = {name: typ for name, typ in target.items() if name in present}
                 reader = _reader(fmt, path, target)  # our spool path and validated column names only
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
-            cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs the format: structural errors surface here
+            return cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs: structural errors surface here
         except duckdb.Error as exc:
             raise _input_error(exc, fmt, path) from exc
 
     @staticmethod
-    def _source_columns(cur: duckdb.DuckDBPyConnection, fmt: Format) -> dict[str, str]:
-        described = cur.execute("DESCRIBE SELECT * FROM src").fetchall()
+    def _source_columns(described: list[tuple[Any, ...]], fmt: Format) -> dict[str, str]:
         columns: dict[str, str] = {}
         for index, row in enumerate(described):
             name = str(row[0])
@@ -386,6 +387,5 @@ class Ingestor:
     @staticmethod
     def _create_as(cur: duckdb.DuckDBPyConnection, namespace: str, name: str) -> int:
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{quote(namespace)}")
-        cur.execute(f"CREATE TABLE {_qualified(namespace, name)} AS SELECT * FROM src")  # noqa: S608
-        row = cur.execute(f"SELECT count(*) FROM {_qualified(namespace, name)}").fetchone()  # noqa: S608
-        return int(row[0]) if row else 0
+        row = cur.execute(f"CREATE TABLE {_qualified(namespace, name)} AS SELECT * FROM src").fetchone()  # noqa: S608
+        return int(row[0]) if row else 0  # DuckDB answers CREATE TABLE AS with the rows it wrote

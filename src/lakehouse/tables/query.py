@@ -17,13 +17,16 @@ import base64
 import contextlib
 import datetime as dt
 import decimal
+import heapq
 import io
+import itertools
 import json
+import math
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,9 @@ from lakehouse.tables.lake import CATALOG, _literal, data_path, open_lake_db
 
 ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _PINNED_ENGINES = 8
+# Rows per streamed batch: columnar formats in large batches (one Parquet row group each, few chunks to send),
+# text formats in small ones so the first bytes go out early.
+BATCH_ROWS = {"arrow": 32_768, "parquet": 131_072, "csv": 10_000, "ndjson": 10_000}
 # Functions that describe the engine's credentials (the lake's S3 secret): never callable from /v1/sql.
 DENIED_FUNCTIONS = frozenset({"duckdb_secrets", "which_secret"})
 
@@ -107,6 +113,8 @@ class _Engine:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -228,6 +236,54 @@ class RunningQuery:
         }
 
 
+_OPEN_READ = f"BEGIN; USE {CATALOG}; SELECT id FROM {CATALOG}.current_snapshot()"  # noqa: S608 (constant)
+
+
+class Watchdog:
+    """One thread that calls each registered function when its time runs out (query time limits), unless it was
+    forgotten first: no thread per query."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Callable[[], object]]] = []
+        self._live: set[int] = set()
+        self._ids = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float, fn: Callable[[], object]) -> int:
+        with self._wake:
+            ident = next(self._ids)
+            heapq.heappush(self._heap, (time.monotonic() + seconds, ident, fn))
+            self._live.add(ident)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lakehouse-query-watchdog", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return ident
+
+    def forget(self, ident: int) -> None:
+        with self._wake:
+            self._live.discard(ident)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                due, ident, fn = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                self._live.discard(ident)
+            with contextlib.suppress(Exception):
+                fn()
+
+
 def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Exception:
     message = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.InterruptException):
@@ -252,6 +308,7 @@ class QueryEngine:
         self._pinned: OrderedDict[str, _Engine] = OrderedDict()
         self._lock = threading.Lock()
         self._running: dict[str, RunningQuery] = {}
+        self._watchdog = Watchdog()
 
     def running(self, owner: str | None = None) -> list[RunningQuery]:
         """The queries running now (only ``owner``'s when given), oldest first."""
@@ -322,15 +379,14 @@ class QueryEngine:
         check_statement(sql)
         engine = self._engine(snapshot, as_of)
         cur = engine.db.cursor()
-        timer = threading.Timer(timeout_ms / 1000, cur.interrupt)
-        timer.daemon = True
+        deadline: int | None = None
         try:
             with self._register(cur, sql, query_id, owner) as running:
-                timer.start()
+                deadline = self._watchdog.watch(timeout_ms / 1000, cur.interrupt)
                 try:
-                    cur.execute(f"USE {CATALOG}")  # per connection: tables resolve by name in the lake
-                    cur.execute("BEGIN")
-                    row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
+                    # One call: BEGIN first (the transaction loads the lake's snapshot once, for USE and the query),
+                    # USE per connection (tables resolve by name in the lake), then the snapshot this query reads.
+                    row = cur.execute(_OPEN_READ).fetchone()
                     snapshot_id = int(row[0]) if row else 0
                     if params:
                         cur.execute(sql, params)
@@ -342,10 +398,9 @@ class QueryEngine:
                 except duckdb.Error as exc:
                     raise _map_error(exc, running) from exc
         finally:
-            timer.cancel()
-            with contextlib.suppress(duckdb.Error):
-                cur.execute("ROLLBACK")
-            cur.close()
+            if deadline is not None:
+                self._watchdog.forget(deadline)
+            cur.close()  # closing the connection ends its read transaction
 
     def run(
         self,
@@ -406,7 +461,7 @@ class QueryEngine:
         snapshot: int | None = None,
         as_of: dt.datetime | None = None,
         timeout_ms: int | None = None,
-        batch_rows: int = 10_000,
+        batch_rows: int | None = None,
         query_id: str | None = None,
         owner: str | None = None,
     ) -> tuple[int, Iterator[bytes]]:
@@ -420,7 +475,7 @@ class QueryEngine:
         stack = contextlib.ExitStack()
         try:
             cur, snapshot_id = stack.enter_context(self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner))
-            reader = cur.to_arrow_reader(batch_rows)
+            reader = cur.to_arrow_reader(batch_rows or BATCH_ROWS[fmt])
         except BaseException:
             stack.close()
             raise
