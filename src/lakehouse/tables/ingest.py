@@ -9,6 +9,7 @@ transaction: on any error no row is visible and the dataset's snapshot is unchan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -48,6 +49,35 @@ MEDIA_TYPES: dict[str, Format] = {
     "application/x-parquet": "parquet",
     "application/vnd.apache.arrow.stream": "arrow",
 }
+
+
+def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
+    """An Arrow IPC stream file rewritten, batch by batch, as an uncompressed Parquet file next to it (removed by
+    ``cleanup``), which DuckDB scans as often as needed with memory bounded by a row group. DuckDB's own scan of an
+    Arrow stream keeps every batch until the statement ends, so a large body would be held whole."""
+    import pyarrow as pa
+    import pyarrow.ipc
+    import pyarrow.parquet
+
+    staged = path.with_name(path.name + ".parquet")
+    cleanup.callback(staged.unlink, missing_ok=True)
+    try:
+        with pa.OSFile(str(path)) as source:
+            reader = pyarrow.ipc.open_stream(source)
+            with pyarrow.parquet.ParquetWriter(
+                str(staged), reader.schema, compression="none", use_dictionary=False, write_statistics=False
+            ) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+    except pa.ArrowNotImplementedError as exc:
+        item = ErrorItem(kind="conversion_failed", field="body", reason=str(exc))
+        raise ConversionFailed(
+            f"the Arrow stream has a column type a dataset cannot hold: {exc}", errors=[item]
+        ) from exc
+    except (pa.ArrowInvalid, OSError) as exc:
+        item = ErrorItem(kind="malformed_input", field="body", reason=str(exc))
+        raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", errors=[item]) from exc
+    return staged
 
 
 def write_arrow_stream(data: Any, sink: Any) -> None:
@@ -198,13 +228,13 @@ class Ingestor:
         size = path.stat().st_size
         if size == 0:
             raise EmptyBody("the request body is empty", field="body")
-        with self.lake.cursor() as cur:
+        with self.lake.cursor() as cur, contextlib.ExitStack() as cleanup:
             exists = self.datasets._exists(cur, namespace, name)
             awaiting = not exists and self.datasets.pending(cur, namespace, name) is not None
             if not exists and not create and not awaiting:
                 raise DatasetNotFound(f"no dataset {namespace}.{name} (pass create=true to make it)", field="name")
             target = self._columns(cur, namespace, name) if exists else {}
-            source = self._source_columns(self._stage(cur, fmt, path, target), fmt)
+            source = self._source_columns(self._stage(cur, fmt, path, target, cleanup), fmt)
             missing_keys = [k for k in keys if k not in source]
             if missing_keys:
                 raise InvalidName(f"key column {', '.join(missing_keys)} is not in the data", field="key")
@@ -270,22 +300,19 @@ class Ingestor:
         return {str(n): str(t) for n, t in rows}
 
     def _stage(
-        self, cur: duckdb.DuckDBPyConnection, fmt: Format, path: Path, target: dict[str, str]
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        fmt: Format,
+        path: Path,
+        target: dict[str, str],
+        cleanup: contextlib.ExitStack,
     ) -> list[tuple[Any, ...]]:
         """Make ``src`` (a view over the file) and check that it parses, before anything is written; returns the
         view's DESCRIBE rows."""
         try:
             if fmt == "arrow":
-                import pyarrow as pa
-                import pyarrow.ipc
-
-                try:
-                    table = pyarrow.ipc.open_stream(pa.memory_map(str(path))).read_all()
-                except (pa.ArrowInvalid, OSError) as exc:
-                    item = ErrorItem(kind="malformed_input", field="body", reason=str(exc))
-                    raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", errors=[item]) from exc
-                cur.register("src_arrow", table)
-                cur.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM src_arrow")
+                reader = _reader("parquet", _arrow_as_parquet(path, cleanup), {})
+                cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             else:
                 if fmt == "csv" and target:  # type hints only for the dataset's columns this file has
                     header = cur.execute(f"DESCRIBE SELECT * FROM {_reader(fmt, path, {})}").fetchall()  # noqa: S608
