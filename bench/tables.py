@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--points", type=int, default=60)
+    parser.add_argument("--points", type=int, default=200)
     args = parser.parse_args()
     rows, repeat = args.rows, args.repeat
     fetch_rows = min(rows, 1_000_000)
