@@ -211,6 +211,25 @@ _FORMATS = {
 }
 
 
+def _columnar_bodies() -> dict[str, bytes]:
+    """The same kind of rows as Parquet and as an Arrow IPC stream."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.ipc
+    import pyarrow.parquet
+
+    parquet, arrow = io.BytesIO(), io.BytesIO()
+    pyarrow.parquet.write_table(pa.table({"id": [6], "name": ["fy"]}), parquet)
+    table = pa.table({"id": [7], "name": ["gu"]})
+    with pyarrow.ipc.new_stream(arrow, table.schema) as writer:
+        writer.write_table(table)
+    return {
+        "application/vnd.apache.parquet": parquet.getvalue(),
+        "application/vnd.apache.arrow.stream": arrow.getvalue(),
+    }
+
+
 def _fresh_dataset(c: httpx.Client) -> None:
     c.delete(f"/v1/datasets/{DATASET}")
     r = c.post(
@@ -225,13 +244,60 @@ def _tables_ingest_query(t: Target) -> str:
     url, key = _any_url(t)
     with t.client(url, key) as c:
         _fresh_dataset(c)
-        for ctype, body in _FORMATS.items():
+        for ctype, body in {**_FORMATS, **_columnar_bodies()}.items():
             r = c.post(f"/v1/datasets/{DATASET}/ingest", content=body, headers={"content-type": ctype})
             check(r.status_code == 200 and r.json()["rows_written"] == 1, f"{ctype} ingest -> {r.text[:200]}")
         q = c.post("/v1/sql", json={"sql": SELECT_ALL})
         check(q.status_code == 200, f"SQL -> {q.status_code}: {q.text[:200]}")
-        check(q.json()["rows"] == [[3, "cy"], [4, "di"], [5, "ed"]], f"rows are {q.json()['rows']}")
-    return f"created {DATASET}, ingested CSV, JSON and NDJSON, read the 3 rows back with /v1/sql"
+        expected = [[3, "cy"], [4, "di"], [5, "ed"], [6, "fy"], [7, "gu"]]
+        check(q.json()["rows"] == expected, f"rows are {q.json()['rows']}")
+    return f"created {DATASET}, ingested CSV, JSON, NDJSON, Parquet and Arrow IPC, read the 5 rows back with /v1/sql"
+
+
+@smoke("tables: a dataset without columns takes its schema from the first ingest")
+def _tables_schema_from_ingest(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        c.delete(f"/v1/datasets/{DATASET}")
+        created = c.post("/v1/datasets", json={"name": DATASET, "description": "verify"})
+        check(created.status_code == 201, f"create without columns -> {created.status_code}: {created.text[:200]}")
+        check(created.json()["state"] == "awaiting_first_ingest", f"state is {created.json().get('state')}")
+        r = c.post(f"/v1/datasets/{DATASET}/ingest", content=b"id,name\n1,a\n", headers={"content-type": "text/csv"})
+        check(r.status_code == 200, f"first ingest -> {r.status_code}: {r.text[:200]}")
+        described = c.get(f"/v1/datasets/{DATASET}").json()
+        columns = [col["name"] for col in described["columns"]]
+        check(described["state"] == "ready" and columns == ["id", "name"], f"after ingest: {described}")
+        c.delete(f"/v1/datasets/{DATASET}")
+    return "created without columns (awaiting_first_ingest); the first CSV ingest gave it columns id, name"
+
+
+@smoke("tables: cancel a running query")
+def _tables_cancel(t: Target) -> str:
+    import threading
+
+    url, key = _any_url(t)
+    query_id = f"verify-{time.time_ns()}"
+    outcome: list[httpx.Response] = []
+
+    def run() -> None:
+        with t.client(url, key) as runner:
+            body = {"sql": "SELECT count(*) FROM range(10000000000) a", "query_id": query_id, "timeout_ms": 60000}
+            outcome.append(runner.post("/v1/sql", json=body))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    with t.client(url, key) as c:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(q["query_id"] == query_id for q in c.get("/v1/queries").json()["items"]):
+                break
+            time.sleep(0.02)
+        cancelled = c.delete(f"/v1/queries/{query_id}")
+        check(cancelled.status_code == 202, f"DELETE /v1/queries/{query_id} -> {cancelled.status_code}")
+    worker.join(30)
+    check(len(outcome) == 1, "the cancelled query did not answer")
+    check_problem(outcome[0], 409, "query_cancelled")
+    return f"query {query_id} listed in /v1/queries, cancelled with DELETE (202); it answered 409 query_cancelled"
 
 
 @smoke("tables: upsert, schema evolution, time travel")
