@@ -1,6 +1,7 @@
 """Read-your-writes across processes: an ingest acknowledged by one server is seen by the next SQL query on another.
 
-Two `lakehouse serve` processes share one data dir (one DuckLake catalog). 500 times: ingest a row through
+Two `lakehouse serve` processes share one lake: one data dir (the SQLite catalog in it), or, as two machines would,
+each its own data dir with a PostgreSQL catalog and data under one S3 prefix. 500 times: ingest a row through
 process A, then count through process B's /v1/sql. No refresh tick, no sleep, zero misses.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +19,27 @@ from tests.e2e.test_serve import _serve
 pytestmark = pytest.mark.e2e
 
 
-def test_500_ingests_each_visible_to_the_other_process(tmp_path: Path) -> None:
-    writer, writer_url = _serve(tmp_path, capture=False)
-    reader, reader_url = _serve(tmp_path, capture=False)
+@pytest.mark.parametrize("pair", ["sqlite", pytest.param("postgres+s3", marks=[pytest.mark.postgres, pytest.mark.s3])])
+def test_500_ingests_each_visible_to_the_other_process(
+    tmp_path: Path, pair: str, request: pytest.FixtureRequest
+) -> None:
+    env: dict[str, str] = {}
+    dirs = (tmp_path, tmp_path)
+    if pair == "postgres+s3":
+        pg_url: str = request.getfixturevalue("pg_url")
+        s3: dict[str, Any] = request.getfixturevalue("s3_settings")
+        env = {
+            "LAKEHOUSE_LAKE__CATALOG": "postgres",
+            "LAKEHOUSE_LAKE__CATALOG_DSN": pg_url.replace("postgresql+psycopg://", "postgresql://"),
+            "LAKEHOUSE_LAKE__DATA_PATH": f"s3://{s3['bucket']}/lake",
+            "LAKEHOUSE_STORAGE__S3__ENDPOINT": s3["endpoint"],
+            "LAKEHOUSE_STORAGE__S3__ALLOW_HTTP": "true",
+            "LAKEHOUSE_STORAGE__S3__ACCESS_KEY_ID": s3["access_key_id"],
+            "LAKEHOUSE_STORAGE__S3__SECRET_ACCESS_KEY": s3["secret_access_key"],
+        }
+        dirs = (tmp_path / "a", tmp_path / "b")
+    writer, writer_url = _serve(dirs[0], env=env, capture=False)
+    reader, reader_url = _serve(dirs[1], env=env, capture=False)
     misses = []
     try:
         with httpx.Client(base_url=writer_url, timeout=30) as a, httpx.Client(base_url=reader_url, timeout=30) as b:
