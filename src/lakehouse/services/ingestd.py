@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -26,8 +28,9 @@ _ABANDONED_AFTER_SECONDS = 15 * 60  # a pending claim this old, with no commit i
 
 
 async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Path, str | None]:
-    """Stream the body to a file in the spool directory, a MiB at a time; returns the file and, when asked for (an
-    idempotent request compares bodies), its sha256, computed in the writer thread."""
+    """Stream the body to a file in the spool directory, a MiB at a time, writing one MiB in a thread while the next
+    is received; returns the file and, when asked for (an idempotent request compares bodies), its sha256, computed
+    in the writer thread."""
     await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
     path = directory / f"{uuid.uuid4().hex}.body"
     handle = await anyio.to_thread.run_sync(path.open, "xb")
@@ -38,16 +41,25 @@ async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Pa
             hasher.update(block)
         handle.write(block)
 
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future[None] | None = None  # one write in flight while the next MiB is received
     try:
         pending = bytearray()
         async for chunk in request.stream():
             pending += chunk
             if len(pending) >= _BATCH:
-                await anyio.to_thread.run_sync(write, pending)
-                pending.clear()
+                if writing is not None:
+                    await writing
+                writing = loop.run_in_executor(None, write, pending)
+                pending = bytearray()
+        if writing is not None:
+            await writing
         if pending:
             await anyio.to_thread.run_sync(write, pending)
     except BaseException:
+        if writing is not None:
+            with contextlib.suppress(BaseException):
+                await writing
         handle.close()
         path.unlink(missing_ok=True)
         raise
