@@ -119,6 +119,7 @@ def main() -> None:
         client = Client(url, timeout=600)
         try:
             names = iter(range(1000))
+            server_steps: dict[str, list[float]] = {"application/vnd.apache.parquet": [], "text/csv": []}
 
             def http_ingest(path: Path, ctype: str) -> None:
                 with path.open("rb") as f:
@@ -126,6 +127,7 @@ def main() -> None:
                         f"/v1/datasets/t{next(names)}/ingest?create=true", content=f, headers={"content-type": ctype}
                     )
                 assert r.status_code == 200, r.text
+                server_steps[ctype].append(r.json()["duration_ms"] / 1000)
 
             t_base_parquet, t_http_parquet = interleaved(
                 [
@@ -188,6 +190,12 @@ def main() -> None:
         f"{t_http_fetch / t_base_fetch:.2f}x time | <= 1.5x |"
     )
     print(f"server peak RSS: {rss:.0f} MiB")
+    steps = {ctype.rsplit("/", 1)[-1]: statistics.median(times) for ctype, times in server_steps.items()}
+    print(
+        "server's own ingest step (after the body was spooled), median: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in steps.items())
+        + f"; in-process: vnd.apache.parquet {t_base_parquet:.2f} s, csv {t_base_csv:.2f} s"
+    )
     if peer is None:
         print("pyiceberg peer: not installed (pip install -e '.[bench]')")
         return
