@@ -19,19 +19,8 @@ from pathlib import Path
 
 import duckdb
 import httpx
-from _common import peak_rss_mib, start_server
+from _common import GENERATE, peak_rss_mib, start_server
 
-ROW = """
-SELECT range AS id,
-       'customer_' || (range % 100000) AS name,
-       (range % 97) * 1.5 AS amount,
-       range % 1000 AS store,
-       DATE '2024-01-01' + (range % 365)::INTEGER AS day,
-       range % 2 = 0 AS flag,
-       md5(range::VARCHAR) AS token,
-       (range * 7919) % 100003 AS score
-FROM range({rows})
-"""
 CONTENT_TYPES = {
     "csv": "text/csv",
     "parquet": "application/vnd.apache.parquet",
@@ -54,13 +43,13 @@ def generate(path: Path, fmt: str, gib: float) -> int:
         if fmt == "arrow":
             import pyarrow.ipc
 
-            reader = con.execute(ROW.format(rows=rows)).to_arrow_reader(122_880)
+            reader = con.execute(GENERATE.format(rows=rows)).to_arrow_reader(122_880)
             with pyarrow.ipc.new_stream(str(target), reader.schema) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
             return
         options = "(FORMAT csv, HEADER)" if fmt == "csv" else "(FORMAT parquet)"
-        con.execute(f"COPY ({ROW.format(rows=rows)}) TO '{target}' {options}")
+        con.execute(f"COPY ({GENERATE.format(rows=rows)}) TO '{target}' {options}")
 
     sample = path.with_suffix(".sample")
     write(sample, 1_000_000)

@@ -22,22 +22,10 @@ from typing import Any
 
 import duckdb
 import httpx
-from _common import median_seconds, peak_rss_mib, start_server
+from _common import GENERATE, median_seconds, peak_rss_mib, start_server
 
 from lakehouse import Client
 from lakehouse.tables.extensions import load_extensions
-
-GENERATE = """
-SELECT range AS id,
-       'customer_' || (range % 100000) AS name,
-       (range % 97) * 1.5 AS amount,
-       range % 1000 AS store,
-       DATE '2024-01-01' + (range % 365)::INTEGER AS day,
-       range % 2 = 0 AS flag,
-       md5(range::VARCHAR) AS token,
-       (range * 7919) % 100003 AS score
-FROM range({rows})
-"""
 
 
 def interleaved(fns: list[Callable[[], object]], repeat: int) -> list[float]:

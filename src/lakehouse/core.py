@@ -20,7 +20,7 @@ from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, write_arrow_stream
 from lakehouse.tables.lake import Lake
-from lakehouse.tables.query import QueryEngine
+from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
 
 
 class Lakehouse:
@@ -69,16 +69,9 @@ class Lakehouse:
         most ``max_rows`` rows); ``"rows"`` its rows as tuples; ``"arrow"`` a ``pyarrow.Table``, ``"pandas"`` or
         ``"polars"`` a DataFrame, these three with every row. Options: ``snapshot``, ``as_of``, ``max_rows``,
         ``timeout_ms``, ``query_id``."""
-        if output in ("arrow", "pandas", "polars"):
+        if output in FRAME_OUTPUTS:
             options.pop("max_rows", None)
-            table = self.queries.arrow(sql, params, **options)
-            if output == "pandas":
-                return table.to_pandas()
-            if output == "polars":
-                import polars
-
-                return polars.from_arrow(table)
-            return table
+            return as_frame(self.queries.arrow(sql, params, **options), output)
         if output not in ("result", "rows"):
             raise ValueError("output must be one of result, rows, arrow, pandas, polars")
         result = self.queries.run(sql, params, **options)

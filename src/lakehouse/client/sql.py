@@ -9,6 +9,7 @@ from typing import IO, Any, Literal
 from urllib.parse import quote
 
 from lakehouse.client._http import ChunkFile, Transport
+from lakehouse.tables.query import FRAME_OUTPUTS, as_frame
 
 ROUTES = {
     ("POST", "/v1/datasets/{name}/ingest"),
@@ -100,15 +101,8 @@ class Tables:
         :meth:`cancel_query` can stop it from another thread."""
         body = {"sql": sql, "params": params, "snapshot": snapshot, "as_of": as_of, "timeout_ms": timeout_ms}
         body["query_id"] = query_id
-        if output in ("arrow", "pandas", "polars"):
-            table = self._arrow({k: v for k, v in body.items() if v is not None})
-            if output == "pandas":
-                return table.to_pandas()
-            if output == "polars":
-                import polars
-
-                return polars.from_arrow(table)
-            return table
+        if output in FRAME_OUTPUTS:
+            return as_frame(self._arrow({k: v for k, v in body.items() if v is not None}), output)
         if output not in ("json", "rows"):
             raise ValueError("output must be one of json, rows, arrow, pandas, polars")
         body["max_rows"] = max_rows

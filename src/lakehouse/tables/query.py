@@ -65,6 +65,20 @@ def _identifiers(sql: str) -> Iterator[str]:
             yield sql[start:end].strip().strip('"').lower()
 
 
+FRAME_OUTPUTS = ("arrow", "pandas", "polars")
+
+
+def as_frame(table: Any, output: str) -> Any:
+    """A ``pyarrow.Table`` as the frame ``output`` names: ``arrow`` (itself), ``pandas`` or ``polars``."""
+    if output == "pandas":
+        return table.to_pandas()
+    if output == "polars":
+        import polars
+
+        return polars.from_arrow(table)
+    return table
+
+
 def check_statement(sql: str) -> None:
     """Exactly one statement, and a read: anything else is refused before it reaches a connection."""
     try:
