@@ -153,20 +153,55 @@ def format_for(content_type: str | None) -> Format:
     return MEDIA_TYPES[media]
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def _literal(value: Path | str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _reader(fmt: Format, path: Path, known: dict[str, str]) -> str:
-    if fmt == "csv":
-        types = ", ".join(f"'{name}': '{typ}'" for name, typ in known.items())
-        hint = f", types = {{{types}}}" if types else ""
-        return f"read_csv({_literal(path)}, header = true, strict_mode = true{hint})"
     if fmt == "ndjson":
         return f"read_json({_literal(path)}, format = 'newline_delimited')"
     if fmt == "json":
         return f"read_json({_literal(path)}, format = 'array')"
     return f"read_parquet({_literal(path)})"
+
+
+_SNIFF = (
+    "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, Columns, DateFormat, TimestampFormat "
+    "FROM sniff_csv(?, header = true)"
+)
+
+
+def _csv_reader(cur: duckdb.DuckDBPyConnection, path: Path, known: dict[str, str]) -> str:
+    """``read_csv`` with the dialect and columns DuckDB's sniffer finds, sniffed once here so that neither the checks
+    before the write nor the write sniff again; the dataset's own type wins for each of its columns the file has."""
+    row = cur.execute(_SNIFF, [str(path)]).fetchone()
+    assert row is not None
+    delim, quote, escape, new_line, comment, skip, columns, date_format, timestamp_format = row
+
+    def option(value: Any) -> str:
+        return _literal("" if value in (None, "(empty)") else str(value))
+
+    types = ", ".join(
+        f"{_literal(str(c['name']))}: {_literal(known.get(str(c['name']), str(c['type'])))}" for c in columns
+    )
+    options = [
+        "auto_detect = false",
+        "header = true",
+        "strict_mode = true",
+        f"delim = {option(delim)}",
+        f"quote = {option(quote)}",
+        f"escape = {option(escape)}",
+        f"new_line = {option(new_line)}",
+        f"comment = {option(comment)}",
+        f"skip = {int(skip)}",
+        f"columns = {{{types}}}",
+    ]
+    if date_format:
+        options.append(f"dateformat = {option(date_format)}")
+    if timestamp_format:
+        options.append(f"timestampformat = {option(timestamp_format)}")
+    return f"read_csv({_literal(path)}, {', '.join(options)})"
 
 
 def _line_of(message: str) -> int | None:
@@ -314,11 +349,8 @@ class Ingestor:
                 reader = _reader("parquet", _arrow_as_parquet(path, cleanup), {})
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             else:
-                if fmt == "csv" and target:  # type hints only for the dataset's columns this file has
-                    header = cur.execute(f"DESCRIBE SELECT * FROM {_reader(fmt, path, {})}").fetchall()  # noqa: S608
-                    present = {str(row[0]) for row in header}
-                    target = {name: typ for name, typ in target.items() if name in present}
-                reader = _reader(fmt, path, target)  # our spool path and validated column names only
+                # our spool path, and names and types quoted as literals
+                reader = _csv_reader(cur, path, target) if fmt == "csv" else _reader(fmt, path, target)
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             return cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs: structural errors surface here
         except duckdb.Error as exc:
