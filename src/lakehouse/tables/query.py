@@ -383,20 +383,25 @@ class QueryEngine:
         params: list[Any] | dict[str, Any] | None,
         snapshot: int | None,
         as_of: dt.datetime | None,
-        timeout_ms: int,
-        query_id: str,
+        timeout_ms: int | None,
+        query_id: str | None,
         owner: str | None,
-    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, int]]:
-        """A cursor in a read transaction, with ``sql`` executed and the snapshot it reads, registered as running.
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, int, str]]:
+        """A cursor in a read transaction, with ``sql`` executed, the snapshot it reads and the query's id (generated
+        when not given), registered as running.
 
-        The time limit covers executing and fetching: a timer interrupts the cursor when it runs out."""
+        The time limit (``timeout_ms`` capped by lake.query_timeout_ms) covers executing and fetching: the watchdog
+        interrupts the cursor when it runs out."""
         check_statement(sql)
+        limit_ms = self.settings.lake.query_timeout_ms
+        timeout = min(timeout_ms or limit_ms, limit_ms)
+        query_id = query_id or uuid.uuid4().hex
         engine = self._engine(snapshot, as_of)
         cur = engine.db.cursor()
         deadline: int | None = None
         try:
             with self._register(cur, sql, query_id, owner) as running:
-                deadline = self._watchdog.watch(timeout_ms / 1000, cur.interrupt)
+                deadline = self._watchdog.watch(timeout / 1000, cur.interrupt)
                 try:
                     # One call: BEGIN first (the transaction loads the lake's snapshot once, for USE and the query),
                     # USE per connection (tables resolve by name in the lake), then the snapshot this query reads.
@@ -408,7 +413,7 @@ class QueryEngine:
                         cur.execute(sql)
                     if running.cancelled:  # cancelled before DuckDB had a query to interrupt
                         raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
-                    yield cur, snapshot_id
+                    yield cur, snapshot_id, query_id
                 except duckdb.Error as exc:
                     raise _map_error(exc, running) from exc
         finally:
@@ -431,9 +436,7 @@ class QueryEngine:
         """Run a query and return at most ``max_rows`` rows (``truncated`` says when there were more)."""
         started = time.perf_counter()
         limit = min(max_rows or self.settings.lake.query_max_rows, self.settings.lake.query_max_rows)
-        timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
-        query_id = query_id or uuid.uuid4().hex
-        with self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner) as (cur, snapshot_id):
+        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, snapshot_id, query_id):
             description = cur.description or []
             fetched = cur.fetchmany(limit + 1)
         columns = [{"name": str(d[0]), "type": str(d[1])} for d in description]
@@ -458,9 +461,7 @@ class QueryEngine:
         owner: str | None = None,
     ) -> Any:
         """Run a query and return every row as a ``pyarrow.Table`` (no row cap; the time limit applies)."""
-        timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
-        query_id = query_id or uuid.uuid4().hex
-        with self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner) as (cur, _):
+        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, _, _):
             try:
                 return cur.to_arrow_table()
             except duckdb.Error as exc:
@@ -484,11 +485,10 @@ class QueryEngine:
         Errors in the SQL are raised here, before any byte is produced; the stream holds the query open (and
         registered as running) until it is exhausted or closed, within the time limit (past it, or when cancelled,
         the stream ends early)."""
-        timeout = min(timeout_ms or self.settings.lake.query_timeout_ms, self.settings.lake.query_timeout_ms)
-        query_id = query_id or uuid.uuid4().hex
         stack = contextlib.ExitStack()
         try:
-            cur, snapshot_id = stack.enter_context(self._cursor(sql, params, snapshot, as_of, timeout, query_id, owner))
+            opened = self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner)
+            cur, snapshot_id, _ = stack.enter_context(opened)
             reader = cur.to_arrow_reader(batch_rows or BATCH_ROWS[fmt])
         except BaseException:
             stack.close()
