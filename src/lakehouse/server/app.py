@@ -17,7 +17,6 @@ from lakehouse.server.middleware import RequestContextMiddleware
 from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
-from lakehouse.services import SERVICES
 
 
 def _body_limit(settings: Settings) -> Callable[[Scope], int]:
@@ -38,6 +37,8 @@ def create_app(
     lakehouse: Lakehouse | None = None,
 ) -> FastAPI:
     """Build the app for ``services`` (all of them by default) over the stores ``settings`` name."""
+    from lakehouse.services import SERVICES  # here: the services import the server's auth, which imports this
+
     names = list(services) if services is not None else list(SERVICES)
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
