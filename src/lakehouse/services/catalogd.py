@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
+from lakehouse.server.idempotent import idempotent
 from lakehouse.tables.datasets import Datasets
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -47,13 +49,17 @@ def _datasets(request: Request) -> Datasets:
 
 
 @router.post("", status_code=201, summary="Create a dataset", dependencies=[require("write")])
-async def create_dataset(body: DatasetCreate, request: Request) -> dict[str, Any]:
+async def create_dataset(body: DatasetCreate, request: Request) -> Response:
     columns = [c.model_dump() for c in body.columns] if body.columns is not None else None
-    datasets = await run_in_threadpool(_datasets, request)
-    created = await run_in_threadpool(
-        lambda: datasets.create(body.name, columns, namespace=body.namespace, description=body.description)
-    )
-    return created.to_dict()
+
+    async def work() -> tuple[int, Any]:
+        datasets = await run_in_threadpool(_datasets, request)
+        created = await run_in_threadpool(
+            lambda: datasets.create(body.name, columns, namespace=body.namespace, description=body.description)
+        )
+        return 201, created.to_dict()
+
+    return await idempotent(request, [body.model_dump()], work)
 
 
 @router.get("", summary="List datasets (paged)", dependencies=[require("read")])
@@ -81,17 +87,25 @@ async def get_dataset(name: str, request: Request) -> dict[str, Any]:
 
 
 @router.patch("/{name}", summary="Rename a dataset or set its description", dependencies=[require("write")])
-async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> dict[str, Any]:
-    datasets = await run_in_threadpool(_datasets, request)
-    updated = await run_in_threadpool(lambda: datasets.update(name, new_name=body.name, description=body.description))
-    return updated.to_dict()
+async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> Response:
+    async def work() -> tuple[int, Any]:
+        datasets = await run_in_threadpool(_datasets, request)
+        updated = await run_in_threadpool(
+            lambda: datasets.update(name, new_name=body.name, description=body.description)
+        )
+        return 200, updated.to_dict()
+
+    return await idempotent(request, [body.model_dump()], work)
 
 
 @router.delete("/{name}", summary="Drop a dataset (time travel still reaches it)", dependencies=[require("write")])
-async def delete_dataset(name: str, request: Request) -> dict[str, Any]:
-    datasets = await run_in_threadpool(_datasets, request)
-    snapshot = await run_in_threadpool(datasets.drop, name)
-    return {"dropped": name, "snapshot_id": snapshot}
+async def delete_dataset(name: str, request: Request) -> Response:
+    async def work() -> tuple[int, Any]:
+        datasets = await run_in_threadpool(_datasets, request)
+        snapshot = await run_in_threadpool(datasets.drop, name)
+        return 200, {"dropped": name, "snapshot_id": snapshot}
+
+    return await idempotent(request, [], work)
 
 
 @router.get("/{name}/snapshots", summary="The snapshots that changed a dataset", dependencies=[require("read")])

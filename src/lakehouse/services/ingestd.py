@@ -20,11 +20,11 @@ from lakehouse.core import Lakehouse
 from lakehouse.idempotency import IdempotencyStore
 from lakehouse.idempotency import validate_key as validate_idempotency_key
 from lakehouse.server.auth import require
+from lakehouse.server.idempotent import ABANDONED_AFTER_SECONDS, REPLAYED, owner_of
 from lakehouse.tables.ingest import Ingestor, format_for
 
 router = APIRouter(tags=["ingest"])
 _BATCH = 1024 * 1024
-_ABANDONED_AFTER_SECONDS = 15 * 60  # a pending claim this old, with no commit in the lake, is taken over
 
 
 async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Path, str | None]:
@@ -97,8 +97,7 @@ async def ingest(
 
         if idempotency_key is None:
             return await run_in_threadpool(run, None)
-        api_key = getattr(request.state, "api_key", None)
-        owner = api_key.id if api_key is not None else "anonymous"
+        owner = owner_of(request)
         request_hash = hashlib.sha256(
             json.dumps([name, mode, sorted(keys), create, fmt, body_hash]).encode()
         ).hexdigest()
@@ -119,15 +118,15 @@ async def _idempotent(
     store = IdempotencyStore(lakehouse.opsdb)
     claim = await run_in_threadpool(store.claim, owner, key, request_hash)
     if claim.response is not None:
-        return JSONResponse(claim.response, headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(claim.response, headers=REPLAYED)
     if claim.pending_retry:
         found = await run_in_threadpool(ingestor.find_commit, claim.token)
         if found is not None:  # the first attempt committed but died before recording its response
             snapshot_id, summary = found
             response = {"replayed_from_commit": True, "snapshot_id": snapshot_id, **summary}
             await run_in_threadpool(store.complete, claim, response)
-            return JSONResponse(response, headers={"Idempotent-Replayed": "true"})
-        if claim.pending_seconds < _ABANDONED_AFTER_SECONDS:
+            return JSONResponse(response, headers=REPLAYED)
+        if claim.pending_seconds < ABANDONED_AFTER_SECONDS:  # no commit in the lake: taken over
             raise store.in_progress()
         await run_in_threadpool(store.take_over, claim)
     try:

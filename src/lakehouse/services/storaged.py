@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from lakehouse.blobs import BlobInfo, BlobStore
 from lakehouse.errors import BadRequest
 from lakehouse.server.auth import require
+from lakehouse.server.idempotent import idempotent
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 
@@ -87,8 +88,11 @@ async def head_blob(bucket: str, key: str, request: Request) -> Response:
     dependencies=[require("write")],
 )
 async def delete_blob(bucket: str, key: str, request: Request) -> Response:
-    await _store(request).delete(bucket, key)
-    return Response(status_code=204)
+    async def work() -> tuple[int, Any]:
+        await _store(request).delete(bucket, key)
+        return 204, None
+
+    return await idempotent(request, [], work)
 
 
 @router.get("/{bucket}", summary="List blobs (paged, by key order)", dependencies=[require("read")])
