@@ -55,6 +55,21 @@ def test_blob_delete_replay(client: AppClient) -> None:
     assert_problem(client.delete("/v1/blobs/docs/a.txt"), 404, "blob_not_found")
 
 
+def test_blob_upload_replay(client: AppClient) -> None:
+    key = {"Idempotency-Key": "upload-a"}
+    first = client.put("/v1/blobs/docs/a.txt", content=b"version 1", headers=key)
+    assert first.status_code == 201
+    again = client.put("/v1/blobs/docs/a.txt", content=b"version 1", headers=key)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and again.headers["etag"] == first.headers["etag"]  # not written again
+    assert client.head("/v1/blobs/docs/a.txt").headers["etag"] == first.headers["etag"]
+    different = client.put("/v1/blobs/docs/a.txt", content=b"version 2", headers=key)
+    assert_problem(different, 409, "idempotency_conflict")
+    assert client.get("/v1/blobs/docs/a.txt").content == b"version 1"
+    elsewhere = client.put("/v1/blobs/docs/b.txt", content=b"version 1", headers=key)
+    assert_problem(elsewhere, 409, "idempotency_conflict")
+
+
 def test_keys_are_per_api_key(make_client: Callable[..., AppClient]) -> None:
     client = make_client(auth={"enabled": True})
     assert client.lakehouse is not None

@@ -83,6 +83,35 @@ def test_dataset_scopes(make_client: Callable[..., AppClient]) -> None:
 
 
 @pytest.mark.e2e
+def test_client_retries_with_idempotency_keys(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from lakehouse import Lakehouse
+    from lakehouse.config import Settings
+    from lakehouse.errors import IdempotencyConflict
+    from lakehouse.server import create_app
+    from lakehouse.verify import ServerThread
+
+    settings = Settings(data_dir=Path(str(tmp_path)))
+    with Lakehouse(settings) as lh, ServerThread(create_app(settings, lakehouse=lh)) as server, Client(server.url) as c:
+        made = c.datasets.create("leads", idempotency_key="mk")
+        assert c.datasets.create("leads", idempotency_key="mk") == made
+        rows = b'{"id": 1}\n'
+        first = c.ingest("leads", rows, format="ndjson", idempotency_key="in-1")
+        assert c.ingest("leads", rows, format="ndjson", idempotency_key="in-1") == first
+        with pytest.raises(IdempotencyConflict):
+            c.ingest("leads", b'{"id": 2}\n', format="ndjson", idempotency_key="in-1")
+        assert c.sql("SELECT count(*) FROM leads")["rows"] == [[1]]
+        put = c.blobs.put("docs", "a", b"x", idempotency_key="put-a")
+        assert c.blobs.put("docs", "a", b"x", idempotency_key="put-a") == put
+        c.blobs.delete("docs", "a", idempotency_key="del-a")
+        c.blobs.delete("docs", "a", idempotency_key="del-a")  # the replay, not 404
+        assert c.datasets.update("leads", new_name="prospects", idempotency_key="mv")["name"] == "prospects"
+        assert c.datasets.update("leads", new_name="prospects", idempotency_key="mv")["name"] == "prospects"
+        assert c.datasets.drop("prospects", idempotency_key="rm") == c.datasets.drop("prospects", idempotency_key="rm")
+
+
+@pytest.mark.e2e
 def test_client_cancels_a_query(tmp_path: object) -> None:
     import threading
     import time

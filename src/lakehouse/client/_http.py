@@ -38,6 +38,11 @@ def raise_for_problem(response: httpx.Response) -> None:
     raise exc
 
 
+def idempotency(key: str | None) -> dict[str, str]:
+    """The header that makes a write safe to retry (docs/api.md), when a key is given."""
+    return {"Idempotency-Key": key} if key else {}
+
+
 class ChunkFile(io.RawIOBase):
     """A read-only file over an iterator of byte chunks (a streamed response body), for readers such as pyarrow's
     that pull bytes as they need them."""

@@ -7,7 +7,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from lakehouse.blobs.names import validate_bucket, validate_key
-from lakehouse.client._http import Transport, raise_for_problem
+from lakehouse.client._http import Transport, idempotency, raise_for_problem
 
 ROUTES = {
     ("PUT", "/v1/blobs/{bucket}/{key}"),
@@ -30,10 +30,16 @@ class Blobs:
         self._t = transport
 
     def put(
-        self, bucket: str, key: str, data: bytes | IO[bytes] | Iterable[bytes], *, overwrite: bool = True
+        self,
+        bucket: str,
+        key: str,
+        data: bytes | IO[bytes] | Iterable[bytes],
+        *,
+        overwrite: bool = True,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Upload ``data`` (bytes, a binary file or an iterable of chunks, streamed). Returns size and sha256."""
-        headers = {} if overwrite else {"If-None-Match": "*"}
+        headers = {**idempotency(idempotency_key), **({} if overwrite else {"If-None-Match": "*"})}
         content: Any = data
         if hasattr(data, "read"):
             stream: Any = data
@@ -67,8 +73,8 @@ class Blobs:
             "last_modified": response.headers.get("last-modified"),
         }
 
-    def delete(self, bucket: str, key: str) -> None:
-        self._t.request("DELETE", _path(bucket, key))
+    def delete(self, bucket: str, key: str, *, idempotency_key: str | None = None) -> None:
+        self._t.request("DELETE", _path(bucket, key), headers=idempotency(idempotency_key))
 
     def list(self, bucket: str, prefix: str = "", limit: int = 100) -> Iterator[dict[str, Any]]:
         """Every blob under ``prefix``, following the pages."""

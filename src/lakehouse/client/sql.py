@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import quote
 
-from lakehouse.client._http import ChunkFile, Transport
+from lakehouse.client._http import ChunkFile, Transport, idempotency
 from lakehouse.tables.query import FRAME_OUTPUTS, as_frame
 
 ROUTES = {
@@ -41,10 +41,12 @@ class Tables:
         mode: str = "append",
         key: list[str] | None = None,
         create: bool = False,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Write ``data`` into ``dataset`` as one commit: bytes, a binary file, chunks or a path (streamed) in
         ``format``; or, without ``format``, anything that exports an Arrow stream (a ``pyarrow.Table``, a pandas or
-        polars DataFrame), sent as Arrow IPC."""
+        polars DataFrame), sent as Arrow IPC. With ``idempotency_key`` a retry returns the first answer and writes
+        nothing."""
         if hasattr(data, "__arrow_c_stream__") and format in (None, "arrow"):
             from lakehouse.tables.ingest import write_arrow_stream
 
@@ -56,12 +58,13 @@ class Tables:
         params: dict[str, Any] = {"mode": mode, "create": str(create).lower()}
         if key:
             params["key"] = ",".join(key)
+        headers = {"Content-Type": CONTENT_TYPES[format], **idempotency(idempotency_key)}
         if isinstance(data, Path):
             with data.open("rb") as handle:
-                return self._post(dataset, handle, params, format)
-        return self._post(dataset, data, params, format)
+                return self._post(dataset, handle, params, headers)
+        return self._post(dataset, data, params, headers)
 
-    def _post(self, name: str, data: Any, params: dict[str, Any], format: str) -> dict[str, Any]:
+    def _post(self, name: str, data: Any, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         content = data
         if hasattr(data, "read"):
             stream = data
@@ -76,7 +79,7 @@ class Tables:
             f"/v1/datasets/{quote(name, safe='')}/ingest",
             params=params,
             content=content,
-            headers={"Content-Type": CONTENT_TYPES[format]},
+            headers=headers,
         )
         return result
 

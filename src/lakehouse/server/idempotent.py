@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on the JSON write routes (datasets, blob deletes): a retry gets the first answer.
+"""``Idempotency-Key`` on the write routes (datasets, blob uploads and deletes): a retry gets the first answer.
 
 The route hands over what identifies its request (method and path, plus its parsed body) and the work to do. With
 no key the work simply runs. With a key, the request claims (owner, key, hash) in the opsdb's idempotency table (the
@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
+from lakehouse.errors import IdempotencyConflict
 from lakehouse.idempotency import IdempotencyStore, validate_key
 
 ABANDONED_AFTER_SECONDS = 15 * 60
@@ -34,16 +35,31 @@ def owner_of(request: Request) -> str:
     return api_key.id if api_key is not None else "anonymous"
 
 
-def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (None: no body), headers
+
+
+def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
     if body is None:
         return Response(status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _replay(recorded: dict[str, Any]) -> Response:
+    return _response(recorded["status"], recorded["body"], {**recorded.get("headers", {}), **REPLAYED})
+
+
 async def idempotent(
-    request: Request, parts: Sequence[Any], work: Callable[[], Awaitable[tuple[int, Any]]]
+    request: Request,
+    parts: Sequence[Any],
+    work: Callable[[], Awaitable[Answer]],
+    *,
+    body_digest: Callable[[dict[str, Any]], str] | None = None,
 ) -> Response:
-    """Run ``work`` (which answers (status, JSON body or None)) at most once per Idempotency-Key."""
+    """Run ``work`` at most once per Idempotency-Key.
+
+    ``parts`` identify the request beyond its method and path (its parsed body). For a streamed upload, whose bytes
+    are only known by reading them, pass ``body_digest``: it finds the SHA-256 of the body in the recorded answer,
+    and a retry's body is read and hashed to compare with it (stored nowhere)."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return _response(*await work())
@@ -54,15 +70,26 @@ async def idempotent(
     request_hash = hashlib.sha256(identity.encode()).hexdigest()
     claim = await run_in_threadpool(store.claim, owner_of(request), key, request_hash)
     if claim.response is not None:
-        return _response(claim.response["status"], claim.response["body"], REPLAYED)
+        if body_digest is not None and await _sha256(request) != body_digest(claim.response["body"]):
+            raise IdempotencyConflict(
+                "this Idempotency-Key was used for a different body; use a new key", field="Idempotency-Key"
+            )
+        return _replay(claim.response)
     if claim.pending_retry:
         if claim.pending_seconds < ABANDONED_AFTER_SECONDS:
             raise store.in_progress()
         await run_in_threadpool(store.take_over, claim)
     try:
-        status, body = await work()
+        status, body, headers = await work()
     except BaseException:
         await run_in_threadpool(store.release, claim)
         raise
-    await run_in_threadpool(store.complete, claim, {"status": status, "body": body})
-    return _response(status, body)
+    await run_in_threadpool(store.complete, claim, {"status": status, "body": body, "headers": headers})
+    return _response(status, body, headers)
+
+
+async def _sha256(request: Request) -> str:
+    digest = hashlib.sha256()
+    async for chunk in request.stream():
+        digest.update(chunk)
+    return digest.hexdigest()

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from lakehouse.core import Lakehouse
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
-from lakehouse.server.idempotent import idempotent
+from lakehouse.server.idempotent import Answer, idempotent
 from lakehouse.tables.datasets import Datasets
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -52,12 +52,12 @@ def _datasets(request: Request) -> Datasets:
 async def create_dataset(body: DatasetCreate, request: Request) -> Response:
     columns = [c.model_dump() for c in body.columns] if body.columns is not None else None
 
-    async def work() -> tuple[int, Any]:
+    async def work() -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         created = await run_in_threadpool(
             lambda: datasets.create(body.name, columns, namespace=body.namespace, description=body.description)
         )
-        return 201, created.to_dict()
+        return 201, created.to_dict(), {}
 
     return await idempotent(request, [body.model_dump()], work)
 
@@ -88,22 +88,22 @@ async def get_dataset(name: str, request: Request) -> dict[str, Any]:
 
 @router.patch("/{name}", summary="Rename a dataset or set its description", dependencies=[require("write")])
 async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> Response:
-    async def work() -> tuple[int, Any]:
+    async def work() -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         updated = await run_in_threadpool(
             lambda: datasets.update(name, new_name=body.name, description=body.description)
         )
-        return 200, updated.to_dict()
+        return 200, updated.to_dict(), {}
 
     return await idempotent(request, [body.model_dump()], work)
 
 
 @router.delete("/{name}", summary="Drop a dataset (time travel still reaches it)", dependencies=[require("write")])
 async def delete_dataset(name: str, request: Request) -> Response:
-    async def work() -> tuple[int, Any]:
+    async def work() -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         snapshot = await run_in_threadpool(datasets.drop, name)
-        return 200, {"dropped": name, "snapshot_id": snapshot}
+        return 200, {"dropped": name, "snapshot_id": snapshot}, {}
 
     return await idempotent(request, [], work)
 

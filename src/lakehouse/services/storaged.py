@@ -6,12 +6,12 @@ from email.utils import format_datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from lakehouse.blobs import BlobInfo, BlobStore
 from lakehouse.errors import BadRequest
 from lakehouse.server.auth import require
-from lakehouse.server.idempotent import idempotent
+from lakehouse.server.idempotent import Answer, idempotent
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 
@@ -40,11 +40,14 @@ async def put_blob(bucket: str, key: str, request: Request) -> Response:
     condition = request.headers.get("if-none-match")
     if condition is not None and condition.strip() != "*":
         raise BadRequest("only 'If-None-Match: *' (do not overwrite) is supported on PUT", field="If-None-Match")
-    info = await _store(request).put(bucket, key, request.stream(), if_none_match=condition is not None)
-    body = info.to_dict()
-    headers = _headers(info)
-    headers["Location"] = f"/v1/blobs/{bucket}/{key}"
-    return JSONResponse(body, status_code=201, headers=headers)
+
+    async def work() -> Answer:
+        info = await _store(request).put(bucket, key, request.stream(), if_none_match=condition is not None)
+        headers = _headers(info)
+        headers["Location"] = f"/v1/blobs/{bucket}/{key}"
+        return 201, info.to_dict(), headers
+
+    return await idempotent(request, [condition], work, body_digest=lambda body: str(body["sha256"]))
 
 
 @router.get(
@@ -88,9 +91,9 @@ async def head_blob(bucket: str, key: str, request: Request) -> Response:
     dependencies=[require("write")],
 )
 async def delete_blob(bucket: str, key: str, request: Request) -> Response:
-    async def work() -> tuple[int, Any]:
+    async def work() -> Answer:
         await _store(request).delete(bucket, key)
-        return 204, None
+        return 204, None, {}
 
     return await idempotent(request, [], work)
 
