@@ -107,6 +107,15 @@ def test_a_body_with_fewer_columns_fills_nulls(lake: Lake, tmp_path: Path, fmt: 
     assert rows(lake, "SELECT id, name FROM lake.f ORDER BY id") == [(1, "a"), (2, "b"), (3, None)]
 
 
+def test_csv_dialects_and_date_formats(lake: Lake, tmp_path: Path) -> None:
+    """The sniffed dialect and formats carry through to the write: ISO and non-ISO dates, semicolons, quotes."""
+    ingestor = Ingestor(lake)
+    body = b'id;day;ts;note\n1;01/31/2024;2024-01-31 10:00:00;"a;b"\n2;12/25/2024;2024-12-25T08:30:00.5;c\n'
+    ingestor.ingest_file("d", write(tmp_path, "d.csv", body), "csv", create=True)
+    got = rows(lake, "SELECT id, day::VARCHAR, ts::VARCHAR, note FROM lake.d ORDER BY id")
+    assert got == [(1, "2024-01-31", "2024-01-31 10:00:00", "a;b"), (2, "2024-12-25", "2024-12-25 08:30:00.5", "c")]
+
+
 def test_widening_int32_to_int64(lake: Lake, tmp_path: Path) -> None:
     ingestor = Ingestor(lake)
     small = pa.table({"n": pa.array([1], pa.int32())})
