@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.errors import DatasetExists, DatasetNotFound, ErrorItem, InvalidColumnType, InvalidName
-from lakehouse.tables.lake import CATALOG, Lake
+from lakehouse.tables.lake import CATALOG, Lake, sql_literal
 from lakehouse.tables.names import (
     SYSTEM_NAMESPACE,
     normalize_type,
@@ -166,7 +166,7 @@ class Datasets:
         if record is None:
             return
         if record[0]:
-            cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {_sql_string(record[0])}")
+            cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {sql_literal(record[0])}")
         cur.execute(f"DELETE FROM {_PENDING} WHERE namespace = ? AND name = ?", [namespace, name])  # noqa: S608
 
     def create(
@@ -198,7 +198,7 @@ class Datasets:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(namespace)}")
             cur.execute(f"CREATE TABLE {_qualified(namespace, name)} ({ddl})")
             if description:
-                cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {_sql_string(description)}")
+                cur.execute(f"COMMENT ON TABLE {_qualified(namespace, name)} IS {sql_literal(description)}")
         return self.get(name, namespace=namespace)
 
     def get(self, name: str, *, namespace: str | None = None) -> Dataset:
@@ -353,7 +353,7 @@ class Datasets:
                     raise DatasetExists(f"dataset {namespace}.{target} exists", field="new_name")
                 cur.execute(f"ALTER TABLE {_qualified(namespace, name)} RENAME TO {quote(target)}")
             if description is not None:
-                cur.execute(f"COMMENT ON TABLE {_qualified(namespace, target)} IS {_sql_string(description)}")
+                cur.execute(f"COMMENT ON TABLE {_qualified(namespace, target)} IS {sql_literal(description)}")
         return self.get(target, namespace=namespace)
 
     def drop(self, name: str, *, namespace: str | None = None) -> int:
@@ -394,7 +394,3 @@ def _row_changes(
     except duckdb.Error:
         return None
     return {(int(i), str(kind)): int(n) for i, kind, n in rows}
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -32,7 +32,7 @@ from lakehouse.errors import (
     UnsupportedMediaType,
 )
 from lakehouse.tables.datasets import Datasets, _qualified, _transaction, split_name
-from lakehouse.tables.lake import Lake
+from lakehouse.tables.lake import Lake, sql_literal
 from lakehouse.tables.names import quote, validate_identifier
 
 Format = Literal["csv", "ndjson", "json", "parquet", "arrow"]
@@ -153,17 +153,12 @@ def format_for(content_type: str | None) -> Format:
     return MEDIA_TYPES[media]
 
 
-def _literal(value: Path | str) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _reader(fmt: Format, path: Path, known: dict[str, str]) -> str:
     if fmt == "ndjson":
-        return f"read_json({_literal(path)}, format = 'newline_delimited')"
+        return f"read_json({sql_literal(path)}, format = 'newline_delimited')"
     if fmt == "json":
-        return f"read_json({_literal(path)}, format = 'array')"
-    return f"read_parquet({_literal(path)})"
+        return f"read_json({sql_literal(path)}, format = 'array')"
+    return f"read_parquet({sql_literal(path)})"
 
 
 _SNIFF = (
@@ -184,10 +179,10 @@ def _csv_reader(cur: duckdb.DuckDBPyConnection, path: Path, known: dict[str, str
     delim, quote, escape, new_line, comment, skip, columns, date_format, timestamp_format = row
 
     def option(value: Any) -> str:
-        return _literal("" if value in (None, "(empty)") else str(value))
+        return sql_literal("" if value in (None, "(empty)") else str(value))
 
     types = ", ".join(
-        f"{_literal(str(c['name']))}: {_literal(known.get(str(c['name']), str(c['type'])))}" for c in columns
+        f"{sql_literal(str(c['name']))}: {sql_literal(known.get(str(c['name']), str(c['type'])))}" for c in columns
     )
     options = [
         "auto_detect = false",
@@ -206,7 +201,7 @@ def _csv_reader(cur: duckdb.DuckDBPyConnection, path: Path, known: dict[str, str
         options.append(f"dateformat = {option(date_format)}")
     if timestamp_format and timestamp_format not in _ISO_TIMESTAMP:
         options.append(f"timestampformat = {option(timestamp_format)}")
-    return f"read_csv({_literal(path)}, {', '.join(options)})"
+    return f"read_csv({sql_literal(path)}, {', '.join(options)})"
 
 
 def _line_of(message: str) -> int | None:

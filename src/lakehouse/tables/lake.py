@@ -23,8 +23,9 @@ from lakehouse.tables.extensions import load_extensions
 CATALOG = "lake"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def sql_literal(value: str | Path) -> str:
+    """A SQL string literal (quotes doubled): for our own paths and for values read from files."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def catalog_uri(settings: Settings) -> str:
@@ -55,20 +56,20 @@ def s3_secret_sql(settings: Settings) -> str:
     s3 = settings.storage.s3
     options = [
         "TYPE s3",
-        f"REGION {_literal(s3.region)}",
-        f"SCOPE {_literal(data_path(settings))}",
+        f"REGION {sql_literal(s3.region)}",
+        f"SCOPE {sql_literal(data_path(settings))}",
     ]
     if s3.access_key_id is not None and s3.secret_access_key is not None:
         options += [
-            f"KEY_ID {_literal(s3.access_key_id.get_secret_value())}",
-            f"SECRET {_literal(s3.secret_access_key.get_secret_value())}",
+            f"KEY_ID {sql_literal(s3.access_key_id.get_secret_value())}",
+            f"SECRET {sql_literal(s3.secret_access_key.get_secret_value())}",
         ]
     if s3.endpoint:
         endpoint = urlsplit(s3.endpoint if "://" in s3.endpoint else "https://" + s3.endpoint)
         if endpoint.scheme == "http" and not s3.allow_http:
             raise ConfigError("storage.s3.endpoint is plain http: set storage.s3.allow_http = true to use it")
         options += [
-            f"ENDPOINT {_literal(endpoint.netloc)}",
+            f"ENDPOINT {sql_literal(endpoint.netloc)}",
             "URL_STYLE 'path'",
             f"USE_SSL {'false' if endpoint.scheme == 'http' else 'true'}",
         ]
@@ -105,8 +106,8 @@ def open_lake_db(
         if on_s3(settings):
             db.execute(s3_secret_sql(settings))
         db.execute(
-            f"ATTACH {_literal(catalog_uri(settings))} AS {CATALOG} "
-            f"(DATA_PATH {_literal(data_path(settings))}{attach_options})"
+            f"ATTACH {sql_literal(catalog_uri(settings))} AS {CATALOG} "
+            f"(DATA_PATH {sql_literal(data_path(settings))}{attach_options})"
         )
     except BaseException:
         db.close()

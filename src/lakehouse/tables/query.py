@@ -45,7 +45,7 @@ from lakehouse.errors import (
     QueryTimeout,
     StoreUnavailable,
 )
-from lakehouse.tables.lake import CATALOG, _literal, data_path, open_lake_db
+from lakehouse.tables.lake import CATALOG, data_path, open_lake_db, sql_literal
 
 ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _PINNED_ENGINES = 8
@@ -118,7 +118,7 @@ class _Engine:
             if pin:
                 raise InvalidSql(f"no such snapshot: {message}", field="snapshot") from exc
             raise StoreUnavailable(f"cannot attach the lake catalog: {message}", field="lake") from exc
-        self.db.execute(f"SET allowed_directories = [{_literal(lake_data)}]")
+        self.db.execute(f"SET allowed_directories = [{sql_literal(lake_data)}]")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
 
@@ -363,7 +363,7 @@ class QueryEngine:
         else:
             assert as_of is not None
             stamp = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
-            pin = f", SNAPSHOT_TIME {_literal(stamp.isoformat())}"
+            pin = f", SNAPSHOT_TIME {sql_literal(stamp.isoformat())}"
         with self._lock:
             engine = self._pinned.get(pin)
             if engine is not None:
