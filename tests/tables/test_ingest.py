@@ -116,6 +116,23 @@ def test_csv_dialects_and_date_formats(lake: Lake, tmp_path: Path) -> None:
     assert got == [(1, "2024-01-31", "2024-01-31 10:00:00", "a;b"), (2, "2024-12-25", "2024-12-25 08:30:00.5", "c")]
 
 
+def test_progress_is_reported_while_writing(lake: Lake, tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    with source.open("w") as handle:
+        handle.write("id,token\n")
+        handle.writelines(f"{i},{i * 7919 % 100003:08x}\n" for i in range(400_000))
+    seen: list[float] = []
+    result = Ingestor(lake).ingest_file("big", source, "csv", create=True, progress=seen.append)
+    assert result.rows_written == 400_000
+    assert seen and seen[-1] == 100.0 and all(0.0 <= p <= 100.0 for p in seen)
+    failed: list[float] = []
+    with pytest.raises(ConversionFailed):  # the dataset's BIGINT wins over what the file looks like
+        Ingestor(lake).ingest_file(
+            "big", write(tmp_path, "bad.csv", b"id\nnot-a-number\n"), "csv", progress=failed.append
+        )
+    assert 100.0 not in failed
+
+
 def test_widening_int32_to_int64(lake: Lake, tmp_path: Path) -> None:
     ingestor = Ingestor(lake)
     small = pa.table({"n": pa.array([1], pa.int32())})

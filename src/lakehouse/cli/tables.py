@@ -9,7 +9,7 @@ from typing import cast
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lakehouse.cli._common import fail, load, settings_options
@@ -114,16 +114,22 @@ def ingest(
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
             transient=True,
             console=Console(stderr=True),
         ) as progress,
     ):
-        progress.add_task(f"ingesting {file.name}", total=None)
+        task = progress.add_task(f"ingesting {file.name} ({file.stat().st_size / 2**20:,.1f} MiB)", total=100)
         try:
             result = Ingestor(lakehouse.lake).ingest_file(
-                dataset, file, cast(Format, chosen), mode=cast(Mode, mode), key=keys, create=create
+                dataset,
+                file,
+                cast(Format, chosen),
+                mode=cast(Mode, mode),
+                key=keys,
+                create=create,
+                progress=lambda percent: progress.update(task, completed=percent),
             )
         except LakehouseError as exc:
             progress.stop()

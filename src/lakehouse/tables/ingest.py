@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +79,30 @@ def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
         item = ErrorItem(kind="malformed_input", field="body", reason=str(exc))
         raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", errors=[item]) from exc
     return staged
+
+
+@contextlib.contextmanager
+def _reporting(cur: duckdb.DuckDBPyConnection, progress: Callable[[float], None]) -> Iterator[None]:
+    """Poll DuckDB's progress of the statement running on ``cur`` ten times a second and hand it to ``progress``."""
+    cur.execute("SET enable_progress_bar = true")
+    cur.execute("SET enable_progress_bar_print = false")
+    cur.execute("SET progress_bar_time = 0")
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.1):
+            percent = cur.query_progress()
+            if percent >= 0:
+                progress(percent)
+
+    watcher = threading.Thread(target=poll, name="lakehouse-ingest-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+    progress(100.0)  # reached only when the write succeeded
 
 
 def write_arrow_stream(data: Any, sink: Any) -> None:
@@ -253,8 +278,10 @@ class Ingestor:
         create: bool = False,
         namespace: str | None = None,
         commit_tag: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> IngestResult:
-        """Ingest ``path``. ``commit_tag`` (an idempotency token) is recorded in the lake commit with the result."""
+        """Ingest ``path``. ``commit_tag`` (an idempotency token) is recorded in the lake commit with the result;
+        ``progress`` is called from another thread with DuckDB's percentage of the write while it runs."""
         started = time.perf_counter()
         namespace, name = split_name(name, namespace)
         keys = [validate_identifier(k, "key") for k in key]
@@ -277,6 +304,8 @@ class Ingestor:
                 self._check_duplicates(cur, keys)
             changes: list[dict[str, str]] = []
             try:
+                if progress is not None:
+                    cleanup.enter_context(_reporting(cur, progress))
                 with _transaction(cur):  # rows are parsed as they are written: a bad one rolls everything back
                     if exists:
                         changes = self._evolve(cur, namespace, name, target, source)
