@@ -85,7 +85,7 @@ class Dataset:
 
 @contextlib.contextmanager
 def _transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One lake commit: everything inside is one snapshot, or nothing on any error."""
+    """One read transaction: every statement inside sees the same snapshot (writes use ``Lake.write``)."""
     cur.execute("BEGIN")
     try:
         yield
@@ -181,7 +181,7 @@ class Datasets:
         its first ingest, which creates it with the inferred schema."""
         namespace, name = split_name(name, namespace)
         ddl = _columns_ddl(columns)[0] if columns is not None else None
-        with self.lake.cursor() as cur, _transaction(cur):
+        with self.lake.cursor() as cur, self.lake.write(cur):
             if self._taken(cur, namespace, name):
                 raise DatasetExists(f"dataset {namespace}.{name} exists", field="name")
             if ddl is None:
@@ -336,7 +336,7 @@ class Datasets:
         """Rename (within its namespace) and/or set the description, in one commit."""
         namespace, name = split_name(name, namespace)
         target = validate_identifier(new_name, "new_name") if new_name else name
-        with self.lake.cursor() as cur, _transaction(cur):
+        with self.lake.cursor() as cur, self.lake.write(cur):
             if not self._exists(cur, namespace, name):
                 if self.pending(cur, namespace, name) is None:
                     raise DatasetNotFound(f"no dataset {namespace}.{name}", field="name")
@@ -359,7 +359,7 @@ class Datasets:
     def drop(self, name: str, *, namespace: str | None = None) -> int:
         """Drop the dataset; its data stays reachable by time travel until snapshots expire. Returns the snapshot."""
         namespace, name = split_name(name, namespace)
-        with self.lake.cursor() as cur, _transaction(cur):
+        with self.lake.cursor() as cur, self.lake.write(cur):
             if self._exists(cur, namespace, name):
                 cur.execute(f"DROP TABLE {_qualified(namespace, name)}")
             elif self.pending(cur, namespace, name) is not None:

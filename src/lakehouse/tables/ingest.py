@@ -32,7 +32,7 @@ from lakehouse.errors import (
     SchemaMismatch,
     UnsupportedMediaType,
 )
-from lakehouse.tables.datasets import Datasets, _qualified, _transaction, split_name
+from lakehouse.tables.datasets import Datasets, _qualified, split_name
 from lakehouse.tables.lake import Lake, sql_literal
 from lakehouse.tables.names import quote, validate_identifier
 
@@ -306,7 +306,7 @@ class Ingestor:
             try:
                 if progress is not None:
                     cleanup.enter_context(_reporting(cur, progress))
-                with _transaction(cur):  # rows are parsed as they are written: a bad one rolls everything back
+                with self.lake.write(cur):  # rows are parsed as they are written: a bad one rolls everything back
                     if exists:
                         changes = self._evolve(cur, namespace, name, target, source)
                         rows = self._write(cur, namespace, name, list(source), mode, keys)

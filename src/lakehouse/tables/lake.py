@@ -9,9 +9,11 @@ attach the same catalog: DuckLake commits are optimistic and each transaction re
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import duckdb
@@ -105,9 +107,12 @@ def open_lake_db(
         load_extensions(db, ["ducklake", scanner, "json", "parquet", *(["httpfs"] if on_s3(settings) else [])])
         if on_s3(settings):
             db.execute(s3_secret_sql(settings))
+        # A SQLite catalog in WAL mode with a busy timeout: readers never block the writer, and a writer waits for
+        # another (process) instead of failing at once with "database is locked".
+        sqlite = ", META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT 10000" if settings.lake.catalog == "sqlite" else ""
         db.execute(
             f"ATTACH {sql_literal(catalog_uri(settings))} AS {CATALOG} "
-            f"(DATA_PATH {sql_literal(data_path(settings))}{attach_options})"
+            f"(DATA_PATH {sql_literal(data_path(settings))}{sqlite}{attach_options})"
         )
     except BaseException:
         db.close()
@@ -121,14 +126,18 @@ class Lake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_path = data_path(settings)
+        self._writer_file: IO[str] | None = None
         if settings.lake.catalog == "sqlite":
-            Path(settings.in_data_dir(settings.lake.catalog_path)).parent.mkdir(parents=True, exist_ok=True)
+            catalog = Path(settings.in_data_dir(settings.lake.catalog_path))
+            catalog.parent.mkdir(parents=True, exist_ok=True)
+            self._writer_file = catalog.with_name(catalog.name + ".writer.lock").open("a")
         try:
             self._db = open_lake_db(settings)
         except duckdb.Error as exc:
             raise StoreUnavailable(f"cannot attach the lake catalog: {exc}", field="lake") from exc
         self._closed = False
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -140,6 +149,35 @@ class Lake:
             yield cur
         finally:
             cur.close()
+
+    @contextlib.contextmanager
+    def write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """One lake commit on ``cur``: everything inside is one snapshot, or nothing on any error.
+
+        Writers take turns: the threads of this process by a lock, and, on a SQLite catalog, the processes of this
+        machine by a lock file beside it, taken before the transaction reads the catalog. (SQLite cannot upgrade a
+        reader to a writer while another writer is pending: it fails at once with "database is locked" whatever the
+        busy timeout, and DuckLake commits would fail that way under concurrent writers.) On PostgreSQL, DuckLake's
+        optimistic commits and retries serve writers on several machines."""
+        with self._write_lock, self._writer_turn():
+            cur.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._writer_file is None:
+            yield
+            return
+        fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._writer_file, fcntl.LOCK_UN)
 
     def current_snapshot(self) -> int:
         with self.cursor() as cur:
@@ -159,3 +197,5 @@ class Lake:
             if not self._closed:
                 self._closed = True
                 self._db.close()
+                if self._writer_file is not None:
+                    self._writer_file.close()

@@ -29,7 +29,7 @@ def parse_duration(text: str) -> dt.timedelta:
 
 
 def _rows(lake: Lake, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with lake.cursor() as cur:
+    with lake.cursor() as cur, lake.write(cur):
         return cur.execute(sql, params or []).fetchall()
 
 
