@@ -91,6 +91,28 @@ def test_time_travel_pins_every_table(lh: Lakehouse) -> None:
         lh.sql("SELECT 1", snapshot=10_000)
 
 
+def test_time_travel_to_many_snapshots_at_once(lh: Lakehouse) -> None:
+    """More pinned snapshots than the engine cache holds, queried from threads: an engine pushed out of the cache
+    is closed only after the queries on it end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    snapshots = []
+    for i in range(12):
+        with lh.lake.cursor() as cur:
+            cur.execute("INSERT INTO lake.main.customers VALUES (?, 'x')", [100 + i])
+        snapshots.append(lh.lake.current_snapshot())
+
+    def count_at(index: int) -> int:
+        sql = "SELECT count(DISTINCT c.id) FROM customers c, range(300000) r WHERE r.range % 7 = 0"
+        rows = lh.sql(sql, snapshot=snapshots[index]).rows
+        return int(rows[0][0])
+
+    with ThreadPoolExecutor(6) as pool:
+        for _ in range(3):
+            assert list(pool.map(count_at, range(12))) == [3 + i for i in range(12)]
+    assert len(lh.queries._pinned) <= 8
+
+
 def test_read_your_writes(lh: Lakehouse) -> None:
     for i in range(50):
         with lh.lake.cursor() as cur:

@@ -121,6 +121,8 @@ class _Engine:
         self.db.execute(f"SET allowed_directories = [{sql_literal(lake_data)}]")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
+        self.users = 0  # queries holding it (QueryEngine's lock guards this and ``retired``)
+        self.retired = False  # out of the cache: closed when its last query ends
 
     def close(self) -> None:
         self.db.close()
@@ -355,9 +357,13 @@ class QueryEngine:
             with self._lock:
                 self._running.pop(query_id, None)
 
-    def _engine(self, snapshot: int | None, as_of: dt.datetime | None) -> _Engine:
+    @contextlib.contextmanager
+    def _engine(self, snapshot: int | None, as_of: dt.datetime | None) -> Iterator[_Engine]:
+        """The engine for the current lake or for a pinned snapshot, held for one query. A pinned engine pushed out
+        of the cache is closed when its last query ends, never under a running one."""
         if snapshot is None and as_of is None:
-            return self._current
+            yield self._current
+            return
         if snapshot is not None:
             pin = f", SNAPSHOT_VERSION {int(snapshot)}"
         else:
@@ -368,13 +374,31 @@ class QueryEngine:
             engine = self._pinned.get(pin)
             if engine is not None:
                 self._pinned.move_to_end(pin)
-                return engine
-        engine = _Engine(self.settings, pin)
-        with self._lock:
-            self._pinned[pin] = engine
-            while len(self._pinned) > _PINNED_ENGINES:
-                self._pinned.popitem(last=False)[1].close()
-        return engine
+                engine.users += 1
+        if engine is None:
+            fresh = _Engine(self.settings, pin)
+            with self._lock:
+                engine = self._pinned.setdefault(pin, fresh)  # another thread may have opened it meanwhile
+                self._pinned.move_to_end(pin)
+                engine.users += 1
+                while len(self._pinned) > _PINNED_ENGINES:
+                    self._retire(self._pinned.popitem(last=False)[1])
+            if engine is not fresh:
+                fresh.close()
+        try:
+            yield engine
+        finally:
+            with self._lock:
+                engine.users -= 1
+                if engine.retired and engine.users == 0:
+                    engine.close()
+
+    @staticmethod
+    def _retire(engine: _Engine) -> None:
+        """Out of the cache (the QueryEngine's lock is held): close now if idle, else when its last query ends."""
+        engine.retired = True
+        if engine.users == 0:
+            engine.close()
 
     @contextlib.contextmanager
     def _cursor(
@@ -396,30 +420,29 @@ class QueryEngine:
         limit_ms = self.settings.lake.query_timeout_ms
         timeout = min(timeout_ms or limit_ms, limit_ms)
         query_id = query_id or uuid.uuid4().hex
-        engine = self._engine(snapshot, as_of)
-        cur = engine.db.cursor()
-        deadline: int | None = None
-        try:
-            with self._register(cur, sql, query_id, owner) as running:
-                deadline = self._watchdog.watch(timeout / 1000, cur.interrupt)
-                try:
-                    # One call: BEGIN first (the transaction loads the lake's snapshot once, for USE and the query),
-                    # USE per connection (tables resolve by name in the lake), then the snapshot this query reads.
-                    row = cur.execute(_OPEN_READ).fetchone()
-                    snapshot_id = int(row[0]) if row else 0
-                    if params:
-                        cur.execute(sql, params)
-                    else:
-                        cur.execute(sql)
-                    if running.cancelled:  # cancelled before DuckDB had a query to interrupt
-                        raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
-                    yield cur, snapshot_id, query_id
-                except duckdb.Error as exc:
-                    raise _map_error(exc, running) from exc
-        finally:
-            if deadline is not None:
-                self._watchdog.forget(deadline)
-            cur.close()  # closing the connection ends its read transaction
+        with self._engine(snapshot, as_of) as engine, contextlib.closing(engine.db.cursor()) as cur:
+            # closing the cursor (a connection) ends its read transaction; then the engine is let go
+            deadline: int | None = None
+            try:
+                with self._register(cur, sql, query_id, owner) as running:
+                    deadline = self._watchdog.watch(timeout / 1000, cur.interrupt)
+                    try:
+                        # One call: BEGIN first (the transaction loads the lake's snapshot once, for USE and the
+                        # query), USE per connection (tables resolve by name in the lake), then the snapshot read.
+                        row = cur.execute(_OPEN_READ).fetchone()
+                        snapshot_id = int(row[0]) if row else 0
+                        if params:
+                            cur.execute(sql, params)
+                        else:
+                            cur.execute(sql)
+                        if running.cancelled:  # cancelled before DuckDB had a query to interrupt
+                            raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
+                        yield cur, snapshot_id, query_id
+                    except duckdb.Error as exc:
+                        raise _map_error(exc, running) from exc
+            finally:
+                if deadline is not None:
+                    self._watchdog.forget(deadline)
 
     def run(
         self,
@@ -504,5 +527,5 @@ class QueryEngine:
         with self._lock:
             self._current.close()
             for engine in self._pinned.values():
-                engine.close()
+                self._retire(engine)
             self._pinned.clear()
