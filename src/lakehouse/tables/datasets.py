@@ -8,7 +8,7 @@ schema and removes the row, in the same lake commit.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.errors import DatasetExists, DatasetNotFound, ErrorItem, InvalidColumnType, InvalidName
-from lakehouse.tables.lake import CATALOG, Lake, sql_literal
+from lakehouse.tables.lake import CATALOG, Lake, sql_literal, transaction
 from lakehouse.tables.names import (
     SYSTEM_NAMESPACE,
     normalize_type,
@@ -81,18 +81,6 @@ class Dataset:
         out["created_at"] = self.created_at.isoformat() if self.created_at else None
         out["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
         return out
-
-
-@contextlib.contextmanager
-def _transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One read transaction: every statement inside sees the same snapshot (writes use ``Lake.write``)."""
-    cur.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-    cur.execute("COMMIT")
 
 
 def _qualified(namespace: str, name: str) -> str:
@@ -209,7 +197,7 @@ class Datasets:
     def _describe(
         self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str, *, in_transaction: bool = False
     ) -> Dataset:
-        with contextlib.nullcontext() if in_transaction else _transaction(cur):  # one snapshot for every read below
+        with contextlib.nullcontext() if in_transaction else transaction(cur):  # one snapshot for every read below
             row = cur.execute(
                 "SELECT comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
                 [CATALOG, namespace, name],
@@ -293,7 +281,7 @@ class Datasets:
         if dataset.state == AWAITING_FIRST_INGEST:
             return []
         with self.lake.cursor() as cur:
-            with _transaction(cur):
+            with transaction(cur):
                 info = _table_info(cur, dataset.namespace, dataset.name)
                 table_id = str(info[0]) if info else None
                 qualified = f"{dataset.namespace}.{dataset.name}"
@@ -322,7 +310,7 @@ class Datasets:
         if namespace is not None:
             query += " AND schema_name = ?"
             params.append(validate_namespace(namespace))
-        with self.lake.cursor() as cur, _transaction(cur):
+        with self.lake.cursor() as cur, transaction(cur):
             found = {(str(s), str(t)) for s, t in cur.execute(query, params).fetchall()}
             if self._exists(cur, SYSTEM_NAMESPACE, _PENDING_TABLE):
                 pending = f"SELECT namespace, name FROM {_PENDING}"  # noqa: S608 (constant)

@@ -30,6 +30,19 @@ def sql_literal(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on ``cur``: every statement inside sees one snapshot; on any error, nothing of it stays.
+    (Writes go through ``Lake.write``, which takes the writers' turn first.)"""
+    cur.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    cur.execute("COMMIT")
+
+
 def catalog_uri(settings: Settings) -> str:
     """The ``ducklake:`` URI of the catalog the settings name."""
     lake = settings.lake
@@ -159,14 +172,8 @@ class Lake:
         reader to a writer while another writer is pending: it fails at once with "database is locked" whatever the
         busy timeout, and DuckLake commits would fail that way under concurrent writers.) On PostgreSQL, DuckLake's
         optimistic commits and retries serve writers on several machines."""
-        with self._write_lock, self._writer_turn():
-            cur.execute("BEGIN")
-            try:
-                yield
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+        with self._write_lock, self._writer_turn(), transaction(cur):
+            yield
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
