@@ -107,6 +107,18 @@ def test_a_body_with_fewer_columns_fills_nulls(lake: Lake, tmp_path: Path, fmt: 
     assert rows(lake, "SELECT id, name FROM lake.f ORDER BY id") == [(1, "a"), (2, "b"), (3, None)]
 
 
+def test_arrow_types_a_dataset_cannot_hold(lake: Lake, tmp_path: Path) -> None:
+    table = pa.table({"i": pa.array([pa.scalar((1, 2, 3), type=pa.month_day_nano_interval())])})
+    sink = io.BytesIO()
+    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    before = lake.current_snapshot()
+    with pytest.raises(ConversionFailed, match="cannot hold"):
+        Ingestor(lake).ingest_file("iv", write(tmp_path, "iv.arrows", sink.getvalue()), "arrow", create=True)
+    assert lake.current_snapshot() == before
+    assert not list(tmp_path.glob("*.parquet")), "the staged Parquet file is removed"
+
+
 def test_csv_dialects_and_date_formats(lake: Lake, tmp_path: Path) -> None:
     """The sniffed dialect and formats carry through to the write: ISO and non-ISO dates, semicolons, quotes."""
     ingestor = Ingestor(lake)

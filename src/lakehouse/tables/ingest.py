@@ -70,14 +70,14 @@ def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
             ) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
-    except pa.ArrowNotImplementedError as exc:
+    except (pa.ArrowInvalid, OSError) as exc:
+        item = ErrorItem(kind="malformed_input", field="body", reason=str(exc))
+        raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", errors=[item]) from exc
+    except pa.ArrowException as exc:  # a valid stream with a type Parquet (so a dataset) cannot hold, e.g. intervals
         item = ErrorItem(kind="conversion_failed", field="body", reason=str(exc))
         raise ConversionFailed(
             f"the Arrow stream has a column type a dataset cannot hold: {exc}", errors=[item]
         ) from exc
-    except (pa.ArrowInvalid, OSError) as exc:
-        item = ErrorItem(kind="malformed_input", field="body", reason=str(exc))
-        raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", errors=[item]) from exc
     return staged
 
 
