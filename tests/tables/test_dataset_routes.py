@@ -113,8 +113,7 @@ def test_client_retries_with_idempotency_keys(tmp_path: object) -> None:
 
 @pytest.mark.e2e
 def test_client_cancels_a_query(tmp_path: object) -> None:
-    import threading
-    import time
+    from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
     from lakehouse import Lakehouse
@@ -122,25 +121,20 @@ def test_client_cancels_a_query(tmp_path: object) -> None:
     from lakehouse.errors import QueryCancelled
     from lakehouse.server import create_app
     from lakehouse.verify import ServerThread
+    from tests.waiting import wait_until
 
     settings = Settings(data_dir=Path(str(tmp_path)))
-    with Lakehouse(settings) as lh, ServerThread(create_app(settings, lakehouse=lh)) as server, Client(server.url) as c:
-        outcome: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                c.sql("SELECT count(*) FROM range(10000000000) a", query_id="big", timeout_ms=60000)
-            except BaseException as exc:
-                outcome.append(exc)
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        deadline = time.monotonic() + 30
-        while not any(q["query_id"] == "big" for q in c.queries()) and time.monotonic() < deadline:
-            time.sleep(0.01)
+    with (
+        Lakehouse(settings) as lh,
+        ServerThread(create_app(settings, lakehouse=lh)) as server,
+        Client(server.url) as c,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        pending = pool.submit(c.sql, "SELECT count(*) FROM range(10000000000) a", query_id="big", timeout_ms=60000)
+        wait_until(lambda: any(q["query_id"] == "big" for q in c.queries()), "the query running")
         assert c.cancel_query("big") == {"query_id": "big", "cancelled": True}
-        worker.join(30)
-        assert len(outcome) == 1 and isinstance(outcome[0], QueryCancelled)
+        with pytest.raises(QueryCancelled):
+            pending.result(timeout=30)
 
 
 def test_ready_reports_the_lake(client: AppClient) -> None:

@@ -134,28 +134,19 @@ def test_outputs(lh: Lakehouse) -> None:
 
 
 def test_cancel_from_another_thread(lh: Lakehouse) -> None:
-    import threading
-    import time
+    from concurrent.futures import ThreadPoolExecutor
 
-    outcome: list[BaseException] = []
+    from tests.waiting import wait_until
 
-    def run() -> None:
-        try:
-            lh.sql("SELECT count(*) FROM range(10000000000) a", query_id="q", timeout_ms=60_000)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    deadline = time.monotonic() + 30
-    while not lh.queries.running() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert [q.id for q in lh.queries.running()] == ["q"]
-    with pytest.raises(QueryNotFound):
-        lh.queries.cancel("q", owner="someone-else")
-    assert lh.queries.cancel("q").cancelled
-    worker.join(30)
-    assert len(outcome) == 1 and isinstance(outcome[0], QueryCancelled)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(lh.sql, "SELECT count(*) FROM range(10000000000) a", query_id="q", timeout_ms=60_000)
+        wait_until(lambda: lh.queries.running(), "the query running")
+        assert [q.id for q in lh.queries.running()] == ["q"]
+        with pytest.raises(QueryNotFound):
+            lh.queries.cancel("q", owner="someone-else")
+        assert lh.queries.cancel("q").cancelled
+        with pytest.raises(QueryCancelled):
+            pending.result(timeout=30)
     assert lh.queries.running() == []
     with pytest.raises(QueryNotFound):
         lh.queries.cancel("q")

@@ -103,15 +103,12 @@ LONG = "SELECT count(*) FROM range(10000000000) a"
 
 
 def _wait_running(client: AppClient, query_id: str, headers: dict[str, str] | None = None) -> None:
-    import time
+    from tests.waiting import wait_until
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        items = client.get("/v1/queries", headers=headers).json()["items"]
-        if any(q["query_id"] == query_id for q in items):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"query {query_id} never showed as running")
+    def running() -> bool:
+        return any(q["query_id"] == query_id for q in client.get("/v1/queries", headers=headers).json()["items"])
+
+    wait_until(running, f"query {query_id} running")
 
 
 def test_cancel_a_running_query(client: AppClient) -> None:
