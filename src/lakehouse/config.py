@@ -100,6 +100,12 @@ class LakeSettings(_Section):
     query_timeout_ms: int = Field(30_000, ge=1, description="Longest a query may run (a request may ask for less).")
     query_max_rows: int = Field(100_000, ge=1, description="Most rows a JSON query result returns.")
     query_threads: int = Field(2, ge=1, description="DuckDB threads per query engine.")
+    query_reuse_ms: int = Field(
+        2_000,
+        ge=0,
+        description="How long a read transaction may serve later queries at the same snapshot after it opened "
+        "(skips reloading the catalog; 0: a new transaction per query). SQL that reads the clock never reuses one.",
+    )
     query_memory_limit: str = Field(
         "2GB",
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",

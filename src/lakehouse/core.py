@@ -18,7 +18,7 @@ from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
-from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, write_arrow_stream
+from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
 
@@ -94,8 +94,9 @@ class Lakehouse:
         ``pyarrow.Table``, a pandas or polars DataFrame), written as Arrow IPC without ``format``."""
         ingestor = Ingestor(self.lake)
         if isinstance(data, Path):
+            format = format or format_of_file(data)
             if format is None:
-                raise ValueError("give the format of the file: csv, ndjson, json, parquet or arrow")
+                raise ValueError(f"cannot tell the format of {data.name} by its suffix: give format=")
             return ingestor.ingest_file(dataset, data, format, mode=mode, key=key, create=create)
         spool_dir = self.settings.in_data_dir(self.settings.lake.spool_path)
         spool_dir.mkdir(parents=True, exist_ok=True)

@@ -165,12 +165,18 @@ def test_embedded_ingest(lh: Lakehouse, tmp_path: Path) -> None:
     path = tmp_path / "more.csv"
     path.write_bytes(b"id,email\n4,d@x\n")
     assert lh.ingest("leads", path, format="csv").rows_written == 1
+    jsonl = tmp_path / "more.jsonl"
+    jsonl.write_bytes(b'{"id": 4, "email": "d2@x"}\n')
+    assert lh.ingest("leads", jsonl).rows_written == 1  # the format from the suffix
+    assert lh.sql("SELECT count(*) FROM leads WHERE id = 4").rows == [[2]]
+    with pytest.raises(ValueError, match=r"format of more\.txt"):
+        lh.ingest("leads", tmp_path / "more.txt")
     assert lh.ingest("leads", pa.table({"id": [5], "email": ["e@x"]})).rows_written == 1
     assert lh.ingest("leads", pd.DataFrame({"id": [6], "email": ["f@x"]})).rows_written == 1
     assert lh.ingest("leads", pl.DataFrame({"id": [7], "email": ["g@x"]})).rows_written == 1
     upserted = lh.ingest("leads", pl.DataFrame({"id": [7], "email": ["G@x"]}), mode="upsert", key=["id"])
     assert upserted.rows_written == 1
-    assert lh.sql("SELECT count(*), max(email) FILTER (WHERE id = 7) FROM leads").rows == [[7, "G@x"]]
+    assert lh.sql("SELECT count(*), max(email) FILTER (WHERE id = 7) FROM leads").rows == [[8, "G@x"]]
     with pytest.raises(ValueError, match="format"):
         lh.ingest("leads", b"id\n1\n")
     spool = lh.settings.in_data_dir(lh.settings.lake.spool_path)

@@ -15,17 +15,7 @@ from rich.table import Table
 from lakehouse.cli._common import fail, load, settings_options
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError
-from lakehouse.tables.ingest import Format, Ingestor, Mode
-
-_SUFFIX_FORMATS = {
-    ".csv": "csv",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-    ".json": "json",
-    ".parquet": "parquet",
-    ".arrow": "arrow",
-    ".arrows": "arrow",
-}
+from lakehouse.tables.ingest import SUFFIX_FORMATS, Format, Ingestor, Mode, format_of_file
 
 
 def _open(config_path: str | None, data_dir: str | None) -> Lakehouse:
@@ -83,7 +73,7 @@ def _print_dataset(described: dict[str, object]) -> None:
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dataset", "dataset", required=True, help="Target dataset: name or namespace.name.")
-@click.option("--format", "fmt", type=click.Choice(sorted(set(_SUFFIX_FORMATS.values()))), help="Default: by suffix.")
+@click.option("--format", "fmt", type=click.Choice(sorted(set(SUFFIX_FORMATS.values()))), help="Default: by suffix.")
 @click.option("--mode", type=click.Choice(["append", "overwrite", "upsert"]), default="append", show_default=True)
 @click.option("--key", help="Key column(s) for upsert, comma-separated.")
 @click.option("--create/--no-create", default=True, show_default=True, help="Create the dataset if missing.")
@@ -105,7 +95,7 @@ def ingest(
       lakehouse ingest customers.csv --dataset crm.customers
       lakehouse ingest changes.parquet --dataset crm.customers --mode upsert --key id
     """
-    chosen = fmt or _SUFFIX_FORMATS.get(file.suffix.lower())
+    chosen = fmt or format_of_file(file)
     if chosen is None:
         raise click.UsageError(f"cannot tell the format of {file.name}; pass --format")
     keys = [k.strip() for k in key.split(",")] if key else []

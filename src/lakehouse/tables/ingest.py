@@ -178,6 +178,23 @@ def format_for(content_type: str | None) -> Format:
     return MEDIA_TYPES[media]
 
 
+SUFFIX_FORMATS: dict[str, Format] = {
+    ".csv": "csv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".arrows": "arrow",
+}
+
+
+def format_of_file(path: Path) -> Format | None:
+    """The format a file's suffix names (``.csv``, ``.ndjson``/``.jsonl``, ``.json``, ``.parquet``,
+    ``.arrow``/``.arrows``), or None."""
+    return SUFFIX_FORMATS.get(path.suffix.lower())
+
+
 def _reader(fmt: Format, path: Path, known: dict[str, str]) -> str:
     if fmt == "ndjson":
         return f"read_json({sql_literal(path)}, format = 'newline_delimited')"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import duckdb
@@ -131,6 +132,54 @@ def open_lake_db(
         db.close()
         raise
     return db
+
+
+class LatestSnapshot:
+    """The lake's newest snapshot id, read straight from the catalog database with its own driver (sqlite3 or
+    psycopg) rather than through DuckDB: about 0.1 ms, cheap enough to ask before every query whether an open read
+    transaction still shows the newest state. Thread-safe; one connection, opened on first use and again after an
+    error. ``None`` when it cannot tell (the caller then opens a fresh transaction, which reports the error)."""
+
+    _SQL = "SELECT max(snapshot_id) FROM ducklake_snapshot"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def _connect(self) -> Any:
+        lake = self._settings.lake
+        if lake.catalog == "postgres":
+            import psycopg
+
+            assert lake.catalog_dsn is not None
+            return psycopg.connect(lake.catalog_dsn.get_secret_value(), autocommit=True, connect_timeout=10)
+        path = Path(self._settings.in_data_dir(lake.catalog_path)).resolve()
+        # mode=rw: never create a catalog; autocommit: each read sees the newest commit
+        return sqlite3.connect(
+            path.as_uri() + "?mode=rw", uri=True, timeout=10, isolation_level=None, check_same_thread=False
+        )
+
+    def __call__(self) -> int | None:
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                row = self._conn.execute(self._SQL).fetchone()
+            except Exception:  # any driver error: cannot tell, and reconnect next time
+                self.close_unlocked()
+                return None
+        return int(row[0]) if row and row[0] is not None else None
+
+    def close_unlocked(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_unlocked()
 
 
 class Lake:

@@ -4,8 +4,9 @@ A query runs on its own DuckDB instance with the lake attached ``READ_ONLY`` and
 ``customers`` and ``sales.orders`` resolve), then locked down before any user SQL: ``allowed_directories`` = the
 lake's data, ``enable_external_access = false``, extension autoload/autoinstall off, per-query ``threads`` and
 ``memory_limit``, and ``lock_configuration = true``. Statements are judged by DuckDB's own parser: exactly one,
-of type SELECT or EXPLAIN. A timer interrupts a query past its time limit. Time travel (``snapshot`` or
-``as_of``) uses an instance attached at that snapshot, kept in a small cache.
+of type SELECT or EXPLAIN. The watchdog interrupts a query past its time limit. Time travel (``snapshot`` or
+``as_of``) uses an instance attached at that snapshot, kept in a small cache. Each instance keeps the read
+transactions of finished queries open for the next ones at the same snapshot (``tables.read_pool``).
 
 Every query is registered under an id while it runs (given by the caller or generated), so it can be listed and
 cancelled (``QueryEngine.cancel``) from another request: cancelling interrupts its cursor.
@@ -17,16 +18,15 @@ import base64
 import contextlib
 import datetime as dt
 import decimal
-import heapq
+import functools
 import io
-import itertools
 import json
 import math
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,9 @@ from lakehouse.errors import (
     QueryTimeout,
     StoreUnavailable,
 )
-from lakehouse.tables.lake import CATALOG, data_path, open_lake_db, sql_literal
+from lakehouse.tables.lake import LatestSnapshot, data_path, open_lake_db, sql_literal
+from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
+from lakehouse.tables.watchdog import Watchdog
 
 ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _PINNED_ENGINES = 8
@@ -54,6 +56,14 @@ _PINNED_ENGINES = 8
 BATCH_ROWS = {"arrow": 32_768, "parquet": 131_072, "csv": 10_000, "ndjson": 10_000}
 # Functions that describe the engine's credentials (the lake's S3 secret): never callable from /v1/sql.
 DENIED_FUNCTIONS = frozenset({"duckdb_secrets", "which_secret"})
+
+
+def _session_gone(exc: duckdb.Error) -> bool:
+    """What a reused read transaction fails with when its catalog session has gone (DuckLake reports a lost
+    PostgreSQL connection as a plain ``duckdb.Error``): worth one more try in a fresh transaction."""
+    return type(exc) is duckdb.Error or isinstance(
+        exc, duckdb.TransactionException | duckdb.ConnectionException | duckdb.IOException
+    )
 
 
 def _identifiers(sql: str) -> Iterator[str]:
@@ -79,8 +89,19 @@ def as_frame(table: Any, output: str) -> Any:
     return table
 
 
-def check_statement(sql: str) -> None:
-    """Exactly one statement, and a read: anything else is refused before it reaches a connection."""
+# Statements up to this long have their verdict remembered (agents repeat queries; the parser costs ~0.2 ms).
+_REMEMBERED_SQL = 4096
+
+
+def check_statement(sql: str) -> frozenset[str]:
+    """Exactly one statement, and a read: anything else is refused before it reaches a connection. Returns the
+    identifiers the statement names (lowercase)."""
+    if len(sql) <= _REMEMBERED_SQL:
+        return _judged(sql)
+    return _judge(sql)
+
+
+def _judge(sql: str) -> frozenset[str]:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.ParserException as exc:
@@ -97,15 +118,22 @@ def check_statement(sql: str) -> None:
             f"{name} statements are not allowed: /v1/sql is read-only (SELECT, EXPLAIN)",
             errors=[ErrorItem(kind="forbidden_statement", field="sql", reason=f"{name} is not a read")],
         )
-    denied = sorted(DENIED_FUNCTIONS.intersection(_identifiers(sql)))
+    identifiers = frozenset(_identifiers(sql))
+    denied = sorted(DENIED_FUNCTIONS.intersection(identifiers))
     if denied:
         raise PermissionDenied(f"{denied[0]}() is not available over /v1/sql", field="sql")
+    return identifiers
+
+
+_judged = functools.lru_cache(maxsize=1024)(_judge)  # refusals raise, so only accepted statements are remembered
 
 
 class _Engine:
     """One sandboxed DuckDB instance on the lake, optionally pinned to a snapshot."""
 
-    def __init__(self, settings: Settings, pin: str = "") -> None:
+    def __init__(
+        self, settings: Settings, watchdog: Watchdog, latest: LatestSnapshot | None = None, pin: str = ""
+    ) -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": settings.lake.query_threads,
             "memory_limit": settings.lake.query_memory_limit,
@@ -121,10 +149,15 @@ class _Engine:
         self.db.execute(f"SET allowed_directories = [{sql_literal(lake_data)}]")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
+        # the current lake's engine asks ``latest`` whether an idle transaction is still current; a pinned one's are
+        self.reads = ReadPool(
+            self.db.cursor, watchdog, latest=None if pin else latest, max_age=settings.lake.query_reuse_ms / 1000
+        )
         self.users = 0  # queries holding it (QueryEngine's lock guards this and ``retired``)
         self.retired = False  # out of the cache: closed when its last query ends
 
     def close(self) -> None:
+        self.reads.close()
         self.db.close()
 
 
@@ -239,7 +272,7 @@ class RunningQuery:
     owner: str | None
     started_at: dt.datetime
     started: float
-    cursor: duckdb.DuckDBPyConnection
+    cursor: duckdb.DuckDBPyConnection | None = None  # while it has one (QueryEngine's lock guards it)
     cancelled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,54 +283,6 @@ class RunningQuery:
             "elapsed_ms": round((time.perf_counter() - self.started) * 1000, 2),
             "cancelled": self.cancelled,
         }
-
-
-_OPEN_READ = f"BEGIN; USE {CATALOG}; SELECT id FROM {CATALOG}.current_snapshot()"  # noqa: S608 (constant)
-
-
-class Watchdog:
-    """One thread that calls each registered function when its time runs out (query time limits), unless it was
-    forgotten first: no thread per query."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], object]]] = []
-        self._live: set[int] = set()
-        self._ids = itertools.count()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, seconds: float, fn: Callable[[], object]) -> int:
-        with self._wake:
-            ident = next(self._ids)
-            heapq.heappush(self._heap, (time.monotonic() + seconds, ident, fn))
-            self._live.add(ident)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="lakehouse-query-watchdog", daemon=True)
-                self._thread.start()
-            self._wake.notify()
-        return ident
-
-    def forget(self, ident: int) -> None:
-        with self._wake:
-            self._live.discard(ident)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while self._heap and self._heap[0][1] not in self._live:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._wake.wait()
-                    continue
-                due, ident, fn = self._heap[0]
-                delay = due - time.monotonic()
-                if delay > 0:
-                    self._wake.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-                self._live.discard(ident)
-            with contextlib.suppress(Exception):
-                fn()
 
 
 def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Exception:
@@ -320,11 +305,12 @@ class QueryEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._current = _Engine(settings)
+        self._watchdog = Watchdog()
+        self._latest = LatestSnapshot(settings)
+        self._current = _Engine(settings, self._watchdog, self._latest)
         self._pinned: OrderedDict[str, _Engine] = OrderedDict()
         self._lock = threading.Lock()
         self._running: dict[str, RunningQuery] = {}
-        self._watchdog = Watchdog()
 
     def running(self, owner: str | None = None) -> list[RunningQuery]:
         """The queries running now (only ``owner``'s when given), oldest first."""
@@ -339,14 +325,13 @@ class QueryEngine:
             if running is None or (owner is not None and running.owner != owner):
                 raise QueryNotFound(f"no running query {query_id}", field="query_id")
             running.cancelled = True
-            running.cursor.interrupt()
+            if running.cursor is not None:
+                running.cursor.interrupt()
         return running
 
     @contextlib.contextmanager
-    def _register(
-        self, cur: duckdb.DuckDBPyConnection, sql: str, query_id: str, owner: str | None
-    ) -> Iterator[RunningQuery]:
-        running = RunningQuery(query_id, sql, owner, dt.datetime.now(dt.UTC), time.perf_counter(), cur)
+    def _register(self, sql: str, query_id: str, owner: str | None) -> Iterator[RunningQuery]:
+        running = RunningQuery(query_id, sql, owner, dt.datetime.now(dt.UTC), time.perf_counter())
         with self._lock:
             if query_id in self._running:
                 raise QueryIdInUse(f"a running query already has id {query_id}", field="query_id")
@@ -376,7 +361,7 @@ class QueryEngine:
                 self._pinned.move_to_end(pin)
                 engine.users += 1
         if engine is None:
-            fresh = _Engine(self.settings, pin)
+            fresh = _Engine(self.settings, self._watchdog, pin=pin)
             with self._lock:
                 engine = self._pinned.setdefault(pin, fresh)  # another thread may have opened it meanwhile
                 self._pinned.move_to_end(pin)
@@ -410,39 +395,65 @@ class QueryEngine:
         timeout_ms: int | None,
         query_id: str | None,
         owner: str | None,
-    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, int, str]]:
-        """A cursor in a read transaction, with ``sql`` executed, the snapshot it reads and the query's id (generated
-        when not given), registered as running.
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, Lease, str]]:
+        """A cursor in a read transaction, with ``sql`` executed, its lease (the snapshot it reads; set
+        ``reusable`` once the whole result is read) and the query's id (generated when not given), registered as
+        running.
 
-        The time limit (``timeout_ms`` capped by lake.query_timeout_ms) covers executing and fetching: the watchdog
-        interrupts the cursor when it runs out."""
-        check_statement(sql)
+        The time limit (``timeout_ms`` capped by lake.query_timeout_ms) covers opening the transaction, executing
+        and fetching: the watchdog interrupts the cursor when it runs out. A reused transaction whose catalog session
+        has gone (a PostgreSQL restart, say) fails with a transaction, connection or I/O error before any row: the
+        query then runs once more in a fresh one."""
+        identifiers = check_statement(sql)
         limit_ms = self.settings.lake.query_timeout_ms
-        timeout = min(timeout_ms or limit_ms, limit_ms)
+        deadline_at = time.monotonic() + min(timeout_ms or limit_ms, limit_ms) / 1000
         query_id = query_id or uuid.uuid4().hex
-        with self._engine(snapshot, as_of) as engine, contextlib.closing(engine.db.cursor()) as cur:
-            # closing the cursor (a connection) ends its read transaction; then the engine is let go
-            deadline: int | None = None
-            try:
-                with self._register(cur, sql, query_id, owner) as running:
-                    deadline = self._watchdog.watch(timeout / 1000, cur.interrupt)
+        fresh = not CLOCK_FUNCTIONS.isdisjoint(identifiers)
+        with self._engine(snapshot, as_of) as engine, self._register(sql, query_id, owner) as running:
+            while True:
+                with engine.reads.lease(fresh=fresh) as lease:
+                    cur = lease.cursor
+                    reused = lease.snapshot_id is not None
+                    deadline = self._watch(running, cur, deadline_at)
                     try:
-                        # One call: BEGIN first (the transaction loads the lake's snapshot once, for USE and the
-                        # query), USE per connection (tables resolve by name in the lake), then the snapshot read.
-                        row = cur.execute(_OPEN_READ).fetchone()
-                        snapshot_id = int(row[0]) if row else 0
-                        if params:
-                            cur.execute(sql, params)
-                        else:
-                            cur.execute(sql)
+                        try:
+                            lease.begin()
+                            if params:
+                                cur.execute(sql, params)
+                            else:
+                                cur.execute(sql)
+                        except duckdb.Error as exc:
+                            if (
+                                reused
+                                and _session_gone(exc)
+                                and self._watchdog.forget(deadline)
+                                and not running.cancelled
+                            ):
+                                fresh = True  # the reused transaction's session is gone: once more, fresh
+                                continue
+                            raise
                         if running.cancelled:  # cancelled before DuckDB had a query to interrupt
                             raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
-                        yield cur, snapshot_id, query_id
+                        yield cur, lease, query_id
+                        return
                     except duckdb.Error as exc:
                         raise _map_error(exc, running) from exc
-            finally:
-                if deadline is not None:
-                    self._watchdog.forget(deadline)
+                    finally:
+                        with self._lock:  # from here a cancel cannot reach this connection, lent again or not
+                            running.cursor = None
+                            cancelled = running.cancelled
+                        # an interrupt that fired (or may still land) or a cancel: never lend the connection again
+                        if not self._watchdog.forget(deadline) or cancelled:
+                            lease.reusable = False
+
+    def _watch(self, running: RunningQuery, cur: duckdb.DuckDBPyConnection, deadline_at: float) -> int:
+        """Make ``cur`` the running query's cursor (what a cancel interrupts) and have the watchdog interrupt it at
+        ``deadline_at``."""
+        with self._lock:
+            running.cursor = cur
+            if running.cancelled:
+                cur.interrupt()
+        return self._watchdog.watch(max(deadline_at - time.monotonic(), 0.0), cur.interrupt)
 
     def run(
         self,
@@ -459,9 +470,11 @@ class QueryEngine:
         """Run a query and return at most ``max_rows`` rows (``truncated`` says when there were more)."""
         started = time.perf_counter()
         limit = min(max_rows or self.settings.lake.query_max_rows, self.settings.lake.query_max_rows)
-        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, snapshot_id, query_id):
+        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, lease, query_id):
             description = cur.description or []
             fetched = cur.fetchmany(limit + 1)
+            lease.reusable = len(fetched) <= limit  # read to its end
+            snapshot_id = lease.begin()
         columns = [{"name": str(d[0]), "type": str(d[1])} for d in description]
         return QueryResult(
             columns=columns,
@@ -484,11 +497,13 @@ class QueryEngine:
         owner: str | None = None,
     ) -> Any:
         """Run a query and return every row as a ``pyarrow.Table`` (no row cap; the time limit applies)."""
-        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, _, _):
+        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, lease, _):
             try:
-                return cur.to_arrow_table()
+                table = cur.to_arrow_table()
             except duckdb.Error as exc:
                 raise _map_error(exc) from exc
+            lease.reusable = True
+            return table
 
     def stream(
         self,
@@ -511,7 +526,7 @@ class QueryEngine:
         stack = contextlib.ExitStack()
         try:
             opened = self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner)
-            cur, snapshot_id, _ = stack.enter_context(opened)
+            cur, lease, _ = stack.enter_context(opened)
             reader = cur.to_arrow_reader(batch_rows or BATCH_ROWS[fmt])
         except BaseException:
             stack.close()
@@ -520,8 +535,9 @@ class QueryEngine:
         def chunks() -> Iterator[bytes]:
             with stack:
                 yield from encode_batches(reader, fmt)
+                lease.reusable = True  # read to its end (a stream closed early closes its connection)
 
-        return snapshot_id, chunks()
+        return lease.begin(), chunks()
 
     def close(self) -> None:
         with self._lock:
@@ -529,3 +545,4 @@ class QueryEngine:
             for engine in self._pinned.values():
                 self._retire(engine)
             self._pinned.clear()
+        self._latest.close()
