@@ -150,8 +150,13 @@ class _Engine:
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
         # the current lake's engine asks ``latest`` whether an idle transaction is still current; a pinned one's are
+        # (a pinned engine keeps fewer: up to 8 of them are open, each holding catalog sessions)
         self.reads = ReadPool(
-            self.db.cursor, watchdog, latest=None if pin else latest, max_age=settings.lake.query_reuse_ms / 1000
+            self.db.cursor,
+            watchdog,
+            latest=None if pin else latest,
+            max_age=settings.lake.query_reuse_ms / 1000,
+            capacity=2 if pin else 8,
         )
         self.users = 0  # queries holding it (QueryEngine's lock guards this and ``retired``)
         self.retired = False  # out of the cache: closed when its last query ends
