@@ -423,6 +423,8 @@ class QueryEngine:
                     try:
                         try:
                             lease.begin()
+                            if running.cancelled:  # before DuckDB had a query to interrupt
+                                raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
                             if params:
                                 cur.execute(sql, params)
                             else:
@@ -437,7 +439,7 @@ class QueryEngine:
                                 fresh = True  # the reused transaction's session is gone: once more, fresh
                                 continue
                             raise
-                        if running.cancelled:  # cancelled before DuckDB had a query to interrupt
+                        if running.cancelled:  # cancelled between the check above and DuckDB starting
                             raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
                         yield cur, lease, query_id
                         return
