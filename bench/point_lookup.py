@@ -1,11 +1,12 @@
 """Point-lookup benchmark: the HTTP overhead of one small query, measured in pairs against in-process DuckDB.
 
 One server with one dataset of ROWS rows x 8 columns (the same rows as bench/tables.py); the baseline is a DuckLake
-with the same rows in this process. Each round runs the lookup in-process on plain DuckDB, then with the embedded
-Lakehouse on the server's own lake (the same query engine, no HTTP), then over HTTP, then `SELECT 1` and `/health`
-over HTTP. The overhead is the median of the paired differences, which a busy shared machine moves less than a
-difference of medians: HTTP against plain DuckDB (the target), and HTTP against the embedded engine (what HTTP
-itself costs). The server's own `elapsed_ms` (from parsing the SQL to the last row) is reported too.
+with the same rows in this process. Each round runs the lookup in-process on plain DuckDB, with the embedded
+Lakehouse on the server's own lake (the same query engine, no HTTP) and over HTTP, then `SELECT 1` and `/health`
+over HTTP, in an order rotated each round. The overhead is the median of the paired differences, which a busy
+shared machine moves less than a difference of medians: HTTP against plain DuckDB (the target), and HTTP against
+the embedded engine (what HTTP itself costs). The server's own `elapsed_ms` (from parsing the SQL to the last row)
+is reported too.
 
     .venv/bin/python bench/point_lookup.py [--rows 5000000] [--rounds 150]
 """
@@ -18,6 +19,7 @@ import signal
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -66,24 +68,26 @@ def main() -> None:
                     "health": [],
                 }
                 with Lakehouse.open(tmp / "lh") as embedded:
-                    for _ in range(args.rounds):
-                        t0 = time.perf_counter()
-                        base.execute(POINT).fetchall()
-                        t1 = time.perf_counter()
-                        embedded.sql(POINT)
-                        t2 = time.perf_counter()
+
+                    def over_http() -> None:
                         answer = http.post("/v1/sql", json={"sql": POINT})
-                        t3 = time.perf_counter()
-                        http.post("/v1/sql", json={"sql": "SELECT 1"})
-                        t4 = time.perf_counter()
-                        http.get("/health")
-                        t5 = time.perf_counter()
-                        times["base"].append(t1 - t0)
-                        times["embedded"].append(t2 - t1)
-                        times["http"].append(t3 - t2)
                         times["server"].append(answer.json()["elapsed_ms"] / 1000)
-                        times["select1"].append(t4 - t3)
-                        times["health"].append(t5 - t4)
+
+                    steps: list[tuple[str, Callable[[], object]]] = [
+                        ("base", lambda: base.execute(POINT).fetchall()),
+                        ("embedded", lambda: embedded.sql(POINT)),
+                        ("http", over_http),
+                        ("select1", lambda: http.post("/v1/sql", json={"sql": "SELECT 1"})),
+                        ("health", lambda: http.get("/health")),
+                    ]
+                    for round_ in range(args.rounds):
+                        # rotated each round: every step runs after every other equally often (a step run straight
+                        # after another in the same process finds its caches and threads warm)
+                        shift = round_ % len(steps)
+                        for name, step in steps[shift:] + steps[:shift]:
+                            t0 = time.perf_counter()
+                            step()
+                            times[name].append(time.perf_counter() - t0)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)

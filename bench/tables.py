@@ -175,7 +175,7 @@ def main() -> None:
     )
     print(
         f"| point lookup p50 ({args.points} in turns) | {pb * 1e3:.2f} ms | {ph * 1e3:.2f} ms | "
-        f"+{(ph - pb) * 1e3:.2f} ms (median of the {args.points} paired differences: +{paired * 1e3:.2f} ms) | "
+        f"{(ph - pb) * 1e3:+.2f} ms (median of the {args.points} paired differences: {paired * 1e3:+.2f} ms) | "
         "<= +3 ms |"
     )
     print(
