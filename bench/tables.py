@@ -28,12 +28,17 @@ from lakehouse import Client
 from lakehouse.tables.extensions import load_extensions
 
 
-def interleaved(fns: list[Callable[[], object]], repeat: int, samples: list[list[float]] | None = None) -> list[float]:
+def interleaved(
+    fns: list[Callable[[], object]], repeat: int, samples: list[list[float]] | None = None, *, settle: bool = False
+) -> list[float]:
     """Median seconds of each function, run in turns (a, b, a, b, ...) so both see the same machine load; every
-    time is appended to ``samples`` when given."""
+    time is appended to ``samples`` when given. ``settle``: flush dirty pages to disk before each (untimed), for
+    steps that write hundreds of MB."""
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for index, fn in enumerate(fns):
+            if settle:
+                os.sync()  # untimed: no step pays for writing back what the step before it wrote
             t0 = time.perf_counter()
             fn()
             times[index].append(time.perf_counter() - t0)
@@ -123,10 +128,12 @@ def main() -> None:
                     lambda: http_ingest(parquet, "application/vnd.apache.parquet"),
                 ],
                 repeat,
+                settle=True,
             )
             t_base_csv, t_http_csv = interleaved(
                 [lambda: base_ingest(f"read_csv('{csv}', header = true)"), lambda: http_ingest(csv, "text/csv")],
                 repeat,
+                settle=True,
             )
             with parquet.open("rb") as f:
                 http.post(
