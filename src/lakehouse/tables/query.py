@@ -149,8 +149,9 @@ class _Engine:
         self.db.execute(f"SET allowed_directories = [{sql_literal(lake_data)}]")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
-        # the current lake's engine asks ``latest`` whether an idle transaction is still current; a pinned one's are
-        # (a pinned engine keeps fewer: up to 8 of them are open, each holding catalog sessions)
+        # The current lake's engine asks ``latest`` whether an idle transaction still reads the newest snapshot; a
+        # pinned engine's transactions always read its snapshot. A pinned engine keeps fewer idle: up to 8 pinned
+        # engines are open at once, and each idle transaction holds a catalog session.
         self.reads = ReadPool(
             self.db.cursor,
             watchdog,
