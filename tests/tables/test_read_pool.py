@@ -141,3 +141,15 @@ def test_a_reused_transaction_whose_catalog_session_died_is_retried_fresh(pg_url
         assert killed >= 1
         assert lakehouse.sql("SELECT name FROM people").rows == [["ada"]]
         assert _connection(lakehouse) != first
+
+
+def test_a_write_by_another_lakehouse_in_the_same_process_is_seen(catalog: str | None, tmp_path: Path) -> None:
+    """Two lakehouses on one data dir in one process (as `lakehouse verify` runs two servers): a query after the
+    other one's drop, re-create and ingest reads the new rows, not a transaction kept from before."""
+    with _open(tmp_path / "data", catalog) as reader, _open(tmp_path / "data", catalog) as writer:
+        writer.ingest("people", b"id,name\n1,A\n2,b\n", format="csv", create=True)
+        for _ in range(3):
+            assert reader.sql("SELECT * FROM people ORDER BY id").rows == [[1, "A"], [2, "b"]]
+        writer.datasets.drop("people")
+        writer.ingest("people", b'{"id": 1, "name": "once"}\n', format="ndjson", create=True)
+        assert reader.sql("SELECT * FROM people").rows == [[1, "once"]]

@@ -281,6 +281,9 @@ class RunningQuery:
     cursor: duckdb.DuckDBPyConnection | None = None  # while it has one (QueryEngine's lock guards it)
     cancelled: bool = False
 
+    def cancelled_error(self) -> QueryCancelled:
+        return QueryCancelled(f"query {self.id} was cancelled", field="query_id")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "query_id": self.id,
@@ -295,7 +298,7 @@ def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Except
     message = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.InterruptException):
         if running is not None and running.cancelled:
-            return QueryCancelled(f"query {running.id} was cancelled", field="query_id")
+            return running.cancelled_error()
         return QueryTimeout("the query ran past its time limit and was interrupted", field="timeout_ms")
     if isinstance(exc, duckdb.PermissionException):
         return PermissionDenied(message, field="sql")
@@ -425,7 +428,7 @@ class QueryEngine:
                         try:
                             lease.begin()
                             if running.cancelled:  # before DuckDB had a query to interrupt
-                                raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
+                                raise running.cancelled_error()
                             if params:
                                 cur.execute(sql, params)
                             else:
@@ -441,7 +444,7 @@ class QueryEngine:
                                 continue
                             raise
                         if running.cancelled:  # cancelled between the check above and DuckDB starting
-                            raise QueryCancelled(f"query {query_id} was cancelled", field="query_id")
+                            raise running.cancelled_error()
                         yield cur, lease, query_id
                         return
                     except duckdb.Error as exc:
@@ -456,11 +459,10 @@ class QueryEngine:
 
     def _watch(self, running: RunningQuery, cur: duckdb.DuckDBPyConnection, deadline_at: float) -> int:
         """Make ``cur`` the running query's cursor (what a cancel interrupts) and have the watchdog interrupt it at
-        ``deadline_at``."""
+        ``deadline_at``. (A cancel that came earlier is seen by the check before ``execute``: an interrupt of an idle
+        connection does nothing.)"""
         with self._lock:
             running.cursor = cur
-            if running.cancelled:
-                cur.interrupt()
         return self._watchdog.watch(max(deadline_at - time.monotonic(), 0.0), cur.interrupt)
 
     def run(

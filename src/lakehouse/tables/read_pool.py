@@ -124,6 +124,9 @@ class ReadPool:
             return len(self._idle)
 
     def _take(self) -> Lease | None:
+        with self._lock:
+            if not self._idle:
+                return None  # nothing to reuse: no need to ask the catalog
         latest = None
         if self._latest is not None:
             latest = self._latest()
