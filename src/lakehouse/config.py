@@ -104,7 +104,8 @@ class LakeSettings(_Section):
         2_000,
         ge=0,
         description="How long a read transaction may serve later queries at the same snapshot after it opened "
-        "(skips reloading the catalog; 0: a new transaction per query). SQL that reads the clock never reuses one.",
+        "(skips reloading the catalog; 0: a new transaction per query). SQL that reads the clock never reuses one. "
+        "A commit made around Lakehouse (DuckDB attached to the catalog directly) is seen once this has passed.",
     )
     query_memory_limit: str = Field(
         "2GB",

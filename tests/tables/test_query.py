@@ -58,7 +58,7 @@ def _seed(lakehouse: Lakehouse) -> None:
     lakehouse.datasets.create(
         "sales.orders", [{"name": "id", "type": "bigint"}, {"name": "total", "type": "decimal(10,2)"}]
     )
-    with lakehouse.lake.cursor() as cur:
+    with lakehouse.lake.cursor() as cur, lakehouse.lake.write(cur):
         cur.execute("INSERT INTO lake.main.customers VALUES (1, 'ada'), (2, 'bob')")
         cur.execute("INSERT INTO lake.sales.orders VALUES (1, 9.99)")
 
@@ -80,7 +80,7 @@ def test_max_rows_truncates(lh: Lakehouse) -> None:
 
 def test_time_travel_pins_every_table(lh: Lakehouse) -> None:
     before = lh.lake.current_snapshot()
-    with lh.lake.cursor() as cur:
+    with lh.lake.cursor() as cur, lh.lake.write(cur):
         cur.execute("INSERT INTO lake.main.customers VALUES (3, 'cy')")
         cur.execute("DELETE FROM lake.sales.orders")
     now = lh.sql("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM sales.orders)")
@@ -98,7 +98,7 @@ def test_time_travel_to_many_snapshots_at_once(lh: Lakehouse) -> None:
 
     snapshots = []
     for i in range(12):
-        with lh.lake.cursor() as cur:
+        with lh.lake.cursor() as cur, lh.lake.write(cur):
             cur.execute("INSERT INTO lake.main.customers VALUES (?, 'x')", [100 + i])
         snapshots.append(lh.lake.current_snapshot())
 
@@ -115,7 +115,7 @@ def test_time_travel_to_many_snapshots_at_once(lh: Lakehouse) -> None:
 
 def test_read_your_writes(lh: Lakehouse) -> None:
     for i in range(50):
-        with lh.lake.cursor() as cur:
+        with lh.lake.cursor() as cur, lh.lake.write(cur):
             cur.execute("INSERT INTO lake.main.customers VALUES (?, 'x')", [100 + i])
         assert lh.sql("SELECT count(*) FROM customers").rows == [[3 + i]]
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import InvalidSql, QueryFailed, QueryTimeout
+from lakehouse.tables.lake import LatestSnapshot, open_lake_db
 from tests.waiting import wait_until
 
 CONNECTION = "SELECT current_connection_id()"
@@ -153,3 +154,26 @@ def test_a_write_by_another_lakehouse_in_the_same_process_is_seen(catalog: str |
         writer.datasets.drop("people")
         writer.ingest("people", b'{"id": 1, "name": "once"}\n', format="ndjson", create=True)
         assert reader.sql("SELECT * FROM people").rows == [[1, "once"]]
+
+
+def test_on_sqlite_the_catalog_is_asked_again_only_after_a_writer_moved_the_change_token(tmp_path: Path) -> None:
+    """The cheap check: a commit through a Lake (any process) rewrites the token in the writer lock file, and only
+    then is the catalog read again. A commit made around the Lake, straight through DuckDB, moves no token, so the
+    answer given before it stands (reuse then ends with the age limit)."""
+    settings = Settings.model_validate({"data_dir": tmp_path})
+    with Lakehouse(settings) as lh:
+        lh.ingest("people", b"id\n1\n", format="csv", create=True)
+        latest = LatestSnapshot(settings)
+        try:
+            first = latest()
+            assert first == lh.lake.current_snapshot()
+            around = open_lake_db(settings)
+            try:
+                around.execute("CREATE TABLE lake.main.other (x INTEGER)")
+            finally:
+                around.close()
+            assert latest() == first
+            written = lh.ingest("people", b"id\n2\n", format="csv")
+            assert latest() == written.snapshot_id == first + 2
+        finally:
+            latest.close()

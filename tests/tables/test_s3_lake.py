@@ -42,7 +42,7 @@ def s3_lakehouse(tmp_path: Path, s3_settings: dict[str, Any]) -> Any:
 def test_data_files_land_under_the_prefix(s3_lakehouse: Any) -> None:
     lakehouse, s3 = s3_lakehouse
     lakehouse.datasets.create("t", [{"name": "a", "type": "integer"}])
-    with lakehouse.lake.cursor() as cur:
+    with lakehouse.lake.cursor() as cur, lakehouse.lake.write(cur):
         cur.execute("INSERT INTO lake.main.t SELECT range FROM range(1000)")
     keys = [o["Key"] for o in _bucket(s3).list_objects_v2(Bucket=s3["bucket"]).get("Contents", [])]
     assert keys and all(k.startswith("tenant-a/lake/") and k.endswith(".parquet") for k in keys)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
@@ -133,16 +135,33 @@ def open_lake_db(
     return db
 
 
+def writer_lock_path(settings: Settings) -> Path:
+    """The lock file writers of a SQLite catalog take turns on; it also holds the change token of the last write."""
+    catalog = Path(settings.in_data_dir(settings.lake.catalog_path))
+    return catalog.with_name(catalog.name + ".writer.lock")
+
+
+_TOKEN_BYTES = 16
+
+
 class LatestSnapshot:
     """The lake's newest snapshot id, read from the catalog's own table (``ducklake_snapshot``) outside any lake
     transaction, so an open read transaction can be checked against it before a query reuses it.
 
-    SQLite: through a small DuckDB instance of its own with the catalog attached by DuckDB's sqlite extension, never
-    Python's sqlite3 module. Two copies of the SQLite library in one process on one WAL database do not share their
-    POSIX locks and shared-memory bookkeeping (the SQLite documentation lists it among the ways to corrupt a
-    database), and such a reader was seen returning an old snapshot. About 1.5 ms. PostgreSQL: psycopg, a client
-    with nothing to share, about 0.2 ms. Thread-safe. ``None`` when it cannot tell (the caller then opens a fresh
-    transaction, which reports the error)."""
+    SQLite: every write through a ``Lake`` (ingest, DDL, maintenance), in any process, rewrites a random change
+    token in the writer lock file before it gives up its turn, so before its commit is acknowledged. The token is
+    read first (one ``pread``, microseconds); only when it differs from the one seen at the last check is the
+    catalog asked again, through a small DuckDB instance of its own with the catalog attached by DuckDB's sqlite
+    extension (about 1.5 ms), never Python's sqlite3: two copies of the SQLite library in one process on one WAL
+    database do not share their POSIX locks and shared-memory bookkeeping (the SQLite documentation lists it among
+    the ways to corrupt a database), and such a reader was seen returning an old snapshot. The token is read before
+    the catalog, so a write that lands between the two only makes the next call ask again. A write made without a
+    ``Lake`` (DuckDB attached to the catalog directly) moves no token: reuse ends for it when the transaction ages
+    out (``lake.query_reuse_ms``).
+
+    PostgreSQL: psycopg, a client with nothing to share, about 0.2 ms, on every call (writers may be on other
+    machines). Thread-safe. ``None`` when it cannot tell (the caller then opens a fresh transaction, which reports
+    the error)."""
 
     _SQL = "SELECT max(snapshot_id) FROM ducklake_snapshot"
 
@@ -150,6 +169,8 @@ class LatestSnapshot:
         self._settings = settings
         self._lock = threading.Lock()
         self._conn: Any = None
+        self._token_fd: int | None = None
+        self._seen: tuple[bytes, int] | None = None  # (token, the snapshot the catalog gave after reading it)
 
     def _connect(self) -> Any:
         lake = self._settings.lake
@@ -171,6 +192,26 @@ class LatestSnapshot:
         return db
 
     def __call__(self) -> int | None:
+        if self._settings.lake.catalog == "postgres":
+            return self._ask_catalog()
+        try:
+            with self._lock:
+                if self._token_fd is None:
+                    path = writer_lock_path(self._settings)  # made here if no writer has run yet
+                    self._token_fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                token = os.pread(self._token_fd, _TOKEN_BYTES, 0)
+                if self._seen is not None and self._seen[0] == token:
+                    return self._seen[1]
+        except OSError:
+            self.close()
+            return None
+        latest = self._ask_catalog()
+        if latest is not None:
+            with self._lock:
+                self._seen = (token, latest)
+        return latest
+
+    def _ask_catalog(self) -> int | None:
         try:
             with self._lock:
                 if self._conn is None:
@@ -192,19 +233,26 @@ class LatestSnapshot:
                 with contextlib.suppress(Exception):
                     self._conn.close()
                 self._conn = None
+            if self._token_fd is not None:
+                os.close(self._token_fd)
+                self._token_fd = None
+            self._seen = None
 
 
 class Lake:
-    """The attached lake. ``cursor()`` hands out a connection for one operation."""
+    """The attached lake. ``cursor()`` hands out a connection for one operation; a write on it goes inside
+    ``write(cur)``, which takes the writers' turn and moves the change token that tells query engines (in this
+    process and others) to look at the catalog again. A commit made on a cursor outside ``write`` is seen by a
+    reused read transaction only once that ages out (``lake.query_reuse_ms``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_path = data_path(settings)
-        self._writer_file: IO[str] | None = None
+        self._writer_fd: int | None = None
         if settings.lake.catalog == "sqlite":
-            catalog = Path(settings.in_data_dir(settings.lake.catalog_path))
-            catalog.parent.mkdir(parents=True, exist_ok=True)
-            self._writer_file = catalog.with_name(catalog.name + ".writer.lock").open("a")
+            path = writer_lock_path(settings)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             self._db = open_lake_db(settings)
         except duckdb.Error as exc:
@@ -231,21 +279,25 @@ class Lake:
         Writers take turns: the threads of this process by a lock, and, on a SQLite catalog, the processes of this
         machine by a lock file beside it, taken before the transaction reads the catalog. (SQLite cannot upgrade a
         reader to a writer while another writer is pending: it fails at once with "database is locked" whatever the
-        busy timeout, and DuckLake commits would fail that way under concurrent writers.) On PostgreSQL, DuckLake's
+        busy timeout, and DuckLake commits would fail that way under concurrent writers.) Before giving up its turn
+        a writer rewrites the lock file's change token (``LatestSnapshot`` reads it). On PostgreSQL, DuckLake's
         optimistic commits and retries serve writers on several machines."""
         with self._write_lock, self._writer_turn(), transaction(cur):
             yield
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
-        if self._writer_file is None:
+        if self._writer_fd is None:
             yield
             return
-        fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+        fcntl.flock(self._writer_fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(self._writer_file, fcntl.LOCK_UN)
+            try:  # whatever the transaction's outcome: a token that changes without a commit costs one check
+                os.pwrite(self._writer_fd, secrets.token_bytes(_TOKEN_BYTES), 0)
+            finally:
+                fcntl.flock(self._writer_fd, fcntl.LOCK_UN)
 
     def current_snapshot(self) -> int:
         with self.cursor() as cur:
@@ -265,5 +317,6 @@ class Lake:
             if not self._closed:
                 self._closed = True
                 self._db.close()
-                if self._writer_file is not None:
-                    self._writer_file.close()
+                if self._writer_fd is not None:
+                    os.close(self._writer_fd)
+                    self._writer_fd = None

@@ -3,8 +3,9 @@
 DuckLake loads a snapshot's catalog (schemas, tables, file lists) the first time a transaction touches the lake:
 about 4 ms on a SQLite catalog, more than everything else a point lookup costs besides the scan. When a query ends
 cleanly its connection, read transaction still open, waits here; the next query runs in it when the lake has not
-moved past that snapshot. ``LatestSnapshot`` tells that from the catalog database in about 0.1 ms before every query,
-so a query issued after a write was acknowledged still reads the write: reuse never trades away read-your-writes.
+moved past that snapshot. ``LatestSnapshot`` tells that before every query that could reuse one (from a change token
+the lake's writers move, then the catalog database when it moved), so a query issued after a write was acknowledged
+still reads the write: reuse never trades away read-your-writes.
 
 Reuse has limits, each for a reason:
 
