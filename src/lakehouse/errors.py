@@ -39,14 +39,20 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
     ├── PayloadTooLarge (413 payload_too_large)
+    │   └── BatchTooLarge (413 batch_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RangeNotSatisfiable (416 range_not_satisfiable)
     ├── RequestValidationFailed (422 validation_failed)
     │   ├── InvalidColumnType (422 invalid_column_type)
     │   ├── ConversionFailed (422 conversion_failed)
     │   ├── DuplicateKey (422 duplicate_key)
-    │   └── QueryFailed (422 query_failed)
+    │   ├── QueryFailed (422 query_failed)
+    │   ├── EmptyBatch (422 empty_batch)
+    │   ├── InvalidText (422 invalid_text)
+    │   └── UnknownModel (422 unknown_model)
+    ├── EmbedderFailed (502 embedder_failed)
     ├── StoreUnavailable (503 store_unavailable)
+    │   └── EmbedderUnavailable (503 embedder_unavailable)
     └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
 
 :func:`problem_body` is the only place that builds the wire body.
@@ -62,6 +68,7 @@ __all__ = [
     "ApiKeyExists",
     "ApiKeyNotFound",
     "BadRequest",
+    "BatchTooLarge",
     "BlobNotFound",
     "ConfigError",
     "Conflict",
@@ -69,6 +76,9 @@ __all__ = [
     "DatasetExists",
     "DatasetNotFound",
     "DuplicateKey",
+    "EmbedderFailed",
+    "EmbedderUnavailable",
+    "EmptyBatch",
     "EmptyBody",
     "ErrorItem",
     "Forbidden",
@@ -83,6 +93,7 @@ __all__ = [
     "InvalidName",
     "InvalidScope",
     "InvalidSql",
+    "InvalidText",
     "KeyConflict",
     "LakehouseError",
     "MalformedInput",
@@ -103,6 +114,7 @@ __all__ = [
     "SchemaMismatch",
     "StoreUnavailable",
     "Unauthenticated",
+    "UnknownModel",
     "UnsupportedMediaType",
     "error_class_for_kind",
     "field_to_pointer",
@@ -314,6 +326,10 @@ class UnsupportedMediaType(LakehouseError):
     status, kind, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
+class BatchTooLarge(PayloadTooLarge):
+    kind, title = "batch_too_large", "Too many items in one request"
+
+
 class RangeNotSatisfiable(LakehouseError):
     status, kind, title = 416, "range_not_satisfiable", "Range not satisfiable"
 
@@ -338,8 +354,28 @@ class QueryFailed(RequestValidationFailed):
     kind, title = "query_failed", "The query failed while running"
 
 
+class EmptyBatch(RequestValidationFailed):
+    kind, title = "empty_batch", "The request has nothing to work on"
+
+
+class InvalidText(RequestValidationFailed):
+    kind, title = "invalid_text", "A text cannot be embedded"
+
+
+class UnknownModel(RequestValidationFailed):
+    kind, title = "unknown_model", "No such embedding model here"
+
+
+class EmbedderFailed(LakehouseError):
+    status, kind, title = 502, "embedder_failed", "The embedding provider failed"
+
+
 class StoreUnavailable(LakehouseError):
     status, kind, title = 503, "store_unavailable", "A store is unavailable"
+
+
+class EmbedderUnavailable(StoreUnavailable):
+    kind, title = "embedder_unavailable", "No embedding provider is set up"
 
 
 class ConfigError(LakehouseError):

@@ -88,6 +88,8 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("POST", "/v1/sql"): ({}, {"json": {"sql": "DELETE FROM t"}}, 403),
         ("DELETE", "/v1/queries/{query_id}"): ({"query_id": "not-running"}, {}, 404),
         ("GET", "/v1/queries"): None,  # takes no input
+        ("POST", "/v1/embed"): ({}, {"json": {"texts": []}}, 422),
+        ("GET", "/v1/embed/models"): None,  # takes no input
         ("POST", "/v1/datasets/{name}/ingest"): (
             {"name": "t"},
             {"content": b"a", "headers": {"content-type": "x/y"}},

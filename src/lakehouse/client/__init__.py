@@ -11,6 +11,8 @@ from lakehouse.client.blobs import ROUTES as _BLOB_ROUTES
 from lakehouse.client.blobs import Blobs
 from lakehouse.client.datasets import ROUTES as _DATASET_ROUTES
 from lakehouse.client.datasets import Datasets
+from lakehouse.client.embed import ROUTES as _EMBED_ROUTES
+from lakehouse.client.embed import Embed
 from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
@@ -22,6 +24,7 @@ ROUTES = (
     | _KEY_ROUTES
     | _DATASET_ROUTES
     | _SQL_ROUTES
+    | _EMBED_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -43,6 +46,9 @@ class Client:
         self.sql_arrow = self._tables.sql_arrow
         self.queries = self._tables.queries
         self.cancel_query = self._tables.cancel_query
+        self._embed = Embed(self._transport)
+        self.embed = self._embed.embed
+        self.embed_models = self._embed.models
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

@@ -46,3 +46,13 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+embedding_cache = sa.Table(
+    "embedding_cache",
+    metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("text_sha256", sa.String(64), primary_key=True),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from starlette.types import Scope
 from lakehouse import __version__
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
+from lakehouse.embed import describe
 from lakehouse.errors import ConfigError
 from lakehouse.server.metrics import Metrics
 from lakehouse.server.middleware import RequestContextMiddleware
@@ -48,6 +50,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if "embedd" in names:  # which provider embeds, or which setting to choose
+            logging.getLogger("lakehouse.embed").info(describe(settings))
         yield
         if opened_here:
             lh.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from lakehouse.services import catalogd, gateway, ingestd, queryd, storaged
+from lakehouse.services import catalogd, embedd, gateway, ingestd, queryd, storaged
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ SERVICES: dict[str, Service] = {
             "ingestd", ingestd.router, (), "ingestd", "ingest into datasets", patterns=(r"^/v1/datasets/[^/]+/ingest$",)
         ),
         Service("queryd", queryd.router, ("/v1/sql", "/v1/queries"), "queryd", "read-only SQL over the lake"),
+        Service("embedd", embedd.router, ("/v1/embed",), "embedd", "embeddings of texts"),
     )
 }
 

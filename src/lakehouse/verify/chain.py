@@ -383,6 +383,33 @@ def _tables_refusals(t: Target) -> str:
     return "409 schema_mismatch, 403 permission_denied (/etc/passwd), 403 forbidden_statement (DROP); lake unchanged"
 
 
+@smoke("embed: texts to vectors, cached, refusals")
+def _embed(t: Target) -> str:
+    url, key = _any_url(t)
+    texts = ["The cat sat on the mat.", "A kitten lay on the rug.", "Interest rates rose again."]
+    with t.client(url, key) as c:
+        r = c.post("/v1/embed", json={"texts": texts})
+        check(r.status_code == 200, f"POST /v1/embed -> {r.status_code}: {r.text[:300]}")
+        body = r.json()
+        vectors = body["vectors"]
+        check(body["count"] == 3 and len(vectors) == 3, f"{body['count']} vectors for 3 texts")
+        check(all(len(v) == body["dim"] for v in vectors), "vectors of another length than dim")
+
+        def cosine(a: list[float], b: list[float]) -> float:
+            dot = sum(x * y for x, y in zip(a, b, strict=True))
+            return dot / ((sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5 or 1.0)
+
+        near, far = cosine(vectors[0], vectors[1]), cosine(vectors[0], vectors[2])
+        if not body["model"].startswith("hashing-"):  # feature hashing knows words, not meaning
+            check(near > far, f"the cat/kitten pair ({near:.2f}) is not closer than cat/rates ({far:.2f})")
+        again = c.post("/v1/embed", json={"texts": texts[:1]}).json()
+        check(again["cached"] == 1 and again["vectors"][0] == vectors[0], "a repeated text was not served cached")
+        check_problem(c.post("/v1/embed", json={"texts": []}), 422, "empty_batch")
+    return (
+        f"{body['model']} ({body['dim']} dims): cat/kitten {near:.2f} > cat/rates {far:.2f}; repeat cached; [] -> 422"
+    )
+
+
 @contextlib.contextmanager
 def scoped_key(t: Target, name: str, scopes: list[str]) -> Iterator[str]:
     """A key made with the admin key for one smoke, revoked afterwards."""

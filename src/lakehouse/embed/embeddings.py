@@ -1,0 +1,213 @@
+"""``Embeddings``: the one entry point for text → vectors. It checks a request (texts, size, model), serves what it
+can from the cache in the operational DB, keyed by (model, sha256(text)), embeds the rest once each (repeats
+inside a request included) with the chosen provider, and stores them.
+
+The provider is ``embed.provider``; left empty it is ``local`` when the ``embed`` extra is installed and otherwise
+none, which every call reports with the setting to choose. ``hashing-<dim>`` is also served when asked for by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from lakehouse.config import Settings
+from lakehouse.embed.providers import (
+    EXTRA_HINT,
+    Embedder,
+    HashingEmbedder,
+    LocalEmbedder,
+    OpenAIEmbedder,
+    Vectors,
+    local_extra_installed,
+)
+from lakehouse.errors import BatchTooLarge, EmbedderUnavailable, EmptyBatch, ErrorItem, InvalidText, UnknownModel
+from lakehouse.opsdb.schema import embedding_cache
+
+_log = logging.getLogger("lakehouse.embed")
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    model: str
+    dim: int
+    vectors: Vectors  # float32, one row per text, in order
+    cached: int  # how many texts came from the cache
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "dim": self.dim,
+            "count": len(self.vectors),
+            "cached": self.cached,
+            "vectors": self.vectors.tolist(),
+        }
+
+
+def default_provider(settings: Settings) -> str | None:
+    """The provider used: the setting, else ``local`` when its extra is installed, else None."""
+    if settings.embed.provider is not None:
+        return settings.embed.provider
+    return "local" if local_extra_installed() else None
+
+
+def describe(settings: Settings) -> str:
+    """One line on what embeds here, for start-up and ``doctor``."""
+    provider = default_provider(settings)
+    if provider is None:
+        return f"embeddings: no provider; {EXTRA_HINT}"
+    if provider == "local":
+        return f"embeddings: local model {settings.embed.model_name} (loaded on first use)"
+    if provider == "openai":
+        return f"embeddings: {settings.embed.openai.model or '(no model)'} at {settings.embed.openai.base_url}"
+    return f"embeddings: hashing-{settings.embed.hashing_dim} (feature hashing: for tests, not meaning)"
+
+
+class Embeddings:
+    """Thread-safe; providers are made on first use."""
+
+    def __init__(self, settings: Settings, opsdb: sa.Engine) -> None:
+        self.settings = settings
+        self._opsdb = opsdb
+        self._lock = threading.Lock()
+        self._default: Embedder | None = None
+        self._hashing = HashingEmbedder(settings.embed.hashing_dim)
+
+    def default(self) -> Embedder:
+        """The configured provider (made on first use); ``EmbedderUnavailable`` when there is none."""
+        with self._lock:
+            if self._default is None:
+                provider = default_provider(self.settings)
+                if provider is None:
+                    raise EmbedderUnavailable(f"no embedding provider: {EXTRA_HINT}", field="embed.provider")
+                if provider == "local":
+                    self._default = LocalEmbedder(self.settings.embed)
+                elif provider == "openai":
+                    self._default = OpenAIEmbedder(self.settings.embed.openai)
+                else:
+                    self._default = self._hashing
+            return self._default
+
+    def models(self) -> list[str]:
+        """The names a request may ask for."""
+        names = [self._hashing.name]
+        if default_provider(self.settings) not in (None, "hashing"):
+            names.insert(0, self.default().name)
+        return names
+
+    def embedder(self, model: str | None) -> Embedder:
+        if model is None:
+            return self.default()
+        if model == self._hashing.name:
+            return self._hashing
+        if default_provider(self.settings) not in (None, "hashing") and model == self.default().name:
+            return self.default()
+        raise UnknownModel(f"no embedding model {model!r} here; available: {', '.join(self.models())}", field="model")
+
+    def check(self, texts: list[Any]) -> None:
+        """Refuse what cannot be embedded: no texts (422), too many (413), a text that is not a non-empty string or
+        is too long (422, one item per text, with its index)."""
+        limits = self.settings.embed
+        if not texts:
+            raise EmptyBatch("texts is empty: give at least one text", field="texts")
+        if len(texts) > limits.max_texts:
+            raise BatchTooLarge(
+                f"{len(texts)} texts in one request; at most {limits.max_texts} (embed.max_texts)",
+                field="texts",
+                errors=[
+                    ErrorItem(
+                        kind="batch_too_large",
+                        field="texts",
+                        reason=f"{len(texts)} texts; the limit is {limits.max_texts}",
+                    )
+                ],
+            )
+        problems = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                reason = f"is a {type(text).__name__}, not a string"
+            elif not text.strip():
+                reason = "is empty"
+            elif len(text) > limits.max_text_chars:
+                reason = f"is {len(text)} characters; at most {limits.max_text_chars} (embed.max_text_chars)"
+            else:
+                continue
+            problems.append(ErrorItem(kind="invalid_text", field=f"texts[{index}]", reason=f"text {index} {reason}"))
+        if problems:
+            raise InvalidText(f"{len(problems)} text(s) cannot be embedded", errors=problems)
+
+    def embed(self, texts: list[str], model: str | None = None) -> EmbedResult:
+        """Vectors for ``texts`` (in order) from ``model`` (default: the configured provider)."""
+        self.check(texts)
+        embedder = self.embedder(model)
+        keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+        found = self._cached(embedder.name, keys) if self.settings.embed.cache else {}
+        if embedder.dim is not None:  # rows of another dimension were made by another model under this name
+            found = {key: vector for key, vector in found.items() if len(vector) == embedder.dim}
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in found:
+                missing.setdefault(key, text)
+        if missing:
+            fresh = embedder.embed(list(missing.values()))
+            computed = dict(zip(missing, fresh, strict=True))
+            if self.settings.embed.cache:
+                self._store(embedder.name, computed)
+            found.update(computed)
+        vectors = np.stack([found[key] for key in keys]).astype(np.float32, copy=False)
+        cached = sum(1 for key in keys if key not in missing)
+        return EmbedResult(model=embedder.name, dim=int(vectors.shape[1]), vectors=vectors, cached=cached)
+
+    def _cached(self, model: str, keys: list[str]) -> dict[str, Vectors]:
+        found: dict[str, Vectors] = {}
+        unique = sorted(set(keys))
+        with self._opsdb.connect() as conn:
+            for start in range(0, len(unique), 500):
+                rows = conn.execute(
+                    sa.select(embedding_cache.c.text_sha256, embedding_cache.c.vector).where(
+                        embedding_cache.c.model == model, embedding_cache.c.text_sha256.in_(unique[start : start + 500])
+                    )
+                )
+                for key, blob in rows:
+                    found[str(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        return found
+
+    def _store(self, model: str, vectors: dict[str, Vectors]) -> None:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "model": model,
+                "text_sha256": key,
+                "dim": int(vector.shape[0]),
+                "vector": np.asarray(vector, dtype="<f4").tobytes(),
+                "created_at": now,
+            }
+            for key, vector in vectors.items()
+        ]
+        dialect = self._opsdb.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: Any = pg_insert(embedding_cache).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(embedding_cache).on_conflict_do_nothing()
+        try:
+            with self._opsdb.begin() as conn:
+                conn.execute(statement, rows)
+        except sa.exc.SQLAlchemyError:  # a cache: the vectors are still returned, and computed again next time
+            _log.warning("could not store %d embeddings in the cache", len(rows), exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if isinstance(self._default, OpenAIEmbedder):
+                self._default.close()
+            self._default = None
