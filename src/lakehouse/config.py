@@ -176,6 +176,13 @@ class EmbedSettings(_Section):
     openai: OpenAIEmbedSettings = Field(default_factory=OpenAIEmbedSettings)
 
 
+class VectorsSettings(_Section):
+    """Vector collections (`lakehouse.vectors`, `/v1/collections`)."""
+
+    max_batch: int = Field(1000, ge=1, description="Most points in one upsert request (more: 413).")
+    max_k: int = Field(1000, ge=1, description="Most results one search may ask for.")
+
+
 class StackSettings(_Section):
     """Ports of each daemon in `lakehouse up` mode (the gateway uses server.port)."""
 
@@ -202,6 +209,7 @@ class Settings(_Section):
     lake: LakeSettings = Field(default_factory=LakeSettings)
     opsdb: OpsdbSettings = Field(default_factory=OpsdbSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    vectors: VectorsSettings = Field(default_factory=VectorsSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:

@@ -22,6 +22,7 @@ from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
+from lakehouse.vectors import VectorStore
 
 
 class Lakehouse:
@@ -36,6 +37,7 @@ class Lakehouse:
         self.keys = ApiKeyStore(self.opsdb)
         self.blobs: BlobStore = open_blob_store(settings)
         self.embeddings = Embeddings(settings, self.opsdb)
+        self.vectors = VectorStore(settings, self.opsdb, lambda: self.lake, self.embeddings)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()
@@ -176,6 +178,7 @@ class Lakehouse:
         return checks
 
     def close(self) -> None:
+        self.vectors.close()
         self.embeddings.close()
         with self._lake_lock:
             if self._queries is not None:

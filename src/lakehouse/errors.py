@@ -24,12 +24,15 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── BlobNotFound (404 blob_not_found)
     │   ├── ApiKeyNotFound (404 api_key_not_found)
     │   ├── DatasetNotFound (404 dataset_not_found)
+    │   ├── CollectionNotFound (404 collection_not_found)
+    │   ├── PointNotFound (404 point_not_found)
     │   └── QueryNotFound (404 query_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── ApiKeyExists (409 api_key_exists)
     │   ├── KeyConflict (409 key_conflict)
     │   ├── DatasetExists (409 dataset_exists)
+    │   ├── CollectionExists (409 collection_exists)
     │   ├── SchemaMismatch (409 schema_mismatch)
     │   ├── QueryCancelled (409 query_cancelled)
     │   ├── QueryIdInUse (409 query_id_in_use)
@@ -47,6 +50,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── ConversionFailed (422 conversion_failed)
     │   ├── DuplicateKey (422 duplicate_key)
     │   ├── QueryFailed (422 query_failed)
+    │   ├── InvalidFilter (422 invalid_filter)
+    │   ├── InvalidPoint (422 invalid_point)
     │   ├── EmptyBatch (422 empty_batch)
     │   ├── InvalidText (422 invalid_text)
     │   └── UnknownModel (422 unknown_model)
@@ -70,6 +75,8 @@ __all__ = [
     "BadRequest",
     "BatchTooLarge",
     "BlobNotFound",
+    "CollectionExists",
+    "CollectionNotFound",
     "ConfigError",
     "Conflict",
     "ConversionFailed",
@@ -88,9 +95,11 @@ __all__ = [
     "InvalidBucket",
     "InvalidColumnType",
     "InvalidCursor",
+    "InvalidFilter",
     "InvalidJson",
     "InvalidKey",
     "InvalidName",
+    "InvalidPoint",
     "InvalidScope",
     "InvalidSql",
     "InvalidText",
@@ -102,6 +111,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "PointNotFound",
     "PreconditionFailed",
     "QueryCancelled",
     "QueryFailed",
@@ -262,6 +272,14 @@ class DatasetNotFound(NotFound):
     kind, title = "dataset_not_found", "Dataset not found"
 
 
+class CollectionNotFound(NotFound):
+    kind, title = "collection_not_found", "No such collection"
+
+
+class PointNotFound(NotFound):
+    kind, title = "point_not_found", "No such point in the collection"
+
+
 class QueryNotFound(NotFound):
     kind, title = "query_not_found", "No such running query"
 
@@ -284,6 +302,10 @@ class KeyConflict(Conflict):
 
 class DatasetExists(Conflict):
     kind, title = "dataset_exists", "A dataset with this name exists"
+
+
+class CollectionExists(Conflict):
+    kind, title = "collection_exists", "A collection with this name exists"
 
 
 class SchemaMismatch(Conflict):
@@ -352,6 +374,14 @@ class DuplicateKey(RequestValidationFailed):
 
 class QueryFailed(RequestValidationFailed):
     kind, title = "query_failed", "The query failed while running"
+
+
+class InvalidFilter(RequestValidationFailed):
+    kind, title = "invalid_filter", "The filter is not valid"
+
+
+class InvalidPoint(RequestValidationFailed):
+    kind, title = "invalid_point", "A point cannot be stored"
 
 
 class EmptyBatch(RequestValidationFailed):

@@ -56,3 +56,14 @@ embedding_cache = sa.Table(
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("uid", sa.String(32), nullable=False, unique=True),  # tells a re-created collection from the old one
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("metric", sa.String(16), nullable=False),
+    sa.Column("embedder", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -19,6 +19,7 @@ from lakehouse.errors import DatasetExists, DatasetNotFound, ErrorItem, InvalidC
 from lakehouse.tables.lake import CATALOG, Lake, sql_literal, transaction
 from lakehouse.tables.names import (
     SYSTEM_NAMESPACE,
+    VECTORS_NAMESPACE,
     normalize_type,
     quote,
     validate_identifier,
@@ -305,8 +306,11 @@ class Datasets:
 
     def list(self, namespace: str | None = None) -> list[tuple[str, str]]:
         """(namespace, name) of every dataset (awaiting its first ingest or not), in order."""
-        query = "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name != ?"
-        params: list[Any] = [CATALOG, SYSTEM_NAMESPACE]
+        query = (
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = ? AND schema_name != ? AND schema_name != ?"
+        )
+        params: list[Any] = [CATALOG, SYSTEM_NAMESPACE, VECTORS_NAMESPACE]
         if namespace is not None:
             query += " AND schema_name = ?"
             params.append(validate_namespace(namespace))
@@ -314,7 +318,7 @@ class Datasets:
             found = {(str(s), str(t)) for s, t in cur.execute(query, params).fetchall()}
             if self._exists(cur, SYSTEM_NAMESPACE, _PENDING_TABLE):
                 pending = f"SELECT namespace, name FROM {_PENDING}"  # noqa: S608 (constant)
-                rows = cur.execute(pending + (" WHERE namespace = ?" if namespace else ""), params[2:]).fetchall()
+                rows = cur.execute(pending + (" WHERE namespace = ?" if namespace else ""), params[3:]).fetchall()
                 found.update((str(s), str(t)) for s, t in rows)
         return sorted(found)
 

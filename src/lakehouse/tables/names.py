@@ -9,7 +9,10 @@ from lakehouse.errors import ErrorItem, InvalidColumnType, InvalidName
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Names DuckDB or the lake keep for themselves (``_lakehouse`` holds the lake's own bookkeeping tables).
 SYSTEM_NAMESPACE = "_lakehouse"
-RESERVED_NAMESPACES = frozenset({"information_schema", "pg_catalog", "temp", "system", SYSTEM_NAMESPACE})
+VECTORS_NAMESPACE = "vectors"  # one table per vector collection, written by lakehouse.vectors only
+RESERVED_NAMESPACES = frozenset(
+    {"information_schema", "pg_catalog", "temp", "system", SYSTEM_NAMESPACE, VECTORS_NAMESPACE}
+)
 
 _BASE_TYPES = frozenset(
     {

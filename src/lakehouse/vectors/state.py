@@ -1,0 +1,157 @@
+"""``CollectionState``: one process's in-memory copy of a collection's points, and the lake snapshot it reflects.
+
+It is derived: the points are rows of the lake table ``vectors.<collection>``. ``load`` reads them all at one
+snapshot; ``apply`` replays DuckLake's change feed between two snapshots (per snapshot, deletions before
+insertions, so a point replaced in one commit ends as its new row). Search is exact: every live point is scored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Metric = str  # "cosine" | "dot" | "l2"
+
+
+@dataclass
+class Point:
+    id: str
+    vector: np.ndarray[Any, np.dtype[np.float32]]
+    metadata: dict[str, Any]
+    text: str | None
+
+
+def _metadata(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    value = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    return value if isinstance(value, dict) else {}
+
+
+class CollectionState:
+    """Rows kept in a growable matrix; a freed position is reused. Not thread-safe: the store holds its lock."""
+
+    def __init__(self, uid: str, dim: int, metric: Metric) -> None:
+        self.uid = uid
+        self.dim = dim
+        self.metric = metric
+        self.snapshot = -1
+        self._reset()
+
+    def _reset(self) -> None:
+        self._matrix = np.zeros((0, self.dim), dtype=np.float32)  # normalized rows when the metric is cosine
+        self._alive = np.zeros(0, dtype=bool)
+        self._points: list[Point | None] = []
+        self._position: dict[str, int] = {}
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self._matrix.nbytes + self._alive.nbytes + 200 * len(self._position))
+
+    def get(self, point_id: str) -> Point | None:
+        position = self._position.get(point_id)
+        return None if position is None else self._points[position]
+
+    def points(self) -> Iterable[Point]:
+        return (p for p in self._points if p is not None)
+
+    def load(self, rows: Iterable[tuple[Any, ...]], snapshot: int) -> None:
+        self._reset()
+        for point_id, vector, metadata, text in rows:
+            self._put(str(point_id), vector, metadata, text)
+        self.snapshot = snapshot
+
+    def apply(self, changes: Iterable[tuple[Any, ...]], snapshot: int) -> None:
+        """``changes``: (snapshot_id, change_type, id, vector, metadata, text), ordered by snapshot."""
+        by_snapshot: dict[int, tuple[list[str], list[tuple[Any, ...]]]] = {}
+        for snap, kind, point_id, vector, metadata, text in changes:
+            deletes, inserts = by_snapshot.setdefault(int(snap), ([], []))
+            if kind in ("delete", "update_preimage"):
+                deletes.append(str(point_id))
+            elif kind in ("insert", "update_postimage"):
+                inserts.append((str(point_id), vector, metadata, text))
+        for snap in sorted(by_snapshot):
+            deletes, inserts = by_snapshot[snap]
+            for point_id in deletes:
+                self._drop(point_id)
+            for row in inserts:
+                self._put(*row)
+        self.snapshot = snapshot
+
+    def _put(self, point_id: str, vector: Any, metadata: Any, text: Any) -> None:
+        row = np.asarray(vector, dtype=np.float32)
+        if row.shape != (self.dim,):
+            return  # not a point of this collection (the table is written by the store only)
+        stored = row
+        if self.metric == "cosine":
+            norm = float(np.linalg.norm(row))
+            stored = row / norm if norm else row
+        position = self._position.get(point_id)
+        if position is None:
+            position = self._free.pop() if self._free else self._grow()
+            self._position[point_id] = position
+        self._matrix[position] = stored
+        self._alive[position] = True
+        self._points[position] = Point(point_id, row, _metadata(metadata), None if text is None else str(text))
+
+    def _drop(self, point_id: str) -> None:
+        position = self._position.pop(point_id, None)
+        if position is not None:
+            self._alive[position] = False
+            self._points[position] = None
+            self._free.append(position)
+
+    def _grow(self) -> int:
+        position = len(self._points)
+        if position >= len(self._matrix):
+            capacity = max(64, 2 * len(self._matrix))
+            matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+            matrix[: len(self._matrix)] = self._matrix
+            alive = np.zeros(capacity, dtype=bool)
+            alive[: len(self._alive)] = self._alive
+            self._matrix, self._alive = matrix, alive
+        self._points.append(None)
+        return position
+
+    def search(
+        self, query: np.ndarray[Any, np.dtype[np.float32]], k: int, allowed: np.ndarray[Any, Any] | None
+    ) -> list[tuple[Point, float]]:
+        """The ``k`` best live points (``allowed``: a boolean mask over positions), best first, with their score:
+        cosine similarity, dot product, or Euclidean distance (l2: smaller is closer)."""
+        count = len(self._points)
+        mask = self._alive[:count] if allowed is None else self._alive[:count] & allowed
+        candidates = np.flatnonzero(mask)
+        if not len(candidates) or k <= 0:
+            return []
+        rows = self._matrix[candidates]
+        if self.metric == "l2":
+            distances = np.sqrt(np.maximum(((rows - query) ** 2).sum(axis=1), 0.0))
+            order = np.argsort(distances, kind="stable")[:k] if len(distances) > k else np.argsort(distances)
+            return [(self._points[candidates[i]], float(distances[i])) for i in order]
+        q = query
+        if self.metric == "cosine":
+            norm = float(np.linalg.norm(query))
+            q = query / norm if norm else query
+        scores = rows @ q
+        if len(scores) > k:
+            top = np.argpartition(-scores, k - 1)[:k]
+            order = top[np.argsort(-scores[top], kind="stable")]
+        else:
+            order = np.argsort(-scores, kind="stable")
+        return [(self._points[candidates[i]], float(scores[i])) for i in order]
+
+    def mask(self, predicate: Any) -> np.ndarray[Any, Any]:
+        """A boolean mask over positions of the points whose metadata satisfies ``predicate``."""
+        out = np.zeros(len(self._points), dtype=bool)
+        for position, point in enumerate(self._points):
+            if point is not None and predicate(point.metadata):
+                out[position] = True
+        return out

@@ -1,0 +1,450 @@
+"""``VectorStore``: collections of points (string id, vector, metadata, text) with filtered nearest-neighbour search.
+
+Where things live (docs/architecture.md): a collection's name, dimension, metric and embedder are a row of the
+operational DB (``collections``); its points are rows of the lake table ``vectors.<name>`` (id, vector FLOAT[],
+metadata JSON, text), so ``/v1/sql`` reads them like any table. Every upsert or delete is one lake commit through
+``Lake.write``: acknowledged means committed. What a process searches is derived from the lake: an in-memory
+``CollectionState`` that, before each read, catches up from the snapshot it reflects to the newest one through
+DuckLake's change feed (or reloads when the feed cannot reach back), so a point acknowledged by any process on the
+same lake is found by the next search anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import sqlalchemy as sa
+
+from lakehouse.config import Settings
+from lakehouse.embed import Embeddings
+from lakehouse.errors import (
+    BatchTooLarge,
+    CollectionExists,
+    CollectionNotFound,
+    EmptyBatch,
+    ErrorItem,
+    InvalidPoint,
+    PointNotFound,
+    RequestValidationFailed,
+)
+from lakehouse.opsdb.schema import collections
+from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot, transaction
+from lakehouse.tables.names import VECTORS_NAMESPACE, quote, validate_identifier
+from lakehouse.vectors.filters import compile_filter
+from lakehouse.vectors.state import CollectionState, Point
+
+METRICS = ("cosine", "dot", "l2")
+MAX_DIM = 65536
+MAX_ID_CHARS = 512
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    uid: str
+    dim: int
+    metric: str
+    embedder: str | None
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dim": self.dim,
+            "metric": self.metric,
+            "embedder": self.embedder,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def _table(name: str) -> str:
+    return f"{CATALOG}.{quote(VECTORS_NAMESPACE)}.{quote(name)}"
+
+
+class VectorStore:
+    """Thread-safe. ``lake`` is called for the lake when first needed (it attaches DuckDB)."""
+
+    def __init__(self, settings: Settings, opsdb: sa.Engine, lake: Any, embeddings: Embeddings) -> None:
+        self.settings = settings
+        self._opsdb = opsdb
+        self._lake_of = lake
+        self._embeddings = embeddings
+        self._latest = LatestSnapshot(settings)
+        self._states: dict[str, CollectionState] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def _lake(self) -> Lake:
+        lake: Lake = self._lake_of()
+        return lake
+
+    # -- collections ---------------------------------------------------------------------------------------------
+
+    def create(self, name: str, dim: int, metric: str = "cosine", embedder: str | None = None) -> Collection:
+        validate_identifier(name, "name")
+        problems = []
+        if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= MAX_DIM:
+            problems.append(ErrorItem(kind="validation_failed", field="dim", reason=f"dim is 1-{MAX_DIM}"))
+        if metric not in METRICS:
+            problems.append(
+                ErrorItem(kind="validation_failed", field="metric", reason=f"metric is one of {', '.join(METRICS)}")
+            )
+        if problems:
+            raise RequestValidationFailed("the collection cannot be made as asked", errors=problems)
+        if embedder is not None:
+            self._embeddings.embedder(embedder)  # UnknownModel when no such model is served here
+        record = Collection(name, uuid.uuid4().hex, dim, metric, embedder, datetime.now(UTC))
+        if self._find(name) is not None:
+            raise CollectionExists(f"collection {name} exists", field="name")
+        lake = self._lake
+        with lake.cursor() as cur, lake.write(cur):
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{quote(VECTORS_NAMESPACE)}")
+            cur.execute(f"DROP TABLE IF EXISTS {_table(name)}")  # left by a create whose opsdb row failed
+            cur.execute(f"CREATE TABLE {_table(name)} (id VARCHAR, vector FLOAT[], metadata JSON, text VARCHAR)")
+        try:
+            with self._opsdb.begin() as conn:
+                conn.execute(
+                    collections.insert().values(
+                        name=name,
+                        uid=record.uid,
+                        dim=dim,
+                        metric=metric,
+                        embedder=embedder,
+                        created_at=record.created_at,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:  # another process made it first: its table stands, ours was it
+            raise CollectionExists(f"collection {name} exists", field="name") from exc
+        return record
+
+    def _find(self, name: str) -> Collection | None:
+        with self._opsdb.connect() as conn:
+            row = conn.execute(sa.select(collections).where(collections.c.name == name)).first()
+        if row is None:
+            return None
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return Collection(row.name, row.uid, row.dim, row.metric, row.embedder, created)
+
+    def get(self, name: str) -> Collection:
+        validate_identifier(name, "name")
+        found = self._find(name)
+        if found is None:
+            raise CollectionNotFound(f"no collection {name}", field="name")
+        return found
+
+    def list_collections(self, limit: int = 100, after: str | None = None) -> list[Collection]:
+        query = sa.select(collections).order_by(collections.c.name).limit(limit)
+        if after is not None:
+            query = query.where(collections.c.name > after)
+        with self._opsdb.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Collection(
+                r.name,
+                r.uid,
+                r.dim,
+                r.metric,
+                r.embedder,
+                r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+            )
+            for r in rows
+        ]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """The collection with its point count, the snapshot this process reflects and the memory it takes."""
+        collection = self.get(name)
+        with self._locked(collection) as state:
+            return {
+                **collection.to_dict(),
+                "count": len(state),
+                "index": {"kind": "exact", "snapshot_id": state.snapshot},
+                "memory_bytes": state.memory_bytes,
+            }
+
+    def delete(self, name: str) -> Collection:
+        collection = self.get(name)
+        with self._opsdb.begin() as conn:
+            conn.execute(collections.delete().where(collections.c.uid == collection.uid))
+        lake = self._lake
+        with lake.cursor() as cur, lake.write(cur):
+            cur.execute(f"DROP TABLE IF EXISTS {_table(name)}")
+        with self._lock:
+            self._states.pop(collection.uid, None)
+            self._locks.pop(collection.uid, None)
+        return collection
+
+    # -- the in-memory state ---------------------------------------------------------------------------------------
+
+    def _locked(self, collection: Collection) -> _Locked:
+        with self._lock:
+            lock = self._locks.setdefault(collection.uid, threading.Lock())
+        return _Locked(self, collection, lock)
+
+    def _state(self, collection: Collection) -> CollectionState:
+        """Called with the collection's lock held: its state, caught up with the newest lake snapshot."""
+        with self._lock:
+            state = self._states.get(collection.uid)
+            if state is None:
+                state = self._states[collection.uid] = CollectionState(
+                    collection.uid, collection.dim, collection.metric
+                )
+        latest = self._latest()
+        if latest is not None and latest == state.snapshot:
+            return state
+        lake = self._lake
+        with lake.cursor() as cur:
+            if state.snapshot >= 0:
+                with transaction(cur):
+                    now = int(cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0])  # type: ignore[index]  # noqa: S608
+                    if now == state.snapshot:
+                        return state
+                    try:
+                        changes = cur.execute(
+                            "SELECT snapshot_id, change_type, id, vector, metadata, text "
+                            "FROM ducklake_table_changes(?, ?, ?, ?, ?) ORDER BY snapshot_id, rowid",
+                            [CATALOG, VECTORS_NAMESPACE, collection.name, state.snapshot + 1, now],
+                        ).fetchall()
+                    except duckdb.Error:  # the feed does not reach back that far (expired): read it whole
+                        changes = None
+                    if changes is not None:
+                        state.apply(changes, now)
+                        return state
+            with transaction(cur):
+                now = int(cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0])  # type: ignore[index]  # noqa: S608
+                rows = cur.execute(f"SELECT id, vector, metadata, text FROM {_table(collection.name)}").fetchall()  # noqa: S608
+                state.load(rows, now)
+        return state
+
+    # -- points --------------------------------------------------------------------------------------------------
+
+    def upsert(self, name: str, points: Sequence[Any]) -> dict[str, Any]:
+        """Insert or replace ``points`` (``{"id", "vector"? | "text"?, "metadata"?}``) as one lake commit. A point
+        with text and no vector is embedded by the collection's embedder. The whole batch is checked first: any bad
+        point refuses all (422 ``invalid_point``, one item per problem, with the point's index)."""
+        collection = self.get(name)
+        ids, vectors, metadata, texts = self._check_points(collection, points)
+        lake = self._lake
+        import pyarrow as pa
+
+        batch = pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "vector": pa.array([v.tolist() for v in vectors], pa.list_(pa.float32())),
+                "metadata": pa.array(metadata, pa.string()),
+                "text": pa.array(texts, pa.string()),
+            }
+        )
+        with lake.cursor() as cur:
+            cur.register("lakehouse_points", batch)
+            with lake.write(cur):
+                table = _table(collection.name)
+                cur.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM lakehouse_points)")  # noqa: S608
+                cur.execute(f"INSERT INTO {table} SELECT id, vector, metadata::JSON, text FROM lakehouse_points")  # noqa: S608
+            cur.unregister("lakehouse_points")
+        return {"upserted": len(ids), "snapshot_id": lake.current_snapshot()}
+
+    def _check_points(
+        self, collection: Collection, points: Sequence[Any]
+    ) -> tuple[list[str], list[np.ndarray[Any, Any]], list[str | None], list[str | None]]:
+        limit = self.settings.vectors.max_batch
+        if not isinstance(points, list) or not points:
+            raise EmptyBatch("points is empty: give at least one point", field="points")
+        if len(points) > limit:
+            raise BatchTooLarge(
+                f"{len(points)} points in one request; at most {limit} (vectors.max_batch)", field="points"
+            )
+        problems: list[ErrorItem] = []
+        seen: dict[str, int] = {}
+        ids: list[str] = []
+        vectors: list[np.ndarray[Any, Any] | None] = []
+        metadata: list[str | None] = []
+        texts: list[str | None] = []
+        to_embed: list[int] = []
+
+        def bad(index: int, part: str, reason: str) -> None:
+            field = f"points[{index}]" + (f".{part}" if part else "")
+            problems.append(ErrorItem(kind="invalid_point", field=field, reason=f"point {index}: {reason}"))
+
+        for index, point in enumerate(points):
+            ids.append("")
+            vectors.append(None)
+            metadata.append(None)
+            texts.append(None)
+            if not isinstance(point, Mapping):
+                bad(index, "", "a point is an object")
+                continue
+            unknown = set(point) - {"id", "vector", "metadata", "text"}
+            if unknown:
+                bad(index, sorted(unknown)[0], f"unknown member(s) {', '.join(sorted(unknown))}")
+            point_id = point.get("id")
+            if not isinstance(point_id, str) or not point_id or len(point_id) > MAX_ID_CHARS:
+                bad(index, "id", f"id is a string of 1-{MAX_ID_CHARS} characters")
+            elif point_id in seen:
+                bad(index, "id", f"id {point_id!r} repeats point {seen[point_id]}")
+            else:
+                seen[point_id] = index
+                ids[index] = point_id
+            meta = point.get("metadata")
+            if meta is not None and not isinstance(meta, Mapping):
+                bad(index, "metadata", f"metadata is an object, not {type(meta).__name__}")
+            elif meta is not None:
+                try:
+                    metadata[index] = json.dumps(meta, allow_nan=False)
+                except ValueError:
+                    bad(index, "metadata", "metadata holds NaN or an infinity, which JSON cannot")
+            text = point.get("text")
+            if text is not None and not isinstance(text, str):
+                bad(index, "text", f"text is a string, not {type(text).__name__}")
+            else:
+                texts[index] = text
+            vector = point.get("vector")
+            if vector is None:
+                if isinstance(text, str) and text.strip():
+                    to_embed.append(index)
+                else:
+                    bad(index, "vector", "give a vector, or a text to embed")
+                continue
+            if not isinstance(vector, list) or not all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in vector
+            ):
+                bad(index, "vector", "vector is a list of numbers")
+            elif len(vector) != collection.dim:
+                bad(index, "vector", f"vector has {len(vector)} dimensions; the collection has {collection.dim}")
+            elif not all(math.isfinite(x) for x in vector):
+                bad(index, "vector", "vector holds NaN or an infinity")
+            else:
+                vectors[index] = np.asarray(vector, dtype=np.float32)
+        if problems:
+            raise InvalidPoint(f"{len(problems)} problem(s) in the points; nothing was stored", errors=problems)
+        if to_embed:
+            embedded = self._embeddings.embed([str(texts[i]) for i in to_embed], collection.embedder)
+            if embedded.dim != collection.dim:
+                reason = (
+                    f"the embedder {embedded.model} gives {embedded.dim} dimensions; "
+                    f"the collection has {collection.dim}"
+                )
+                for i in to_embed:
+                    bad(i, "text", reason)
+                raise InvalidPoint("the embedder does not fit the collection; nothing was stored", errors=problems)
+            for i, row in zip(to_embed, embedded.vectors, strict=True):
+                vectors[i] = row
+        return ids, [v for v in vectors if v is not None], metadata, texts
+
+    def get_point(self, name: str, point_id: str) -> Point:
+        collection = self.get(name)
+        with self._locked(collection) as state:
+            point = state.get(point_id)
+        if point is None:
+            raise PointNotFound(f"no point {point_id!r} in {name}", field="id")
+        return point
+
+    def delete_points(self, name: str, ids: Sequence[str] | None = None, filter: Any = None) -> dict[str, Any]:
+        """Delete the points named by ``ids``, or those whose metadata matches ``filter`` (as the collection is when
+        the request is made), as one lake commit."""
+        collection = self.get(name)
+        if (ids is None) == (filter is None):
+            raise RequestValidationFailed("give ids or filter (one of them)", field="ids")
+        if ids is not None:
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise RequestValidationFailed("ids is a list of strings", field="ids")
+            targets = sorted(set(ids))
+        else:
+            predicate = compile_filter(filter)
+            with self._locked(collection) as state:
+                targets = sorted(p.id for p in state.points() if predicate(p.metadata))
+        lake = self._lake
+        deleted = 0
+        if targets:
+            import pyarrow as pa
+
+            with lake.cursor() as cur:
+                cur.register("lakehouse_ids", pa.table({"id": pa.array(targets, pa.string())}))
+                with lake.write(cur):
+                    row = cur.execute(
+                        f"DELETE FROM {_table(collection.name)} WHERE id IN (SELECT id FROM lakehouse_ids)"  # noqa: S608
+                    ).fetchone()
+                    deleted = int(row[0]) if row else 0
+                cur.unregister("lakehouse_ids")
+        return {"deleted": deleted, "snapshot_id": lake.current_snapshot()}
+
+    # -- search --------------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        name: str,
+        *,
+        vector: Sequence[float] | None = None,
+        text: str | None = None,
+        k: int = 10,
+        filter: Any = None,
+    ) -> list[tuple[Point, float]]:
+        """The ``k`` points nearest to ``vector`` (or to ``text``, embedded by the collection's embedder) among
+        those whose metadata matches ``filter``, best first, with their score."""
+        collection = self.get(name)
+        max_k = self.settings.vectors.max_k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
+            raise RequestValidationFailed(f"k is 1-{max_k}", field="k")
+        query = self._query_vector(collection, vector, text)
+        predicate = compile_filter(filter) if filter is not None else None
+        with self._locked(collection) as state:
+            allowed = state.mask(predicate) if predicate is not None else None
+            return state.search(query, k, allowed)
+
+    def _query_vector(
+        self, collection: Collection, vector: Sequence[float] | None, text: str | None
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
+        if (vector is None) == (text is None):
+            raise RequestValidationFailed("give vector or text (one of them)", field="vector")
+        if vector is not None:
+            if not isinstance(vector, list) or not all(
+                isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in vector
+            ):
+                raise RequestValidationFailed("vector is a list of finite numbers", field="vector")
+            if len(vector) != collection.dim:
+                raise RequestValidationFailed(
+                    f"vector has {len(vector)} dimensions; the collection has {collection.dim}", field="vector"
+                )
+            return np.asarray(vector, dtype=np.float32)
+        if not isinstance(text, str) or not text.strip():
+            raise RequestValidationFailed("text is a non-empty string", field="text")
+        embedded = self._embeddings.embed([text], collection.embedder)
+        if embedded.dim != collection.dim:
+            raise RequestValidationFailed(
+                f"the embedder {embedded.model} gives {embedded.dim} dimensions; the collection has {collection.dim}",
+                field="text",
+            )
+        query: np.ndarray[Any, np.dtype[np.float32]] = embedded.vectors[0]
+        return query
+
+    def close(self) -> None:
+        self._latest.close()
+
+
+class _Locked:
+    """``with store._locked(collection) as state``: the collection's state, caught up, under its lock."""
+
+    def __init__(self, store: VectorStore, collection: Collection, lock: threading.Lock) -> None:
+        self._store = store
+        self._collection = collection
+        self._lock = lock
+
+    def __enter__(self) -> CollectionState:
+        self._lock.acquire()
+        try:
+            return self._store._state(self._collection)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
