@@ -90,6 +90,14 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("GET", "/v1/queries"): None,  # takes no input
         ("POST", "/v1/embed"): ({}, {"json": {"texts": []}}, 422),
         ("GET", "/v1/embed/models"): None,  # takes no input
+        ("POST", "/v1/collections"): ({}, {"json": {"name": "c", "dim": 0}}, 422),
+        ("GET", "/v1/collections"): ({}, {"params": {"cursor": "not-ours"}}, 400),
+        ("GET", "/v1/collections/{name}"): ({"name": "missing"}, {}, 404),
+        ("DELETE", "/v1/collections/{name}"): ({"name": "missing"}, {}, 404),
+        ("POST", "/v1/collections/{name}/upsert"): ({"name": "missing"}, {"json": {"points": []}}, 404),
+        ("GET", "/v1/collections/{name}/points/{point_id}"): ({"name": "missing", "point_id": "p"}, {}, 404),
+        ("POST", "/v1/collections/{name}/delete"): ({"name": "missing"}, {"json": {"ids": ["p"]}}, 404),
+        ("POST", "/v1/collections/{name}/search"): ({"name": "missing"}, {"json": {"vector": [1]}}, 404),
         ("POST", "/v1/datasets/{name}/ingest"): (
             {"name": "t"},
             {"content": b"a", "headers": {"content-type": "x/y"}},

@@ -17,6 +17,8 @@ from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
+from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
+from lakehouse.client.vectors import Collections
 
 ROUTES = (
     {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
@@ -25,6 +27,7 @@ ROUTES = (
     | _DATASET_ROUTES
     | _SQL_ROUTES
     | _EMBED_ROUTES
+    | _VECTOR_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -49,6 +52,7 @@ class Client:
         self._embed = Embed(self._transport)
         self.embed = self._embed.embed
         self.embed_models = self._embed.models
+        self.collections = Collections(self._transport)
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

@@ -1,0 +1,64 @@
+"""/v1/collections over HTTP (in-process app, SQLite and PostgreSQL+S3 lakes): the round trip, batch search, and
+refusals in the problem shape that change nothing."""
+
+from __future__ import annotations
+
+from tests.asgi import AppClient
+from tests.server.test_error_shape import assert_problem
+
+
+def test_round_trip(client: AppClient) -> None:
+    created = client.post("/v1/collections", json={"name": "docs", "dim": 3, "metric": "cosine"})
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == "docs" and created.json()["dim"] == 3
+    points = [
+        {"id": "a", "vector": [1, 0, 0], "metadata": {"lang": "en"}, "text": "alpha"},
+        {"id": "b", "vector": [0, 1, 0], "metadata": {"lang": "de"}},
+        {"id": "c", "vector": [0.9, 0.1, 0], "metadata": {"lang": "de"}},
+    ]
+    upserted = client.post("/v1/collections/docs/upsert", json={"points": points})
+    assert upserted.status_code == 200 and upserted.json()["upserted"] == 3
+    search = client.post("/v1/collections/docs/search", json={"vector": [1, 0, 0], "k": 2, "include": ["text"]})
+    results = search.json()["results"]
+    assert [r["id"] for r in results] == ["a", "c"] and results[0]["text"] == "alpha" and "metadata" not in results[0]
+    assert results[0]["score"] > results[1]["score"]
+    filtered = client.post("/v1/collections/docs/search", json={"vector": [1, 0, 0], "filter": {"lang": "de"}})
+    assert [r["id"] for r in filtered.json()["results"]] == ["c", "b"]
+    assert filtered.json()["results"][0]["metadata"] == {"lang": "de"}
+    batch = client.post(
+        "/v1/collections/docs/search", json={"queries": [{"vector": [0, 1, 0], "k": 1}, {"vector": [1, 0, 0], "k": 1}]}
+    )
+    assert [b["results"][0]["id"] for b in batch.json()["batches"]] == ["b", "a"]
+    point = client.get("/v1/collections/docs/points/a").json()
+    assert point == {"id": "a", "metadata": {"lang": "en"}, "text": "alpha", "vector": [1.0, 0.0, 0.0]}
+    described = client.get("/v1/collections/docs").json()
+    assert described["count"] == 3 and described["index"]["snapshot_id"] == upserted.json()["snapshot_id"]
+    assert client.post("/v1/collections/docs/delete", json={"filter": {"lang": "de"}}).json()["deleted"] == 2
+    assert client.get("/v1/collections").json()["items"][0]["name"] == "docs"
+    rows = client.post("/v1/sql", json={"sql": "SELECT id FROM vectors.docs"}).json()["rows"]
+    assert rows == [["a"]]
+    assert client.delete("/v1/collections/docs").json()["deleted"]["name"] == "docs"
+    assert_problem(client.get("/v1/collections/docs"), 404, "collection_not_found")
+
+
+def test_refusals_change_nothing(client: AppClient) -> None:
+    client.post("/v1/collections", json={"name": "docs", "dim": 2})
+    client.post("/v1/collections/docs/upsert", json={"points": [{"id": "a", "vector": [1, 0]}]})
+    before = client.get("/v1/collections/docs").json()
+    assert_problem(client.post("/v1/collections", json={"name": "docs", "dim": 2}), 409, "collection_exists")
+    assert_problem(client.post("/v1/collections", json={"name": "Docs!", "dim": 2}), 400, "invalid_name")
+    bad = client.post(
+        "/v1/collections/docs/upsert",
+        json={"points": [{"id": "b", "vector": [1, 0]}, {"id": "c", "vector": [1, 0, 0]}, {"id": "d", "metadata": 3}]},
+    )
+    body = assert_problem(bad, 422, "invalid_point")
+    assert [e["field"] for e in body["errors"]] == ["points[1].vector", "points[2].metadata", "points[2].vector"]
+    assert body["errors"][0]["pointer"] == "/points/1/vector"
+    unknown = client.post("/v1/collections/docs/search", json={"vector": [1, 0], "filter": {"x": {"like": 1}}})
+    assert assert_problem(unknown, 422, "invalid_filter")["errors"][0]["field"] == "filter.x.like"
+    in_batch = client.post("/v1/collections/docs/search", json={"queries": [{"vector": [1, 0]}, {"vector": [1]}]})
+    assert assert_problem(in_batch, 422)["errors"][0]["field"] == "queries[1].vector"
+    assert_problem(client.get("/v1/collections/docs/points/zz"), 404, "point_not_found")
+    assert_problem(client.post("/v1/collections/docs/delete", json={}), 422)
+    after = client.get("/v1/collections/docs").json()
+    assert after["count"] == before["count"] == 1 and after["index"] == before["index"]
