@@ -68,7 +68,15 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
     proc, url = _serve(tmp_path / "d")
     try:
         with Client(url) as c:
-            assert set(c.health()["services"]) == {"gateway", "storaged", "catalogd", "ingestd", "queryd"}
+            assert set(c.health()["services"]) == {
+                "gateway",
+                "storaged",
+                "catalogd",
+                "ingestd",
+                "queryd",
+                "embedd",
+                "vectord",
+            }
             assert c.ready()["checks"]["opsdb"]["ok"]
             c.blobs.put("e2e", "k", b"hello")
         r = httpx.get(url + "/v1/blobs/e2e/k", headers={"X-Request-ID": "e2e-1", "Authorization": "Bearer lh_leak"})
@@ -80,7 +88,9 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
     assert any(line["request_id"] == "e2e-1" and line["status"] == 200 for line in access)
     assert all(line["request_id"] for line in access)
     assert "lh_leak" not in err
-    assert any("serving gateway,storaged,catalogd,ingestd,queryd on http://127.0.0.1" in line["msg"] for line in lines)
+    serving = "serving gateway,storaged,catalogd,ingestd,queryd,embedd,vectord on http://127.0.0.1"
+    assert any(serving in line["msg"] for line in lines)
+    assert any(line["logger"] == "lakehouse.embed" and line["msg"].startswith("embeddings: ") for line in lines)
     assert (tmp_path / "d" / "opsdb.sqlite3").exists() and (tmp_path / "d" / "blobs" / "e2e" / "k").exists()
 
 

@@ -13,6 +13,7 @@ from lakehouse.cli.keys import keys
 from lakehouse.cli.lake_cmd import lake
 from lakehouse.cli.serve import serve
 from lakehouse.cli.tables import datasets, ingest, sql
+from lakehouse.cli.vectors_cmd import collections, search
 from lakehouse.cli.verify_cmd import verify
 from lakehouse.errors import LakehouseError
 
@@ -28,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, keys, db, doctor, verify, datasets, ingest, sql, lake):
+for command in (serve, config, keys, db, doctor, verify, datasets, ingest, sql, lake, collections, search):
     cli.add_command(command)
 
 

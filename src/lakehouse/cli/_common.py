@@ -45,5 +45,10 @@ def load(config_path: str | None, data_dir: str | None, **overrides: Any) -> Loa
 
 
 def fail(exc: LakehouseError) -> NoReturn:
+    """Print the error, and each of its items that says more than the whole (kind, where, why); exit 1 (2 for
+    settings)."""
     click.echo(f"error: {exc.detail}", err=True)
+    for item in exc.errors:
+        if item.reason != exc.detail:
+            click.echo(f"  {item.kind} at {item.field or '(request)'}: {item.reason}", err=True)
     sys.exit(EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAIL)
