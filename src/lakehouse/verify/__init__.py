@@ -37,11 +37,23 @@ def _run_ephemeral(echo: Callable[[str], None]) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="lakehouse-verify-") as tmp:
         open_settings = Settings(data_dir=Path(tmp) / "open")
         auth_settings = Settings.model_validate({"data_dir": Path(tmp) / "auth", "auth": {"enabled": True}})
-        with Lakehouse(open_settings) as open_lh, Lakehouse(auth_settings) as auth_lh:
-            admin = auth_lh.keys.create("verify-admin", ["admin"]).secret
-            with (
-                ServerThread(create_app(open_settings, lakehouse=open_lh)) as open_server,
-                ServerThread(create_app(auth_settings, lakehouse=auth_lh)) as auth_server,
-            ):
-                target = Target(open_url=open_server.url, auth_url=auth_server.url, admin_key=admin)
-                return run_chain(target, echo)[0]
+        opened = [Lakehouse(open_settings)]
+        servers = [ServerThread(create_app(open_settings, lakehouse=opened[0])).start()]
+
+        def restart() -> str:
+            """Stop the auth-off server and its stores, then open them again on the same data dir."""
+            servers[-1].stop()
+            opened[-1].close()
+            opened.append(Lakehouse(open_settings))
+            servers.append(ServerThread(create_app(open_settings, lakehouse=opened[-1])).start())
+            return servers[-1].url
+
+        try:
+            with Lakehouse(auth_settings) as auth_lh:
+                admin = auth_lh.keys.create("verify-admin", ["admin"]).secret
+                with ServerThread(create_app(auth_settings, lakehouse=auth_lh)) as auth_server:
+                    target = Target(open_url=servers[0].url, auth_url=auth_server.url, admin_key=admin, restart=restart)
+                    return run_chain(target, echo)[0]
+        finally:
+            servers[-1].stop()
+            opened[-1].close()

@@ -28,6 +28,7 @@ class Target:
     auth_url: str | None = None
     admin_key: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    restart: Callable[[], str] | None = None  # restarts the auth-off server on its data dir; returns its new url
 
     def client(self, url: str, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -410,6 +411,91 @@ def _embed(t: Target) -> str:
     )
 
 
+COLLECTION = "verify_faq"
+FAQ = [
+    {
+        "id": "refunds",
+        "text": "Refunds reach your card within five days.",
+        "metadata": {"lang": "en", "topic": "money"},
+    },
+    {
+        "id": "shipping",
+        "text": "Orders leave our warehouse within one day.",
+        "metadata": {"lang": "en", "topic": "post"},
+    },
+    {"id": "erstattung", "text": "Erstattungen sind in fünf Tagen auf der Karte.", "metadata": {"lang": "de"}},
+]
+
+
+def _fresh_collection(c: httpx.Client) -> int:
+    """The verify collection, made anew with the dimension of the default embedder; returns the dimension."""
+    c.delete(f"/v1/collections/{COLLECTION}")
+    probe = c.post("/v1/embed", json={"texts": ["probe"]})
+    check(probe.status_code == 200, f"POST /v1/embed -> {probe.status_code}: {probe.text[:200]}")
+    dim = int(probe.json()["dim"])
+    made = c.post("/v1/collections", json={"name": COLLECTION, "dim": dim})
+    check(made.status_code == 201, f"creating the collection -> {made.status_code}: {made.text[:200]}")
+    return dim
+
+
+def _ids(response: httpx.Response) -> list[str]:
+    check(response.status_code == 200, f"search -> {response.status_code}: {response.text[:200]}")
+    return [r["id"] for r in response.json()["results"]]
+
+
+@smoke("vectors: a collection from texts, searched and filtered")
+def _vectors_search(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        dim = _fresh_collection(c)
+        up = c.post(f"/v1/collections/{COLLECTION}/upsert", json={"points": FAQ})
+        check(up.status_code == 200 and up.json()["upserted"] == 3, f"upsert -> {up.status_code}: {up.text[:200]}")
+        search = f"/v1/collections/{COLLECTION}/search"
+        top = _ids(c.post(search, json={"text": "Refunds within five days", "k": 3}))
+        check(top[0] == "refunds", f"nearest to the refund question: {top}")
+        only_post = _ids(c.post(search, json={"text": "Refunds within five days", "filter": {"topic": "post"}}))
+        check(only_post == ["shipping"], f"filtered to topic=post: {only_post}")
+        count = "SELECT count(*) FROM vectors." + COLLECTION  # noqa: S608 (a constant name)
+        rows = c.post("/v1/sql", json={"sql": count}).json()["rows"]
+        check(rows == [[3]], f"the points as a lake table: {rows}")
+    return f"3 texts embedded ({dim} dims); nearest and filtered results right; vectors.{COLLECTION} in SQL"
+
+
+@smoke("vectors: deletes never come back; a bad point refuses its batch")
+def _vectors_delete(t: Target) -> str:
+    url, key = _any_url(t)
+    with t.client(url, key) as c:
+        _fresh_collection(c)
+        c.post(f"/v1/collections/{COLLECTION}/upsert", json={"points": FAQ})
+        by_id = c.post(f"/v1/collections/{COLLECTION}/delete", json={"ids": ["refunds"]}).json()
+        by_filter = c.post(f"/v1/collections/{COLLECTION}/delete", json={"filter": {"lang": "de"}}).json()
+        check(by_id["deleted"] == 1 and by_filter["deleted"] == 1, f"deleted {by_id} and {by_filter}")
+        left = _ids(c.post(f"/v1/collections/{COLLECTION}/search", json={"text": "Refunds", "k": 10}))
+        check(left == ["shipping"], f"after the deletes: {left}")
+        bad = c.post(
+            f"/v1/collections/{COLLECTION}/upsert",
+            json={"points": [{"id": "ok", "text": "fine"}, {"id": "bad", "vector": [1.0, 2.0]}]},
+        )
+        check_problem(bad, 422, "invalid_point")
+        check(c.get(f"/v1/collections/{COLLECTION}/points/ok").status_code == 404, "a refused batch stored a point")
+        c.delete(f"/v1/collections/{COLLECTION}")
+    return "by id and by filter: gone from search; 422 invalid_point for points[1], nothing stored"
+
+
+@smoke("vectors: a point survives a restart", needs="restart")
+def _vectors_restart(t: Target) -> str:
+    assert t.open_url is not None and t.restart is not None
+    with t.client(t.open_url) as c:
+        _fresh_collection(c)
+        c.post(f"/v1/collections/{COLLECTION}/upsert", json={"points": FAQ[:1]})
+    t.open_url = t.restart()
+    with t.client(t.open_url) as c:
+        found = _ids(c.post(f"/v1/collections/{COLLECTION}/search", json={"text": "refund", "k": 1}))
+        check(found == ["refunds"], f"after the restart: {found}")
+        c.delete(f"/v1/collections/{COLLECTION}")
+    return "the server was stopped and started again on its data dir; the point was found"
+
+
 @contextlib.contextmanager
 def scoped_key(t: Target, name: str, scopes: list[str]) -> Iterator[str]:
     """A key made with the admin key for one smoke, revoked afterwards."""
@@ -482,7 +568,10 @@ def run_chain(target: Target, echo: Callable[[str], None] = print) -> tuple[list
     runnable = [
         s
         for s in SMOKES
-        if s.needs == "any" or (s.needs == "open" and target.open_url) or (s.needs == "auth" and target.auth_url)
+        if s.needs == "any"
+        or (s.needs == "open" and target.open_url)
+        or (s.needs == "auth" and target.auth_url)
+        or (s.needs == "restart" and target.restart and target.open_url)
     ]
     for number, s in enumerate(runnable, 1):
         t0 = time.perf_counter()
