@@ -25,6 +25,22 @@ class Point:
     text: str | None
 
 
+def _matrix(column: Any, dim: int) -> list[np.ndarray[Any, Any] | None]:
+    """The rows of an Arrow list column as float32 arrays (None for a row of another length), converted in bulk
+    when every row has ``dim`` values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0:
+        return []
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    if array.null_count == 0 and (lengths == dim).all():
+        flat = array.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        return list(flat.reshape(-1, dim))
+    return [None if v is None or len(v) != dim else np.asarray(v, dtype=np.float32) for v in array.to_pylist()]
+
+
 def _metadata(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -63,10 +79,30 @@ class CollectionState:
     def points(self) -> Iterable[Point]:
         return (p for p in self._points if p is not None)
 
-    def load(self, rows: Iterable[tuple[Any, ...]], snapshot: int) -> None:
+    def load(self, table: Any, snapshot: int) -> None:
+        """Every point, from an Arrow table (id, vector, metadata, text) read at ``snapshot``, in bulk."""
         self._reset()
-        for point_id, vector, metadata, text in rows:
-            self._put(str(point_id), vector, metadata, text)
+        ids = [str(i) for i in table.column("id").to_pylist()]
+        vectors = _matrix(table.column("vector"), self.dim)
+        metadata = table.column("metadata").to_pylist()
+        texts = table.column("text").to_pylist()
+        keep = [i for i, row in enumerate(vectors) if row is not None]
+        matrix = np.asarray([vectors[i] for i in keep], dtype=np.float32).reshape(-1, self.dim)
+        stored = matrix
+        if self.metric == "cosine" and len(matrix):
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            stored = np.divide(matrix, norms, out=matrix.copy(), where=norms > 0)
+        capacity = max(64, len(keep))
+        self._matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+        self._matrix[: len(keep)] = stored
+        self._alive = np.zeros(capacity, dtype=bool)
+        self._alive[: len(keep)] = True
+        for position, i in enumerate(keep):
+            self._position[ids[i]] = position
+            text = texts[i]
+            self._points.append(
+                Point(ids[i], matrix[position], _metadata(metadata[i]), None if text is None else str(text))
+            )
         self.snapshot = snapshot
 
     def apply(self, changes: Iterable[tuple[Any, ...]], snapshot: int) -> None:

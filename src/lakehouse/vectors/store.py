@@ -221,8 +221,10 @@ class VectorStore:
                         return state
             with transaction(cur):
                 now = int(cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0])  # type: ignore[index]  # noqa: S608
-                rows = cur.execute(f"SELECT id, vector, metadata, text FROM {_table(collection.name)}").fetchall()  # noqa: S608
-                state.load(rows, now)
+                table = cur.execute(
+                    f"SELECT id, vector, metadata, text FROM {_table(collection.name)}"  # noqa: S608
+                ).to_arrow_table()
+                state.load(table, now)
         return state
 
     # -- points --------------------------------------------------------------------------------------------------
