@@ -138,3 +138,27 @@ def s3_settings(moto_endpoint: str) -> dict[str, Any]:
         "prefix": "lakehouse",
         "allow_http": True,
     }
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog(request: pytest.FixtureRequest) -> str | None:
+    """The lake's catalog for a library test: None for SQLite, else the URL of a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return None
+
+
+def pg_s3_env(pg_url: str, s3: dict[str, Any]) -> dict[str, str]:
+    """Environment for a `lakehouse serve` process on a PostgreSQL catalog and opsdb with lake data under S3 (the
+    moto server): what two machines sharing one lakehouse are given."""
+    return {
+        "LAKEHOUSE_LAKE__CATALOG": "postgres",
+        "LAKEHOUSE_LAKE__CATALOG_DSN": pg_url.replace("postgresql+psycopg://", "postgresql://"),
+        "LAKEHOUSE_LAKE__DATA_PATH": f"s3://{s3['bucket']}/lake",
+        "LAKEHOUSE_STORAGE__S3__ENDPOINT": s3["endpoint"],
+        "LAKEHOUSE_STORAGE__S3__ALLOW_HTTP": "true",
+        "LAKEHOUSE_STORAGE__S3__ACCESS_KEY_ID": s3["access_key_id"],
+        "LAKEHOUSE_STORAGE__S3__SECRET_ACCESS_KEY": s3["secret_access_key"],
+        "LAKEHOUSE_OPSDB__URL": pg_url,
+    }

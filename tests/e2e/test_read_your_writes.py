@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import pg_s3_env
 from tests.e2e.test_serve import _serve
 
 pytestmark = pytest.mark.e2e
@@ -35,15 +36,7 @@ def test_500_ingests_each_visible_to_the_next_query(
     if pair == "postgres+s3":
         pg_url: str = request.getfixturevalue("pg_url")
         s3: dict[str, Any] = request.getfixturevalue("s3_settings")
-        env = {
-            "LAKEHOUSE_LAKE__CATALOG": "postgres",
-            "LAKEHOUSE_LAKE__CATALOG_DSN": pg_url.replace("postgresql+psycopg://", "postgresql://"),
-            "LAKEHOUSE_LAKE__DATA_PATH": f"s3://{s3['bucket']}/lake",
-            "LAKEHOUSE_STORAGE__S3__ENDPOINT": s3["endpoint"],
-            "LAKEHOUSE_STORAGE__S3__ALLOW_HTTP": "true",
-            "LAKEHOUSE_STORAGE__S3__ACCESS_KEY_ID": s3["access_key_id"],
-            "LAKEHOUSE_STORAGE__S3__SECRET_ACCESS_KEY": s3["secret_access_key"],
-        }
+        env = pg_s3_env(pg_url, s3)
         dirs = (tmp_path / "a", tmp_path / "b")
     writer, writer_url = _serve(dirs[0], env=env, capture=False)
     reader, reader_url = _serve(dirs[1], env=env, capture=False) if processes == 2 else (writer, writer_url)

@@ -37,14 +37,6 @@ def _open(data_dir: Path, pg_url: str | None, **sections: Any) -> Lakehouse:
     return Lakehouse(Settings.model_validate(values))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def catalog(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    return None
-
-
 @pytest.fixture
 def lh(catalog: str | None, tmp_path: Path) -> Iterator[Lakehouse]:
     with _open(tmp_path / "data", catalog) as lakehouse:

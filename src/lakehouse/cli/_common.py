@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from lakehouse.config import LoadedSettings, load_settings
 from lakehouse.errors import ConfigError, LakehouseError
+
+if TYPE_CHECKING:
+    from lakehouse.core import Lakehouse
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,3 +55,13 @@ def fail(exc: LakehouseError) -> NoReturn:
         if item.reason != exc.detail:
             click.echo(f"  {item.kind} at {item.field or '(request)'}: {item.reason}", err=True)
     sys.exit(EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAIL)
+
+
+def open_lakehouse(config_path: str | None, data_dir: str | None) -> Lakehouse:
+    """The lakehouse the settings name, opened in this process; a settings or store error ends the command."""
+    from lakehouse.core import Lakehouse
+
+    try:
+        return Lakehouse(load(config_path, data_dir).settings)
+    except LakehouseError as exc:
+        fail(exc)

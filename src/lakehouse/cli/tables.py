@@ -12,17 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lakehouse.cli._common import fail, load, settings_options
-from lakehouse.core import Lakehouse
+from lakehouse.cli._common import fail, open_lakehouse, settings_options
 from lakehouse.errors import LakehouseError
 from lakehouse.tables.ingest import SUFFIX_FORMATS, Format, Ingestor, Mode, format_of_file
-
-
-def _open(config_path: str | None, data_dir: str | None) -> Lakehouse:
-    try:
-        return Lakehouse(load(config_path, data_dir).settings)
-    except LakehouseError as exc:
-        fail(exc)
 
 
 @click.command()
@@ -37,7 +29,7 @@ def datasets(name: str | None, as_json: bool, config_path: str | None, data_dir:
       lakehouse datasets
       lakehouse datasets sales.orders --json
     """
-    with _open(config_path, data_dir) as lakehouse:
+    with open_lakehouse(config_path, data_dir) as lakehouse:
         try:
             if name:
                 described = lakehouse.datasets.get(name).to_dict()
@@ -100,7 +92,7 @@ def ingest(
         raise click.UsageError(f"cannot tell the format of {file.name}; pass --format")
     keys = [k.strip() for k in key.split(",")] if key else []
     with (
-        _open(config_path, data_dir) as lakehouse,
+        open_lakehouse(config_path, data_dir) as lakehouse,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -155,7 +147,7 @@ def sql(
       lakehouse sql "SELECT count(*) FROM crm.customers"
       lakehouse sql "SELECT * FROM crm.customers" --format parquet --output customers.parquet
     """
-    with _open(config_path, data_dir) as lakehouse:
+    with open_lakehouse(config_path, data_dir) as lakehouse:
         try:
             if fmt in ("table", "json"):
                 result = lakehouse.sql(query, snapshot=snapshot, max_rows=max_rows)

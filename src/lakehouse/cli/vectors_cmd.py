@@ -9,16 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.cli._common import fail, load, settings_options
-from lakehouse.core import Lakehouse
+from lakehouse.cli._common import fail, open_lakehouse, settings_options
 from lakehouse.errors import LakehouseError
-
-
-def _open(config_path: str | None, data_dir: str | None) -> Lakehouse:
-    try:
-        return Lakehouse(load(config_path, data_dir).settings)
-    except LakehouseError as exc:
-        fail(exc)
 
 
 @click.command()
@@ -33,7 +25,7 @@ def collections(name: str | None, as_json: bool, config_path: str | None, data_d
       lakehouse collections
       lakehouse collections faq --json
     """
-    with _open(config_path, data_dir) as lakehouse:
+    with open_lakehouse(config_path, data_dir) as lakehouse:
         try:
             if name:
                 described = lakehouse.vectors.describe(name)
@@ -96,7 +88,7 @@ def search(
             raise click.BadParameter(f"not JSON: {exc}", param_hint=option) from exc
 
     query_vector, spec = parsed(vector, "--vector"), parsed(filter_json, "--filter")
-    with _open(config_path, data_dir) as lakehouse:
+    with open_lakehouse(config_path, data_dir) as lakehouse:
         try:
             found = lakehouse.vectors.search(collection, vector=query_vector, text=text, k=k, filter=spec)
         except LakehouseError as exc:
