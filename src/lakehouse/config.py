@@ -181,6 +181,20 @@ class VectorsSettings(_Section):
 
     max_batch: int = Field(1000, ge=1, description="Most points in one upsert request (more: 413).")
     max_k: int = Field(1000, ge=1, description="Most results one search may ask for.")
+    ann_min_points: int = Field(
+        10_000, ge=1, description="A collection gets an HNSW index (usearch) from this many points; below, exact."
+    )
+    exact_limit: int = Field(
+        20_000, ge=0, description="A filtered search whose filter leaves at most this many points scores them all."
+    )
+    oversample: float = Field(
+        1.5, ge=1.0, description="A filtered HNSW search asks for k / selectivity times this, doubling until k pass."
+    )
+    hnsw_connectivity: int = Field(16, ge=2, le=256, description="HNSW graph degree (usearch `connectivity`).")
+    hnsw_expansion_add: int = Field(128, ge=1, description="HNSW breadth while adding (usearch `expansion_add`).")
+    hnsw_expansion_search: int = Field(
+        64, ge=1, description="HNSW breadth while searching (usearch `expansion_search`; at least twice the ask)."
+    )
 
 
 class StackSettings(_Section):

@@ -8,6 +8,7 @@ insertions, so a point replaced in one commit ends as its new row). Search is ex
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,18 @@ from typing import Any
 import numpy as np
 
 Metric = str  # "cosine" | "dot" | "l2"
+
+
+@dataclass(frozen=True)
+class AnnParams:
+    """HNSW parameters (usearch) and the planner's thresholds; docs/architecture.md says how they were chosen."""
+
+    min_points: int = 10_000
+    exact_limit: int = 20_000
+    oversample: float = 1.5
+    connectivity: int = 16
+    expansion_add: int = 128
+    expansion_search: int = 64
 
 
 @dataclass
@@ -51,10 +64,11 @@ def _metadata(raw: Any) -> dict[str, Any]:
 class CollectionState:
     """Rows kept in a growable matrix; a freed position is reused. Not thread-safe: the store holds its lock."""
 
-    def __init__(self, uid: str, dim: int, metric: Metric) -> None:
+    def __init__(self, uid: str, dim: int, metric: Metric, ann: AnnParams | None = None) -> None:
         self.uid = uid
         self.dim = dim
         self.metric = metric
+        self.params = ann or AnnParams()
         self.snapshot = -1
         self._reset()
 
@@ -64,6 +78,7 @@ class CollectionState:
         self._points: list[Point | None] = []
         self._position: dict[str, int] = {}
         self._free: list[int] = []
+        self._ann: Any = None  # a usearch HNSW index over positions, once the collection is large enough
 
     def __len__(self) -> int:
         return len(self._position)
@@ -104,6 +119,7 @@ class CollectionState:
                 Point(ids[i], matrix[position], _metadata(metadata[i]), None if text is None else str(text))
             )
         self.snapshot = snapshot
+        self._maybe_build()
 
     def apply(self, changes: Iterable[tuple[Any, ...]], snapshot: int) -> None:
         """``changes``: (snapshot_id, change_type, id, vector, metadata, text), ordered by snapshot."""
@@ -121,6 +137,7 @@ class CollectionState:
             for row in inserts:
                 self._put(*row)
         self.snapshot = snapshot
+        self._maybe_build()
 
     def _put(self, point_id: str, vector: Any, metadata: Any, text: Any) -> None:
         row = np.asarray(vector, dtype=np.float32)
@@ -136,6 +153,10 @@ class CollectionState:
             self._position[point_id] = position
         self._matrix[position] = stored
         self._alive[position] = True
+        if self._ann is not None:
+            if self._ann.contains(position):
+                self._ann.remove(position)
+            self._ann.add(position, stored)
         self._points[position] = Point(point_id, row, _metadata(metadata), None if text is None else str(text))
 
     def _drop(self, point_id: str) -> None:
@@ -144,6 +165,8 @@ class CollectionState:
             self._alive[position] = False
             self._points[position] = None
             self._free.append(position)
+            if self._ann is not None:
+                self._ann.remove(position)
 
     def _grow(self) -> int:
         position = len(self._points)
@@ -157,25 +180,84 @@ class CollectionState:
         self._points.append(None)
         return position
 
+    @property
+    def index_kind(self) -> str:
+        return "hnsw" if self._ann is not None else "exact"
+
+    def _maybe_build(self) -> None:
+        """Build the HNSW index once the collection has ``params.min_points`` points (below that, scoring every
+        point is as fast)."""
+        if self._ann is not None or len(self._position) < self.params.min_points:
+            return
+        from usearch.index import Index
+
+        index = Index(
+            ndim=self.dim,
+            metric={"cosine": "cos", "dot": "ip", "l2": "l2sq"}[self.metric],
+            dtype="f32",
+            connectivity=self.params.connectivity,
+            expansion_add=self.params.expansion_add,
+            expansion_search=self.params.expansion_search,
+        )
+        positions = np.flatnonzero(self._alive[: len(self._points)]).astype(np.uint64)
+        if len(positions):
+            index.add(positions, self._matrix[positions.astype(np.int64)], threads=0)
+        self._ann = index
+
     def search(
         self, query: np.ndarray[Any, np.dtype[np.float32]], k: int, allowed: np.ndarray[Any, Any] | None
     ) -> list[tuple[Point, float]]:
         """The ``k`` best live points (``allowed``: a boolean mask over positions), best first, with their score:
-        cosine similarity, dot product, or Euclidean distance (l2: smaller is closer)."""
+        cosine similarity, dot product, or Euclidean distance (l2: smaller is closer).
+
+        Planned per query: without an index, or when the filter leaves at most ``params.exact_limit`` points, every
+        candidate is scored (exact). Otherwise the HNSW index is asked for more than ``k`` (``k`` over the filter's
+        selectivity, times ``params.oversample``) and the ask doubles until ``k`` allowed points are found; past
+        half the collection it scores exactly instead."""
         count = len(self._points)
         mask = self._alive[:count] if allowed is None else self._alive[:count] & allowed
-        candidates = np.flatnonzero(mask)
-        if not len(candidates) or k <= 0:
+        candidates = int(mask.sum())
+        if not candidates or k <= 0:
             return []
+        q = self._stored(query)
+        if self._ann is None or (allowed is not None and candidates <= self.params.exact_limit):
+            return self._exact(np.flatnonzero(mask), q, k)
+        selectivity = candidates / max(1, len(self._position))
+        ask = min(len(self._position), math.ceil(k / selectivity * self.params.oversample) + k)
+        while True:
+            self._ann.expansion_search = max(self.params.expansion_search, 2 * ask)  # under the collection's lock
+            found = self._ann.search(q, ask)
+            keys = np.asarray(found.keys, dtype=np.int64)
+            distances = np.asarray(found.distances, dtype=np.float64)
+            keep = [(int(key), float(d)) for key, d in zip(keys, distances, strict=True) if key < count and mask[key]]
+            if len(keep) >= min(k, candidates) or ask >= len(self._position):
+                break
+            if 2 * ask > len(self._position) // 2:
+                return self._exact(np.flatnonzero(mask), q, k)
+            ask *= 2
+        return [(self._points[key], self._score(d)) for key, d in keep[:k]]  # type: ignore[misc]
+
+    def _stored(self, query: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        q = np.asarray(query, dtype=np.float32)
+        if self.metric == "cosine":
+            norm = float(np.linalg.norm(q))
+            return q / norm if norm else q
+        return q
+
+    def _score(self, distance: float) -> float:
+        """usearch's distance as this collection's score: similarity for cosine and dot, distance for l2."""
+        if self.metric == "l2":
+            return math.sqrt(max(distance, 0.0))
+        return 1.0 - distance
+
+    def _exact(
+        self, candidates: np.ndarray[Any, Any], q: np.ndarray[Any, np.dtype[np.float32]], k: int
+    ) -> list[tuple[Point, float]]:
         rows = self._matrix[candidates]
         if self.metric == "l2":
-            distances = np.sqrt(np.maximum(((rows - query) ** 2).sum(axis=1), 0.0))
-            order = np.argsort(distances, kind="stable")[:k] if len(distances) > k else np.argsort(distances)
+            distances = np.sqrt(np.maximum(((rows - q) ** 2).sum(axis=1), 0.0))
+            order = np.argsort(distances, kind="stable")[:k]
             return [(self._points[candidates[i]], float(distances[i])) for i in order]
-        q = query
-        if self.metric == "cosine":
-            norm = float(np.linalg.norm(query))
-            q = query / norm if norm else query
         scores = rows @ q
         if len(scores) > k:
             top = np.argpartition(-scores, k - 1)[:k]
@@ -183,6 +265,10 @@ class CollectionState:
         else:
             order = np.argsort(-scores, kind="stable")
         return [(self._points[candidates[i]], float(scores[i])) for i in order]
+
+    @property
+    def index_bytes(self) -> int:
+        return int(self._ann.memory_usage) if self._ann is not None else 0
 
     def mask(self, predicate: Any) -> np.ndarray[Any, Any]:
         """A boolean mask over positions of the points whose metadata satisfies ``predicate``."""

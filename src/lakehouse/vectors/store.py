@@ -40,7 +40,7 @@ from lakehouse.opsdb.schema import collections
 from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot, transaction
 from lakehouse.tables.names import VECTORS_NAMESPACE, quote, validate_identifier
 from lakehouse.vectors.filters import compile_filter
-from lakehouse.vectors.state import CollectionState, Point
+from lakehouse.vectors.state import AnnParams, CollectionState, Point
 
 METRICS = ("cosine", "dot", "l2")
 MAX_DIM = 65536
@@ -167,8 +167,8 @@ class VectorStore:
             return {
                 **collection.to_dict(),
                 "count": len(state),
-                "index": {"kind": "exact", "snapshot_id": state.snapshot},
-                "memory_bytes": state.memory_bytes,
+                "index": {"kind": state.index_kind, "snapshot_id": state.snapshot},
+                "memory_bytes": state.memory_bytes + state.index_bytes,
             }
 
     def delete(self, name: str) -> Collection:
@@ -195,8 +195,17 @@ class VectorStore:
         with self._lock:
             state = self._states.get(collection.uid)
             if state is None:
+                v = self.settings.vectors
+                params = AnnParams(
+                    min_points=v.ann_min_points,
+                    exact_limit=v.exact_limit,
+                    oversample=v.oversample,
+                    connectivity=v.hnsw_connectivity,
+                    expansion_add=v.hnsw_expansion_add,
+                    expansion_search=v.hnsw_expansion_search,
+                )
                 state = self._states[collection.uid] = CollectionState(
-                    collection.uid, collection.dim, collection.metric
+                    collection.uid, collection.dim, collection.metric, params
                 )
         latest = self._latest()
         if latest is not None and latest == state.snapshot:
