@@ -190,6 +190,12 @@ class VectorsSettings(_Section):
     oversample: float = Field(
         1.5, ge=1.0, description="A filtered HNSW search asks for k / selectivity times this, doubling until k pass."
     )
+    index_path: str = Field(
+        "vectors", description="Where HNSW indexes are saved with the snapshot they reflect, relative to the data dir."
+    )
+    index_save_changes: int = Field(
+        10_000, ge=1, description="Save a collection's index again once this many changed points were replayed."
+    )
     hnsw_connectivity: int = Field(16, ge=2, le=256, description="HNSW graph degree (usearch `connectivity`).")
     hnsw_expansion_add: int = Field(128, ge=1, description="HNSW breadth while adding (usearch `expansion_add`).")
     hnsw_expansion_search: int = Field(

@@ -222,3 +222,48 @@ def test_points_survive_a_restart_and_are_a_lake_table(catalog: str | None, tmp_
         lh.ingest("langs", b"lang,name\nen,English\n", format="csv", create=True)
         joined = lh.sql("SELECT v.id, l.name FROM vectors.docs v JOIN langs l ON l.lang = (v.metadata->>'lang')").rows
         assert joined == [["a", "English"]]
+
+
+def test_a_restart_loads_the_saved_index_and_replays_only_the_changes_since(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    small = {"vectors": {"ann_min_points": 50}}
+    points = _points(300, 8)
+    with _open(data, None, **small) as lh:
+        lh.vectors.create("docs", 8)
+        lh.vectors.upsert("docs", points[:200])
+        lh.vectors.search("docs", vector=points[0]["vector"], k=1)  # builds the index, and saves it
+        index = lh.vectors.describe("docs")["index"]
+        assert index["kind"] == "hnsw" and index["saved_snapshot_id"] == index["snapshot_id"]
+        saved_at = index["snapshot_id"]
+    with _open(data, None) as writer:  # writes the saved index does not hold (no index here: below the default)
+        writer.vectors.upsert("docs", points[200:])
+        writer.vectors.delete_points("docs", ids=["p0", "p1"])
+        writer.vectors.upsert("docs", [{"id": "p2", "vector": points[299]["vector"], "metadata": {"moved": True}}])
+    with _open(data, None, **small) as lh:
+        found = lh.vectors.search("docs", vector=points[250]["vector"], k=1)
+        index = lh.vectors.describe("docs")["index"]
+        assert index["kind"] == "hnsw" and index["saved_snapshot_id"] == saved_at < index["snapshot_id"]
+        assert found[0][0].id == "p250"
+        assert {"p0", "p1"}.isdisjoint(p.id for p, _ in lh.vectors.search("docs", vector=points[0]["vector"], k=20))
+        assert lh.vectors.search("docs", vector=points[299]["vector"], k=2, filter={"moved": True})[0][0].id == "p2"
+        assert lh.vectors.describe("docs")["count"] == 298
+
+
+def test_a_damaged_saved_index_is_rebuilt_from_the_lake(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    small = {"vectors": {"ann_min_points": 50}}
+    points = _points(120, 8)
+    with _open(data, None, **small) as lh:
+        uid = lh.vectors.create("docs", 8).uid
+        lh.vectors.upsert("docs", points)
+        lh.vectors.search("docs", vector=points[0]["vector"], k=1)
+    saved = data / "vectors" / uid
+    current = (saved / "current.json").read_text()
+    ids_file = next(saved.glob("ids-*.json"))
+    ids_file.write_text('["p0", null]')  # the ids no longer match the rows
+    with _open(data, None, **small) as lh:
+        assert lh.vectors.search("docs", vector=points[7]["vector"], k=1)[0][0].id == "p7"
+        assert (saved / "current.json").read_text() != current  # rebuilt, and saved again
+    with _open(data, None, **small) as lh:
+        lh.vectors.delete("docs")
+    assert not saved.exists()

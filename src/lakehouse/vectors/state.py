@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,13 @@ class Point:
     vector: np.ndarray[Any, np.dtype[np.float32]]
     metadata: dict[str, Any]
     text: str | None
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with path.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _matrix(column: Any, dim: int) -> list[np.ndarray[Any, Any] | None]:
@@ -70,6 +80,8 @@ class CollectionState:
         self.metric = metric
         self.params = ann or AnnParams()
         self.snapshot = -1
+        self.saved_snapshot = -1  # the snapshot of the index last saved or restored
+        self.changes_since_save = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -137,6 +149,7 @@ class CollectionState:
             for row in inserts:
                 self._put(*row)
         self.snapshot = snapshot
+        self.changes_since_save += sum(len(d) + len(i) for d, i in by_snapshot.values())
         self._maybe_build()
 
     def _put(self, point_id: str, vector: Any, metadata: Any, text: Any) -> None:
@@ -189,9 +202,16 @@ class CollectionState:
         point is as fast)."""
         if self._ann is not None or len(self._position) < self.params.min_points:
             return
+        index = self._new_index()
+        positions = np.flatnonzero(self._alive[: len(self._points)]).astype(np.uint64)
+        if len(positions):
+            index.add(positions, self._matrix[positions.astype(np.int64)], threads=0)
+        self._ann = index
+
+    def _new_index(self) -> Any:
         from usearch.index import Index
 
-        index = Index(
+        return Index(
             ndim=self.dim,
             metric={"cosine": "cos", "dot": "ip", "l2": "l2sq"}[self.metric],
             dtype="f32",
@@ -199,10 +219,90 @@ class CollectionState:
             expansion_add=self.params.expansion_add,
             expansion_search=self.params.expansion_search,
         )
-        positions = np.flatnonzero(self._alive[: len(self._points)]).astype(np.uint64)
-        if len(positions):
-            index.add(positions, self._matrix[positions.astype(np.int64)], threads=0)
+
+    # -- saving the index with the snapshot it reflects -----------------------------------------------------------
+
+    def save(self, directory: Path) -> bool:
+        """Save the HNSW index and the point id at each of its keys, named by the snapshot they reflect and a token
+        of this save, then point ``current.json`` at them (written aside and renamed: a reader finds a whole save,
+        or the one before; two processes saving at once never pair one's index with the other's ids). Files no
+        save points at are removed. False when there is no index to save."""
+        if self._ann is None:
+            return False
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.snapshot}-{secrets.token_hex(4)}"
+        index_name, ids_name = f"index-{stem}.usearch", f"ids-{stem}.json"
+        self._ann.save(str(directory / index_name))
+        _write_synced(directory / ids_name, json.dumps([p.id if p is not None else None for p in self._points]))
+        current = {"snapshot": self.snapshot, "index": index_name, "ids": ids_name, "dim": self.dim}
+        aside = directory / f"current-{stem}.json"
+        _write_synced(aside, json.dumps({**current, "metric": self.metric}))
+        aside.replace(directory / "current.json")
+        for path in directory.iterdir():
+            if path.name not in (index_name, ids_name, "current.json") and path.name.startswith(("index-", "ids-")):
+                path.unlink(missing_ok=True)
+        self.saved_snapshot = self.snapshot
+        self.changes_since_save = 0
+        return True
+
+    @staticmethod
+    def saved(directory: Path) -> dict[str, Any] | None:
+        """What ``current.json`` names, or None when nothing (readable) was saved."""
+        try:
+            found = json.loads((directory / "current.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) and isinstance(found.get("snapshot"), int) else None
+
+    def restore(self, table: Any, saved: dict[str, Any], directory: Path) -> bool:
+        """The rows of ``table`` (read at the saved snapshot) put back at the positions they had, and the saved
+        index loaded instead of built. False, leaving the state empty, when anything does not match."""
+        self._reset()
+        try:
+            if saved.get("dim") != self.dim or saved.get("metric") != self.metric:
+                return False
+            ids: list[str | None] = json.loads((directory / str(saved["ids"])).read_text())
+            index = self._new_index()
+            index.load(str(directory / str(saved["index"])))
+        except (OSError, ValueError, RuntimeError):
+            return False
+        vectors = _matrix(table.column("vector"), self.dim)
+        rows = {
+            str(point_id): (vector, meta, text)
+            for point_id, vector, meta, text in zip(
+                table.column("id").to_pylist(),
+                vectors,
+                table.column("metadata").to_pylist(),
+                table.column("text").to_pylist(),
+                strict=True,
+            )
+        }
+        live = [point_id for point_id in ids if point_id is not None]
+        if len(live) != len(rows) or any(point_id not in rows for point_id in live):
+            return False
+        capacity = max(64, len(ids))
+        self._matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+        self._alive = np.zeros(capacity, dtype=bool)
+        for position, point_id in enumerate(ids):
+            if point_id is None:
+                self._points.append(None)
+                self._free.append(position)
+                continue
+            vector, meta, text = rows[point_id]
+            if vector is None:
+                self._reset()
+                return False
+            self._matrix[position] = self._stored(vector)
+            self._alive[position] = True
+            self._position[point_id] = position
+            self._points.append(Point(point_id, vector, _metadata(meta), None if text is None else str(text)))
+        keys = np.sort(np.asarray(index.keys, dtype=np.int64))
+        if not np.array_equal(keys, np.flatnonzero(self._alive)):
+            self._reset()
+            return False
         self._ann = index
+        self.snapshot = self.saved_snapshot = int(saved["snapshot"])
+        return True
 
     def search(
         self, query: np.ndarray[Any, np.dtype[np.float32]], k: int, allowed: np.ndarray[Any, Any] | None

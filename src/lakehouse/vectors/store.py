@@ -11,13 +11,16 @@ same lake is found by the next search anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -80,6 +83,7 @@ class VectorStore:
         self._embeddings = embeddings
         self._latest = LatestSnapshot(settings)
         self._states: dict[str, CollectionState] = {}
+        self._known: dict[str, Collection] = {}  # uid -> collection, for saving indexes on close
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -167,7 +171,11 @@ class VectorStore:
             return {
                 **collection.to_dict(),
                 "count": len(state),
-                "index": {"kind": state.index_kind, "snapshot_id": state.snapshot},
+                "index": {
+                    "kind": state.index_kind,
+                    "snapshot_id": state.snapshot,
+                    "saved_snapshot_id": state.saved_snapshot if state.saved_snapshot >= 0 else None,
+                },
                 "memory_bytes": state.memory_bytes + state.index_bytes,
             }
 
@@ -181,12 +189,15 @@ class VectorStore:
         with self._lock:
             self._states.pop(collection.uid, None)
             self._locks.pop(collection.uid, None)
+            self._known.pop(collection.uid, None)
+        shutil.rmtree(self._index_dir(collection), ignore_errors=True)
         return collection
 
     # -- the in-memory state ---------------------------------------------------------------------------------------
 
     def _locked(self, collection: Collection) -> _Locked:
         with self._lock:
+            self._known[collection.uid] = collection
             lock = self._locks.setdefault(collection.uid, threading.Lock())
         return _Locked(self, collection, lock)
 
@@ -211,30 +222,69 @@ class VectorStore:
         if latest is not None and latest == state.snapshot:
             return state
         lake = self._lake
+        directory = self._index_dir(collection)
         with lake.cursor() as cur:
-            if state.snapshot >= 0:
-                with transaction(cur):
-                    now = int(cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0])  # type: ignore[index]  # noqa: S608
-                    if now == state.snapshot:
-                        return state
-                    try:
-                        changes = cur.execute(
-                            "SELECT snapshot_id, change_type, id, vector, metadata, text "
-                            "FROM ducklake_table_changes(?, ?, ?, ?, ?) ORDER BY snapshot_id, rowid",
-                            [CATALOG, VECTORS_NAMESPACE, collection.name, state.snapshot + 1, now],
-                        ).fetchall()
-                    except duckdb.Error:  # the feed does not reach back that far (expired): read it whole
-                        changes = None
-                    if changes is not None:
-                        state.apply(changes, now)
-                        return state
-            with transaction(cur):
-                now = int(cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()[0])  # type: ignore[index]  # noqa: S608
-                table = cur.execute(
-                    f"SELECT id, vector, metadata, text FROM {_table(collection.name)}"  # noqa: S608
-                ).to_arrow_table()
-                state.load(table, now)
+            now = self._now(cur)
+            if now == state.snapshot:
+                return state
+            if state.snapshot < 0:
+                self._restore(cur, collection, state, directory, now)
+            if 0 <= state.snapshot < now and not self._catch_up(cur, collection, state, now):
+                self._load(cur, collection, state)
+        if state.index_kind == "hnsw" and (
+            state.saved_snapshot < 0 or state.changes_since_save >= self.settings.vectors.index_save_changes
+        ):
+            state.save(directory)
         return state
+
+    @staticmethod
+    def _now(cur: duckdb.DuckDBPyConnection) -> int:
+        row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608 (constant)
+        assert row is not None
+        return int(row[0])
+
+    def _index_dir(self, collection: Collection) -> Path:
+        return self.settings.in_data_dir(self.settings.vectors.index_path) / collection.uid
+
+    def _restore(
+        self, cur: duckdb.DuckDBPyConnection, collection: Collection, state: CollectionState, directory: Path, now: int
+    ) -> None:
+        """A first read: from the saved index and the rows at its snapshot (then the changes since), or whole."""
+        saved = CollectionState.saved(directory)
+        if saved is not None and int(saved["snapshot"]) <= now:
+            at = int(saved["snapshot"])
+            try:
+                table = cur.execute(
+                    f"SELECT id, vector, metadata, text FROM {_table(collection.name)} AT (VERSION => {at})"  # noqa: S608
+                ).to_arrow_table()
+            except duckdb.Error:  # that snapshot was expired: build anew
+                table = None
+            if table is not None and state.restore(table, saved, directory):
+                return
+        self._load(cur, collection, state)
+
+    @staticmethod
+    def _load(cur: duckdb.DuckDBPyConnection, collection: Collection, state: CollectionState) -> None:
+        with transaction(cur):
+            now = VectorStore._now(cur)
+            table = cur.execute(
+                f"SELECT id, vector, metadata, text FROM {_table(collection.name)}"  # noqa: S608
+            ).to_arrow_table()
+            state.load(table, now)
+
+    @staticmethod
+    def _catch_up(cur: duckdb.DuckDBPyConnection, collection: Collection, state: CollectionState, now: int) -> bool:
+        """Replay the change feed from the state's snapshot to ``now``; False when the feed cannot reach back."""
+        try:
+            changes = cur.execute(
+                "SELECT snapshot_id, change_type, id, vector, metadata, text "
+                "FROM ducklake_table_changes(?, ?, ?, ?, ?) ORDER BY snapshot_id, rowid",
+                [CATALOG, VECTORS_NAMESPACE, collection.name, state.snapshot + 1, now],
+            ).fetchall()
+        except duckdb.Error:
+            return False
+        state.apply(changes, now)
+        return True
 
     # -- points --------------------------------------------------------------------------------------------------
 
@@ -438,6 +488,16 @@ class VectorStore:
         return query
 
     def close(self) -> None:
+        """Save each HNSW index whose state moved since its last save (a restart then loads it instead of building
+        it), and let go of the catalog check."""
+        with self._lock:
+            states = list(self._states.values())
+            names = {c.uid: c for c in self._known.values()}
+        for state in states:
+            collection = names.get(state.uid)
+            if collection is not None and state.index_kind == "hnsw" and state.saved_snapshot != state.snapshot:
+                with contextlib.suppress(OSError, RuntimeError):
+                    state.save(self._index_dir(collection))
         self._latest.close()
 
 
