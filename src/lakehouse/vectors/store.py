@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import shutil
 import threading
 import uuid
@@ -67,6 +66,19 @@ class Collection:
             "embedder": self.embedder,
             "created_at": self.created_at.isoformat(),
         }
+
+
+def _numbers(value: Any) -> np.ndarray[Any, Any] | None:
+    """``value`` as a float64 array when it is a flat JSON list of numbers (true and false are not numbers)."""
+    if not isinstance(value, list) or any(type(x) is bool for x in value):
+        return None
+    try:
+        row = np.asarray(value)
+    except (ValueError, TypeError):
+        return None
+    if row.ndim != 1 or row.dtype.kind not in "iuf":
+        return None
+    return row.astype(np.float64, copy=False)
 
 
 def _table(name: str) -> str:
@@ -297,10 +309,12 @@ class VectorStore:
         lake = self._lake
         import pyarrow as pa
 
+        matrix = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
+        offsets = np.arange(0, matrix.size + 1, collection.dim, dtype=np.int32)
         batch = pa.table(
             {
                 "id": pa.array(ids, pa.string()),
-                "vector": pa.array([v.tolist() for v in vectors], pa.list_(pa.float32())),
+                "vector": pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.ravel())),
                 "metadata": pa.array(metadata, pa.string()),
                 "text": pa.array(texts, pa.string()),
             }
@@ -375,16 +389,15 @@ class VectorStore:
                 else:
                     bad(index, "vector", "give a vector, or a text to embed")
                 continue
-            if not isinstance(vector, list) or not all(
-                isinstance(x, int | float) and not isinstance(x, bool) for x in vector
-            ):
+            row = _numbers(vector)
+            if row is None:
                 bad(index, "vector", "vector is a list of numbers")
-            elif len(vector) != collection.dim:
-                bad(index, "vector", f"vector has {len(vector)} dimensions; the collection has {collection.dim}")
-            elif not all(math.isfinite(x) for x in vector):
+            elif len(row) != collection.dim:
+                bad(index, "vector", f"vector has {len(row)} dimensions; the collection has {collection.dim}")
+            elif not np.isfinite(row).all():
                 bad(index, "vector", "vector holds NaN or an infinity")
             else:
-                vectors[index] = np.asarray(vector, dtype=np.float32)
+                vectors[index] = row.astype(np.float32)
         if problems:
             raise InvalidPoint(f"{len(problems)} problem(s) in the points; nothing was stored", errors=problems)
         if to_embed:
@@ -467,15 +480,14 @@ class VectorStore:
         if (vector is None) == (text is None):
             raise RequestValidationFailed("give vector or text (one of them)", field="vector")
         if vector is not None:
-            if not isinstance(vector, list) or not all(
-                isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in vector
-            ):
+            row = _numbers(vector)
+            if row is None or not np.isfinite(row).all():
                 raise RequestValidationFailed("vector is a list of finite numbers", field="vector")
-            if len(vector) != collection.dim:
+            if len(row) != collection.dim:
                 raise RequestValidationFailed(
-                    f"vector has {len(vector)} dimensions; the collection has {collection.dim}", field="vector"
+                    f"vector has {len(row)} dimensions; the collection has {collection.dim}", field="vector"
                 )
-            return np.asarray(vector, dtype=np.float32)
+            return row.astype(np.float32)
         if not isinstance(text, str) or not text.strip():
             raise RequestValidationFailed("text is a non-empty string", field="text")
         embedded = self._embeddings.embed([text], collection.embedder)
