@@ -3,7 +3,8 @@
 Data: a synthetic clustered set (ROWS x 384, float32, around 1,000 centres), made in the run. Measured in one run:
 
 - durable upsert throughput in batches of 500: in-process (``Lakehouse.vectors.upsert``) and over HTTP
-  (``Client.collections.upsert`` against ``lakehouse serve``); every batch is one lake commit;
+  (``Client.collections.upsert`` against ``lakehouse serve``, as JSON and as Arrow IPC); every batch is one lake
+  commit;
 - restart: the first search after opening the lakehouse again, with the saved HNSW index (rows read at its
   snapshot, the index loaded) and after deleting it (rows read, the index built);
 - search latency (k=10, single query) in-process, unfiltered and with a 50 % and a 1 % metadata filter, with
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from _common import peak_rss_mib, start_server
 
 from lakehouse import Client, Lakehouse
@@ -115,11 +117,24 @@ def main() -> None:
         try:
             with Client(url, timeout=600) as client:
                 client.collections.create("bench", DIM)
-                http_times = []
-                for batch in batches(vectors[: args.http_rows]):
+                client.collections.create("bench_arrow", DIM)
+                http_times, arrow_times = [], []
+                for start in range(0, args.http_rows, BATCH):
+                    rows = vectors[start : start + BATCH]
+                    points = batches(rows)[0]
                     t0 = time.perf_counter()
-                    client.collections.upsert("bench", batch)
+                    client.collections.upsert("bench", points)
                     http_times.append(time.perf_counter() - t0)
+                    table = pa.table(
+                        {
+                            "id": [f"p{start + i}" for i in range(len(rows))],
+                            "vector": pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), DIM),
+                            "metadata": [f'{{"bucket": {(start + i) % 100}}}' for i in range(len(rows))],
+                        }
+                    )
+                    t0 = time.perf_counter()
+                    client.collections.upsert("bench_arrow", table)
+                    arrow_times.append(time.perf_counter() - t0)
             rss = peak_rss_mib(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -132,6 +147,10 @@ def main() -> None:
     print(
         f"| durable upsert, batches of {BATCH}, over HTTP ({args.http_rows:,} vectors; median batch) | "
         f"{BATCH / statistics.median(http_times):,.0f} vectors/s |"
+    )
+    print(
+        f"| durable upsert, batches of {BATCH}, over HTTP as Arrow IPC ({args.http_rows:,} vectors; median batch) | "
+        f"{BATCH / statistics.median(arrow_times):,.0f} vectors/s |"
     )
     print(f"| first search after the upserts (rows in memory, HNSW built) | {first_build:.1f} s |")
     print(f"| restart: first search with the saved index | {with_index:.1f} s |")

@@ -62,3 +62,51 @@ def test_refusals_change_nothing(client: AppClient) -> None:
     assert_problem(client.post("/v1/collections/docs/delete", json={}), 422)
     after = client.get("/v1/collections/docs").json()
     assert after["count"] == before["count"] == 1 and after["index"] == before["index"]
+
+
+def test_arrow_upsert(client: AppClient) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    def arrow(table: pa.Table) -> bytes:
+        sink = io.BytesIO()
+        with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue()
+
+    headers = {"content-type": "application/vnd.apache.arrow.stream"}
+    client.post("/v1/collections", json={"name": "docs", "dim": 2})
+    good = pa.table(
+        {
+            "id": ["a", "b"],
+            "vector": pa.array([[1.0, 0.0], [0.0, 1.0]], pa.list_(pa.float32())),
+            "metadata": ['{"lang": "en"}', None],
+            "text": ["alpha", None],
+        }
+    )
+    answer = client.post("/v1/collections/docs/upsert", content=arrow(good), headers=headers)
+    assert answer.status_code == 200 and answer.json()["upserted"] == 2, answer.text
+    assert client.get("/v1/collections/docs/points/a").json() == {
+        "id": "a",
+        "metadata": {"lang": "en"},
+        "text": "alpha",
+        "vector": [1.0, 0.0],
+    }
+    snapshot = client.get("/v1/collections/docs").json()["index"]["snapshot_id"]
+    bad = pa.table(
+        {
+            "id": ["c", "c", "d"],
+            "vector": pa.array([[1.0, 0.0], [1.0, 2.0, 3.0], [float("nan"), 1.0]], pa.list_(pa.float64())),
+            "metadata": ["[1]", None, None],
+        }
+    )
+    body = assert_problem(client.post("/v1/collections/docs/upsert", content=arrow(bad), headers=headers), 422)
+    assert [e["field"] for e in body["errors"]] == ["points[1].id", "points[1].vector", "points[0].metadata"]
+    missing = pa.table({"vector": pa.array([[1.0, 0.0]], pa.list_(pa.float32())), "colour": ["red"]})
+    body = assert_problem(client.post("/v1/collections/docs/upsert", content=arrow(missing), headers=headers), 422)
+    assert [e["field"] for e in body["errors"]] == ["points.colour", "points.id"]
+    assert_problem(client.post("/v1/collections/docs/upsert", content=b"not arrow", headers=headers), 400)
+    assert_problem(client.post("/v1/collections/docs/upsert", content=b"x", headers={"content-type": "text/csv"}), 415)
+    assert client.get("/v1/collections/docs").json()["index"]["snapshot_id"] == snapshot  # nothing was written

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from lakehouse.client._http import Transport
+from lakehouse.tables.ingest import write_arrow_stream
 
 ROUTES = {
     ("POST", "/v1/collections"),
@@ -46,8 +48,18 @@ class Collections:
         result: dict[str, Any] = self._t.json("DELETE", _c(name))
         return result
 
-    def upsert(self, name: str, points: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """``points``: ``{"id", "vector"? | "text"?, "metadata"?, "text"?}``, stored as one commit."""
+    def upsert(self, name: str, points: Sequence[dict[str, Any]] | Any) -> dict[str, Any]:
+        """``points``: ``{"id", "vector"? | "text"?, "metadata"?, "text"?}``, stored as one commit; or a pyarrow
+        Table (or anything exporting an Arrow stream, e.g. a polars DataFrame) with the columns ``id``, ``vector``
+        and optionally ``metadata`` (JSON strings) and ``text``, sent as Arrow IPC: several times faster than JSON
+        for large batches."""
+        if hasattr(points, "__arrow_c_stream__"):
+            sink = io.BytesIO()
+            write_arrow_stream(points, sink)
+            headers = {"content-type": "application/vnd.apache.arrow.stream"}
+            answer = self._t.request("POST", _c(name) + "/upsert", content=sink.getvalue(), headers=headers)
+            arrow_result: dict[str, Any] = answer.json()
+            return arrow_result
         result: dict[str, Any] = self._t.json("POST", _c(name) + "/upsert", json={"points": list(points)})
         return result
 

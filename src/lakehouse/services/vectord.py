@@ -7,17 +7,19 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
-from lakehouse.errors import LakehouseError, RequestValidationFailed
+from lakehouse.errors import LakehouseError, MalformedInput, RequestValidationFailed, UnsupportedMediaType
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
 from lakehouse.vectors import Point
 
 router = APIRouter(prefix="/v1/collections", tags=["vectors"])
 Include = Literal["metadata", "text", "vector"]
+ARROW = "application/vnd.apache.arrow.stream"
 
 
 def _lakehouse(request: Request) -> Lakehouse:
@@ -102,10 +104,45 @@ async def delete_collection(name: str, request: Request) -> dict[str, Any]:
     return {"deleted": deleted.to_dict()}
 
 
-@router.post("/{name}/upsert", summary="Insert or replace points (one commit)", dependencies=[require("write")])
-async def upsert(name: str, body: Upsert, request: Request) -> dict[str, Any]:
-    result: dict[str, Any] = await run_in_threadpool(_lakehouse(request).vectors.upsert, name, body.points)
+@router.post(
+    "/{name}/upsert",
+    summary="Insert or replace points (one commit): JSON, or Arrow IPC with id and vector columns",
+    dependencies=[require("write")],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": Upsert.model_json_schema()},
+                ARROW: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def upsert(name: str, request: Request) -> dict[str, Any]:
+    vectors = _lakehouse(request).vectors
+    media = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media == ARROW:
+        table = await run_in_threadpool(_read_arrow, await request.body())
+        arrow_result: dict[str, Any] = await run_in_threadpool(vectors.upsert_arrow, name, table)
+        return arrow_result
+    if media != "application/json":
+        raise UnsupportedMediaType(f"Content-Type {media!r}: send application/json or {ARROW}", field="Content-Type")
+    try:
+        body = Upsert.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from exc
+    result: dict[str, Any] = await run_in_threadpool(vectors.upsert, name, body.points)
     return result
+
+
+def _read_arrow(body: bytes) -> Any:
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    try:
+        return pyarrow.ipc.open_stream(pa.py_buffer(body)).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", field="body") from exc
 
 
 @router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read")])

@@ -306,19 +306,119 @@ class VectorStore:
         point refuses all (422 ``invalid_point``, one item per problem, with the point's index)."""
         collection = self.get(name)
         ids, vectors, metadata, texts = self._check_points(collection, points)
-        lake = self._lake
+        return self._commit(collection, ids, np.stack(vectors), metadata, texts)
+
+    def upsert_arrow(self, name: str, table: Any) -> dict[str, Any]:
+        """``upsert`` for a pyarrow Table with the columns ``id`` (strings), ``vector`` (lists of numbers) and,
+        optionally, ``metadata`` (JSON objects as strings) and ``text``: checked column by column, then one commit.
+        No text is embedded here: every row carries its vector."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        collection = self.get(name)
+        limit = self.settings.vectors.max_batch
+        if table.num_rows == 0:
+            raise EmptyBatch("the body has no rows", field="points")
+        if table.num_rows > limit:
+            raise BatchTooLarge(
+                f"{table.num_rows} points in one request; at most {limit} (vectors.max_batch)", field="points"
+            )
+        problems: list[ErrorItem] = []
+
+        def bad(index: int | None, part: str, reason: str) -> None:
+            field = f"points[{index}].{part}" if index is not None else f"points.{part}"
+            where = f"point {index}: " if index is not None else ""
+            problems.append(ErrorItem(kind="invalid_point", field=field, reason=where + reason))
+
+        names = set(table.column_names)
+        for column in sorted(names - {"id", "vector", "metadata", "text"}):
+            bad(None, column, f"unknown column {column!r}; the columns are id, vector, metadata, text")
+        for column in ("id", "vector"):
+            if column not in names:
+                bad(None, column, f"the column {column!r} is missing")
+        if problems:
+            raise InvalidPoint(f"{len(problems)} problem(s) in the points; nothing was stored", errors=problems)
+        ids_column = table.column("id")
+        if not pa.types.is_string(ids_column.type) and not pa.types.is_large_string(ids_column.type):
+            raise InvalidPoint("id is a string column", field="points.id")
+        ids = ids_column.to_pylist()
+        seen: dict[str, int] = {}
+        for index, point_id in enumerate(ids):
+            if not point_id or len(point_id) > MAX_ID_CHARS:
+                bad(index, "id", f"id is a string of 1-{MAX_ID_CHARS} characters")
+            elif point_id in seen:
+                bad(index, "id", f"id {point_id!r} repeats point {seen[point_id]}")
+            else:
+                seen[point_id] = index
+        vector_column = table.column("vector").combine_chunks()
+        kind = vector_column.type
+        if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)) or not (
+            pa.types.is_integer(kind.value_type) or pa.types.is_floating(kind.value_type)
+        ):
+            raise InvalidPoint(f"vector is a list of numbers, not {kind}", field="points.vector")
+        lengths = pc.fill_null(pc.list_value_length(vector_column), -1).to_numpy(zero_copy_only=False)
+        for index in np.flatnonzero(lengths != collection.dim)[:100]:
+            got = "no vector" if lengths[index] < 0 else f"{lengths[index]} dimensions"
+            bad(int(index), "vector", f"vector has {got}; the collection has {collection.dim}")
+        matrix = np.zeros((0, collection.dim), dtype=np.float32)
+        if not problems:
+            flat = vector_column.flatten()
+            if flat.null_count:
+                bad(None, "vector", "a vector holds a null")
+            else:
+                matrix = flat.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, collection.dim)
+                for index in np.flatnonzero(~np.isfinite(matrix).all(axis=1))[:100]:
+                    bad(int(index), "vector", "vector holds NaN or an infinity")
+        metadata: list[str | None] = [None] * table.num_rows
+        if "metadata" in names:
+            for index, raw in enumerate(table.column("metadata").to_pylist()):
+                if raw is None:
+                    continue
+                try:
+                    value = json.loads(raw) if isinstance(raw, str) else raw
+                except ValueError:
+                    value = None
+                if not isinstance(value, dict):
+                    bad(index, "metadata", "metadata is a JSON object")
+                    continue
+                try:
+                    metadata[index] = json.dumps(value, allow_nan=False)
+                except ValueError:
+                    bad(index, "metadata", "metadata holds NaN or an infinity, which JSON cannot")
+        texts: list[str | None] = [None] * table.num_rows
+        if "text" in names:
+            text_column = table.column("text")
+            if not pa.types.is_string(text_column.type) and not pa.types.is_large_string(text_column.type):
+                if not pa.types.is_null(text_column.type):
+                    bad(None, "text", "text is a string column")
+            else:
+                texts = text_column.to_pylist()
+        if problems:
+            raise InvalidPoint(f"{len(problems)} problem(s) in the points; nothing was stored", errors=problems)
+        return self._commit(collection, [str(i) for i in ids], matrix, metadata, texts)
+
+    def _commit(
+        self,
+        collection: Collection,
+        ids: list[str],
+        matrix: np.ndarray[Any, Any],
+        metadata: list[str | None],
+        texts: list[str | None],
+    ) -> dict[str, Any]:
+        """One lake commit: the batch's ids deleted, its rows inserted."""
         import pyarrow as pa
 
-        matrix = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
-        offsets = np.arange(0, matrix.size + 1, collection.dim, dtype=np.int32)
+        rows = np.ascontiguousarray(matrix, dtype=np.float32)
+        offsets = np.arange(0, rows.size + 1, collection.dim, dtype=np.int32)
         batch = pa.table(
             {
                 "id": pa.array(ids, pa.string()),
-                "vector": pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.ravel())),
+                "vector": pa.ListArray.from_arrays(pa.array(offsets), pa.array(rows.ravel())),
                 "metadata": pa.array(metadata, pa.string()),
                 "text": pa.array(texts, pa.string()),
             }
         )
+        lake = self._lake
         with lake.cursor() as cur:
             cur.register("lakehouse_points", batch)
             with lake.write(cur):
