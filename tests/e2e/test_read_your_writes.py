@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import pg_s3_env
-from tests.e2e.test_serve import _serve
+from tests.e2e.test_serve import _serve_pair
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +29,7 @@ pytestmark = pytest.mark.e2e
 def test_500_ingests_each_visible_to_the_next_query(
     tmp_path: Path, pair: str, processes: int, request: pytest.FixtureRequest
 ) -> None:
-    env: dict[str, str] = {}
-    dirs = (tmp_path, tmp_path)
-    if pair == "postgres+s3":
-        pg_url: str = request.getfixturevalue("pg_url")
-        s3: dict[str, Any] = request.getfixturevalue("s3_settings")
-        env = pg_s3_env(pg_url, s3)
-        dirs = (tmp_path / "a", tmp_path / "b")
-    writer, writer_url = _serve(dirs[0], env=env, capture=False)
-    reader, reader_url = _serve(dirs[1], env=env, capture=False) if processes == 2 else (writer, writer_url)
+    writer, writer_url, reader, reader_url = _serve_pair(tmp_path, pair, request, processes)
     misses = []
     try:
         with httpx.Client(base_url=writer_url, timeout=30) as a, httpx.Client(base_url=reader_url, timeout=30) as b:

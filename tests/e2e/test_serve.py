@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from lakehouse import Client
+from tests.conftest import pg_s3_env
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,22 @@ def _serve(
             break
     proc.kill()
     raise AssertionError(f"server did not start: {proc.communicate()[1] if capture else ''}")
+
+
+def _serve_pair(
+    tmp_path: Path, pair: str, request: pytest.FixtureRequest, processes: int = 2
+) -> tuple[subprocess.Popen[str], str, subprocess.Popen[str], str]:
+    """A writer and a reader `lakehouse serve` on one lakehouse (output discarded): ``sqlite``, one data dir (the
+    reader is the writer when ``processes`` is 1); ``postgres+s3``, a data dir each with a PostgreSQL catalog and
+    opsdb and lake data under one S3 prefix, as two machines would share it."""
+    env: dict[str, str] = {}
+    dirs = (tmp_path, tmp_path)
+    if pair == "postgres+s3":
+        env = pg_s3_env(request.getfixturevalue("pg_url"), request.getfixturevalue("s3_settings"))
+        dirs = (tmp_path / "a", tmp_path / "b")
+    writer, writer_url = _serve(dirs[0], env=env, capture=False)
+    reader, reader_url = _serve(dirs[1], env=env, capture=False) if processes == 2 else (writer, writer_url)
+    return writer, writer_url, reader, reader_url
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import pg_s3_env
-from tests.e2e.test_serve import _serve
+from tests.e2e.test_serve import _serve, _serve_pair
 
 pytestmark = pytest.mark.e2e
 DIM = 8
@@ -90,15 +89,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
 def test_a_second_server_sees_each_acknowledged_write(
     tmp_path: Path, pair: str, request: pytest.FixtureRequest
 ) -> None:
-    env: dict[str, str] = {}
-    dirs = (tmp_path, tmp_path)
-    if pair == "postgres+s3":
-        pg_url: str = request.getfixturevalue("pg_url")
-        s3: dict[str, Any] = request.getfixturevalue("s3_settings")
-        env = pg_s3_env(pg_url, s3)
-        dirs = (tmp_path / "a", tmp_path / "b")
-    writer, writer_url = _serve(dirs[0], env=env, capture=False)
-    reader, reader_url = _serve(dirs[1], env=env, capture=False)
+    writer, writer_url, reader, reader_url = _serve_pair(tmp_path, pair, request)
     misses: list[str] = []
     try:
         with httpx.Client(base_url=writer_url, timeout=30) as a, httpx.Client(base_url=reader_url, timeout=30) as b:
