@@ -182,7 +182,7 @@ class VectorsSettings(_Section):
     max_batch: int = Field(1000, ge=1, description="Most points in one upsert request (more: 413).")
     max_k: int = Field(1000, ge=1, description="Most results one search may ask for.")
     ann_min_points: int = Field(
-        10_000, ge=1, description="A collection gets an HNSW index (usearch) from this many points; below, exact."
+        10_000, ge=1, description="A collection gets an HNSW index (FAISS) from this many points; below, exact."
     )
     exact_limit: int = Field(
         20_000, ge=0, description="A filtered search whose filter leaves at most this many points scores them all."
@@ -196,10 +196,16 @@ class VectorsSettings(_Section):
     index_save_changes: int = Field(
         10_000, ge=1, description="Save a collection's index again once this many changed points were replayed."
     )
-    hnsw_connectivity: int = Field(16, ge=2, le=256, description="HNSW graph degree (usearch `connectivity`).")
-    hnsw_expansion_add: int = Field(128, ge=1, description="HNSW breadth while adding (usearch `expansion_add`).")
+    hnsw_connectivity: int = Field(16, ge=2, le=256, description="HNSW graph degree (FAISS `M`).")
+    hnsw_expansion_add: int = Field(128, ge=1, description="HNSW breadth while adding (FAISS `efConstruction`).")
     hnsw_expansion_search: int = Field(
-        64, ge=1, description="HNSW breadth while searching (usearch `expansion_search`; at least twice the ask)."
+        64, ge=1, description="HNSW breadth while searching (FAISS `efSearch`; at least twice the ask)."
+    )
+    hnsw_rebuild_dead: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="Build the HNSW index anew once this share of its entries are replaced or deleted points.",
     )
 
 

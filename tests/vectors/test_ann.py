@@ -90,3 +90,35 @@ def test_updates_and_deletes_while_the_index_is_live() -> None:
     only_moved = state.search(vectors[0], 3, state.mask(compile_filter({"moved": True})))
     assert [p.id for p, _ in only_moved] == ["p9"]
     assert len(state) == 200
+
+
+def test_churn_leaves_dead_entries_that_never_come_back_and_the_index_is_rebuilt() -> None:
+    """Replacing and deleting points while the index is live: a replaced point is found at its new vector only,
+    a deleted one never, and once a quarter of the index's entries are dead it is built anew from the live rows."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
+    state = CollectionState("uid", 16, "cosine", AnnParams(min_points=100, rebuild_dead=0.25))
+    state.load(_table(vectors, ["{}"] * 400), snapshot=1)
+    first_index = state._ann
+    current = {f"p{i}": vectors[i] for i in range(400)}
+    snapshot = 1
+    for round_ in range(6):
+        snapshot += 1
+        changes: list[tuple[Any, ...]] = []
+        for i in rng.choice(400, 40, replace=False):
+            point_id = f"p{i}"
+            if point_id in current:
+                changes.append((snapshot, "delete", point_id, current[point_id].tolist(), "{}", None))
+            if round_ % 3 == 2 and i % 2:
+                current.pop(point_id, None)  # deleted for good
+                continue
+            current[point_id] = rng.normal(size=16).astype(np.float32)
+            changes.append((snapshot, "insert", point_id, current[point_id].tolist(), "{}", None))
+        state.apply(changes, snapshot=snapshot)
+        assert state._ann is not None and state._ann.dead_fraction <= 0.25
+        for point_id, vector in current.items():
+            assert state.search(vector, 1, None)[0][0].id == point_id
+        returned = {p.id for p, _ in state.search(rng.normal(size=16).astype(np.float32), 400, None)}
+        assert returned == set(current)
+    assert state._ann is not first_index  # rebuilt on the way
+    assert len(state) == len(current)

@@ -9,27 +9,38 @@ Operators: ``eq``, ``ne``, ``in``, ``nin`` (a list), ``gt``, ``gte``, ``lt``, ``
 as strings), ``contains`` (a substring of a string field, or an element of a list field) and ``exists`` (true or
 false). A field that is missing matches only ``ne``, ``nin`` and ``exists: false``; a comparison between a number
 and a string is false, never an error. Anything else is refused with 422 ``invalid_filter`` naming where it is.
+
+A compiled ``Filter`` answers for one metadata object (``filter(metadata)``) and for a whole collection at once
+(``filter.mask(columns)``, over ``vectors.columns.MetadataColumns``): equality, ``in``, ``exists`` and comparisons
+with a number are array operations on the field's codes and numbers; any other operator is decided once per distinct
+value of the field with the same test as a single object, so both answers agree by construction.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from lakehouse.errors import ErrorItem, InvalidFilter
 
-Predicate = Callable[[Mapping[str, Any]], bool]
+if TYPE_CHECKING:
+    from lakehouse.vectors.columns import MetadataColumns
+
+Mask = np.ndarray[Any, np.dtype[np.bool_]]
 
 OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists")
 COMBINATORS = ("and", "or", "not")
-_MISSING = object()
+MISSING: Any = object()  # the value of a field a metadata object does not have
 
 
-def _lookup(metadata: Mapping[str, Any], path: list[str]) -> Any:
+def lookup(metadata: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = metadata
     for part in path:
         if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
+            return MISSING
         value = value[part]
     return value
 
@@ -48,24 +59,21 @@ def _ordered(a: Any, b: Any) -> bool:
     return (isinstance(a, numbers) and isinstance(b, numbers)) or (isinstance(a, str) and isinstance(b, str))
 
 
-def _leaf(op: str, expected: Any, path: list[str]) -> Predicate:
-    def value_of(m: Mapping[str, Any]) -> Any:
-        return _lookup(m, path)
-
+def value_test(op: str, expected: Any) -> Callable[[Any], bool]:
+    """The test ``op`` makes of one field value (``MISSING`` when the field is absent)."""
     if op == "eq":
-        return lambda m: (v := value_of(m)) is not _MISSING and _same(v, expected)
+        return lambda v: v is not MISSING and _same(v, expected)
     if op == "ne":
-        return lambda m: (v := value_of(m)) is _MISSING or not _same(v, expected)
+        return lambda v: v is MISSING or not _same(v, expected)
     if op == "in":
-        return lambda m: (v := value_of(m)) is not _MISSING and any(_same(v, e) for e in expected)
+        return lambda v: v is not MISSING and any(_same(v, e) for e in expected)
     if op == "nin":
-        return lambda m: (v := value_of(m)) is _MISSING or not any(_same(v, e) for e in expected)
+        return lambda v: v is MISSING or not any(_same(v, e) for e in expected)
     if op == "exists":
-        return lambda m: (value_of(m) is not _MISSING) == expected
+        return lambda v: (v is not MISSING) == expected
     if op == "contains":
 
-        def contains(m: Mapping[str, Any]) -> bool:
-            v = value_of(m)
+        def contains(v: Any) -> bool:
             if isinstance(v, str) and isinstance(expected, str):
                 return expected in v
             if isinstance(v, list):
@@ -79,46 +87,141 @@ def _leaf(op: str, expected: Any, path: list[str]) -> Predicate:
         "lt": lambda a, b: a < b,
         "lte": lambda a, b: a <= b,
     }[op]
-    return lambda m: (v := value_of(m)) is not _MISSING and _ordered(v, expected) and compare(v, expected)
+    return lambda v: v is not MISSING and _ordered(v, expected) and compare(v, expected)
 
 
-def _all(predicates: list[Predicate]) -> Predicate:
-    if len(predicates) == 1:
-        return predicates[0]
-    return lambda m: all(p(m) for p in predicates)
+class Filter(ABC):
+    """A compiled filter: ``filter(metadata)`` for one object, ``filter.mask(columns)`` for every position."""
+
+    @abstractmethod
+    def __call__(self, metadata: Mapping[str, Any]) -> bool: ...
+
+    @abstractmethod
+    def mask(self, columns: MetadataColumns) -> Mask: ...
+
+
+class _Everything(Filter):
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return True
+
+    def mask(self, columns: MetadataColumns) -> Mask:
+        return np.ones(columns.size, dtype=bool)
+
+
+class _Leaf(Filter):
+    def __init__(self, op: str, expected: Any, path: tuple[str, ...]) -> None:
+        self.op, self.expected, self.path = op, expected, path
+        self.test = value_test(op, expected)
+
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return self.test(lookup(metadata, self.path))
+
+    def mask(self, columns: MetadataColumns) -> Mask:
+        column = columns.column(self.path)
+        op, expected = self.op, self.expected
+        if op in ("eq", "ne"):
+            hit = column.equals([expected])
+            return hit if op == "eq" else ~hit
+        if op in ("in", "nin"):
+            hit = column.equals(expected)
+            return hit if op == "in" else ~hit
+        if op == "exists":
+            present = column.present()
+            return present if expected else ~present
+        if op in ("gt", "gte", "lt", "lte") and not isinstance(expected, str) and column.numbers_exact:
+            numbers = column.numbers()
+            with np.errstate(invalid="ignore"):
+                compared: Mask = {
+                    "gt": np.greater,
+                    "gte": np.greater_equal,
+                    "lt": np.less,
+                    "lte": np.less_equal,
+                }[op](numbers, float(expected))
+            return compared
+        return column.decide(self.test)
+
+
+class _And(Filter):
+    def __init__(self, parts: list[Filter]) -> None:
+        self.parts = parts
+
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return all(p(metadata) for p in self.parts)
+
+    def mask(self, columns: MetadataColumns) -> Mask:
+        out = self.parts[0].mask(columns)
+        for part in self.parts[1:]:
+            out = out & part.mask(columns)
+        return out
+
+
+class _Or(Filter):
+    def __init__(self, parts: list[Filter]) -> None:
+        self.parts = parts
+
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return any(p(metadata) for p in self.parts)
+
+    def mask(self, columns: MetadataColumns) -> Mask:
+        out = self.parts[0].mask(columns)
+        for part in self.parts[1:]:
+            out = out | part.mask(columns)
+        return out
+
+
+class _Not(Filter):
+    def __init__(self, inner: Filter) -> None:
+        self.inner = inner
+
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return not self.inner(metadata)
+
+    def mask(self, columns: MetadataColumns) -> Mask:
+        return ~self.inner.mask(columns)
+
+
+class _Nothing(Filter):
+    """Stands for a refused part while the rest is still checked; never returned (the compile raises)."""
+
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return False
+
+    def mask(self, columns: MetadataColumns) -> Mask:
+        return np.zeros(columns.size, dtype=bool)
+
+
+def _all(parts: list[Filter]) -> Filter:
+    return parts[0] if len(parts) == 1 else _And(parts)
 
 
 class _Compiler:
     def __init__(self) -> None:
         self.problems: list[ErrorItem] = []
 
-    def refuse(self, where: str, reason: str) -> Predicate:
+    def refuse(self, where: str, reason: str) -> Filter:
         self.problems.append(ErrorItem(kind="invalid_filter", field=where, reason=reason))
-        return lambda m: False
+        return _Nothing()
 
-    def node(self, spec: Any, where: str) -> Predicate:
+    def node(self, spec: Any, where: str) -> Filter:
         if not isinstance(spec, Mapping):
             return self.refuse(where, f"a filter is an object, not {type(spec).__name__}")
         if not spec:
-            return lambda m: True
+            return _Everything()
         return _all([self.key(str(key), value, f"{where}.{key}") for key, value in spec.items()])
 
-    def key(self, key: str, value: Any, where: str) -> Predicate:
+    def key(self, key: str, value: Any, where: str) -> Filter:
         if key in ("and", "or"):
             if not isinstance(value, list) or not value:
                 return self.refuse(where, f"{key} takes a non-empty list of filters")
             parts = [self.node(item, f"{where}[{i}]") for i, item in enumerate(value)]
-            if key == "and":
-                return _all(parts)
-            return lambda m: any(p(m) for p in parts)
+            return _all(parts) if key == "and" else _Or(parts)
         if key == "not":
-            inner = self.node(value, where)
-            return lambda m: not inner(m)
+            return _Not(self.node(value, where))
         if not key or key.startswith("$") or any(not part for part in key.split(".")):
             return self.refuse(where, f"{key!r} is not a field name")
-        path = key.split(".")
+        path = tuple(key.split("."))
         if not isinstance(value, Mapping):
-            return _leaf("eq", value, path) if self.scalar(value, where) else (lambda m: False)
+            return _Leaf("eq", value, path) if self.scalar(value, where) else _Nothing()
         if not value:
             return self.refuse(where, "a field's condition names at least one operator")
         return _all([self.operator(str(op), expected, path, f"{where}.{op}") for op, expected in value.items()])
@@ -129,14 +232,14 @@ class _Compiler:
         self.refuse(where, f"compares with a {type(value).__name__}; give a string, number, boolean or null")
         return False
 
-    def operator(self, op: str, expected: Any, path: list[str], where: str) -> Predicate:
+    def operator(self, op: str, expected: Any, path: tuple[str, ...], where: str) -> Filter:
         if op not in OPERATORS:
             return self.refuse(where, f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
         if op in ("in", "nin"):
             if not isinstance(expected, list):
                 return self.refuse(where, f"{op} takes a list")
             if not all(self.scalar(e, f"{where}[{i}]") for i, e in enumerate(expected)):
-                return lambda m: False
+                return _Nothing()
         elif op == "exists":
             if not isinstance(expected, bool):
                 return self.refuse(where, "exists takes true or false")
@@ -144,14 +247,14 @@ class _Compiler:
             if isinstance(expected, bool) or not isinstance(expected, int | float | str):
                 return self.refuse(where, f"{op} takes a number or a string")
         elif not self.scalar(expected, where):
-            return lambda m: False
-        return _leaf(op, expected, path)
+            return _Nothing()
+        return _Leaf(op, expected, path)
 
 
-def compile_filter(spec: Any, field: str = "filter") -> Predicate:
-    """The predicate ``spec`` describes; ``InvalidFilter`` listing every problem in it (each with its place)."""
+def compile_filter(spec: Any, field: str = "filter") -> Filter:
+    """The filter ``spec`` describes; ``InvalidFilter`` listing every problem in it (each with its place)."""
     compiler = _Compiler()
-    predicate = compiler.node(spec, field)
+    compiled = compiler.node(spec, field)
     if compiler.problems:
         raise InvalidFilter(f"the filter has {len(compiler.problems)} problem(s)", errors=compiler.problems)
-    return predicate
+    return compiled

@@ -18,8 +18,11 @@ MAX_ID_CHARS = 512
 
 
 def numbers(value: Any) -> np.ndarray[Any, Any] | None:
-    """``value`` as a float64 array when it is a flat JSON list of numbers (true and false are not numbers)."""
-    if not isinstance(value, list) or any(type(x) is bool for x in value):
+    """``value`` as a float64 array when it is a flat JSON list of numbers (true and false are not numbers), or a
+    one-dimensional numeric numpy array (in-process callers)."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64, copy=False) if value.ndim == 1 and value.dtype.kind in "iuf" else None
+    if not isinstance(value, list) or bool in map(type, value):
         return None
     try:
         row = np.asarray(value)

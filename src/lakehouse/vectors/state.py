@@ -14,16 +14,22 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from lakehouse.vectors.columns import MetadataColumns
+from lakehouse.vectors.filters import Filter
+
+if TYPE_CHECKING:
+    from lakehouse.vectors.ann import HnswIndex
 
 Metric = str  # "cosine" | "dot" | "l2"
 
 
 @dataclass(frozen=True)
 class AnnParams:
-    """HNSW parameters (usearch) and the planner's thresholds; docs/architecture.md says how they were chosen."""
+    """HNSW parameters (FAISS) and the planner's thresholds; docs/architecture.md says how they were chosen."""
 
     min_points: int = 10_000
     exact_limit: int = 20_000
@@ -31,6 +37,7 @@ class AnnParams:
     connectivity: int = 16
     expansion_add: int = 128
     expansion_search: int = 64
+    rebuild_dead: float = 0.25
 
 
 @dataclass
@@ -90,14 +97,20 @@ class CollectionState:
         self._points: list[Point | None] = []
         self._position: dict[str, int] = {}
         self._free: list[int] = []
-        self._ann: Any = None  # a usearch HNSW index over positions, once the collection is large enough
+        self._columns = MetadataColumns(self._metadata_at)  # filtered fields, for filter masks
+        self._ann: HnswIndex | None = None  # over positions, once the collection is large enough
+        self._unindexed: set[int] = set()  # positions put since the index last took them
+
+    def _metadata_at(self, position: int) -> dict[str, Any] | None:
+        point = self._points[position]
+        return None if point is None else point.metadata
 
     def __len__(self) -> int:
         return len(self._position)
 
     @property
     def memory_bytes(self) -> int:
-        return int(self._matrix.nbytes + self._alive.nbytes + 200 * len(self._position))
+        return int(self._matrix.nbytes + self._alive.nbytes + self._columns.nbytes + 200 * len(self._position))
 
     def get(self, point_id: str) -> Point | None:
         position = self._position.get(point_id)
@@ -105,6 +118,11 @@ class CollectionState:
 
     def points(self) -> Iterable[Point]:
         return (p for p in self._points if p is not None)
+
+    def matching(self, compiled: Filter) -> list[Point]:
+        """The live points whose metadata satisfies ``compiled``."""
+        positions = np.flatnonzero(self.live_mask & self.mask(compiled))
+        return [self._points[p] for p in positions]  # type: ignore[misc]
 
     def load(self, table: Any, snapshot: int) -> None:
         """Every point, from an Arrow table (id, vector, metadata, text) read at ``snapshot``, in bulk."""
@@ -130,6 +148,7 @@ class CollectionState:
             self._points.append(
                 Point(ids[i], matrix[position], _metadata(metadata[i]), None if text is None else str(text))
             )
+        self._columns.resize(len(self._points))
         self.snapshot = snapshot
         self._maybe_build()
 
@@ -148,6 +167,7 @@ class CollectionState:
                 self._drop(point_id)
             for row in inserts:
                 self._put(*row)
+        self._index_pending()
         self.snapshot = snapshot
         self.changes_since_save += sum(len(d) + len(i) for d, i in by_snapshot.values())
         self._maybe_build()
@@ -167,19 +187,27 @@ class CollectionState:
         self._matrix[position] = stored
         self._alive[position] = True
         if self._ann is not None:
-            if self._ann.contains(position):
-                self._ann.remove(position)
-            self._ann.add(position, stored)
-        self._points[position] = Point(point_id, row, _metadata(metadata), None if text is None else str(text))
+            self._unindexed.add(position)
+        point = self._points[position] = Point(point_id, row, _metadata(metadata), None if text is None else str(text))
+        self._columns.put(position, point.metadata)
 
     def _drop(self, point_id: str) -> None:
         position = self._position.pop(point_id, None)
         if position is not None:
             self._alive[position] = False
             self._points[position] = None
+            self._columns.put(position, None)
             self._free.append(position)
             if self._ann is not None:
-                self._ann.remove(position)
+                self._unindexed.discard(position)
+                self._ann.remove(np.asarray([position], dtype=np.int64))
+
+    def _index_pending(self) -> None:
+        """Give the index, in one batch, the rows put since it last took them."""
+        if self._ann is not None and self._unindexed:
+            positions = np.asarray(sorted(self._unindexed), dtype=np.int64)
+            self._ann.add(positions, self._matrix[positions])
+        self._unindexed.clear()
 
     def _grow(self) -> int:
         position = len(self._points)
@@ -191,6 +219,7 @@ class CollectionState:
             alive[: len(self._alive)] = self._alive
             self._matrix, self._alive = matrix, alive
         self._points.append(None)
+        self._columns.resize(len(self._points))
         return position
 
     @property
@@ -199,47 +228,45 @@ class CollectionState:
 
     def _maybe_build(self) -> None:
         """Build the HNSW index once the collection has ``params.min_points`` points (below that, scoring every
-        point is as fast)."""
-        if self._ann is not None or len(self._position) < self.params.min_points:
+        point is as fast), and build it anew from the live rows once ``params.rebuild_dead`` of its slots are dead
+        (replaced or deleted points)."""
+        if len(self._position) < self.params.min_points:
+            return
+        if self._ann is not None and self._ann.dead_fraction <= self.params.rebuild_dead:
             return
         index = self._new_index()
-        positions = np.flatnonzero(self._alive[: len(self._points)]).astype(np.uint64)
-        if len(positions):
-            index.add(positions, self._matrix[positions.astype(np.int64)], threads=0)
+        positions = np.flatnonzero(self._alive[: len(self._points)]).astype(np.int64)
+        index.add(positions, self._matrix[positions])
         self._ann = index
+        self._unindexed.clear()
 
-    def _new_index(self) -> Any:
-        from usearch.index import Index
+    def _new_index(self) -> HnswIndex:
+        from lakehouse.vectors.ann import HnswIndex
 
-        return Index(
-            ndim=self.dim,
-            metric={"cosine": "cos", "dot": "ip", "l2": "l2sq"}[self.metric],
-            dtype="f32",
-            connectivity=self.params.connectivity,
-            expansion_add=self.params.expansion_add,
-            expansion_search=self.params.expansion_search,
-        )
+        return HnswIndex(self.dim, self.metric, self.params.connectivity, self.params.expansion_add)
 
     # -- saving the index with the snapshot it reflects -----------------------------------------------------------
 
     def save(self, directory: Path) -> bool:
-        """Save the HNSW index and the point id at each of its keys, named by the snapshot they reflect and a token
-        of this save, then point ``current.json`` at them (written aside and renamed: a reader finds a whole save,
-        or the one before; two processes saving at once never pair one's index with the other's ids). Files no
-        save points at are removed. False when there is no index to save."""
+        """Save the HNSW index, its slot map and the point id at each position, named by the snapshot they reflect
+        and a token of this save, then point ``current.json`` at them (written aside and renamed: a reader finds a
+        whole save, or the one before; two processes saving at once never pair one's index with the other's ids).
+        Files no save points at are removed. False when there is no index to save."""
         if self._ann is None:
             return False
+        self._index_pending()
         directory.mkdir(parents=True, exist_ok=True)
         stem = f"{self.snapshot}-{secrets.token_hex(4)}"
-        index_name, ids_name = f"index-{stem}.usearch", f"ids-{stem}.json"
-        self._ann.save(str(directory / index_name))
+        index_name, slots_name, ids_name = f"index-{stem}.faiss", f"slots-{stem}.npy", f"ids-{stem}.json"
+        self._ann.save(directory / index_name, directory / slots_name)
         _write_synced(directory / ids_name, json.dumps([p.id if p is not None else None for p in self._points]))
-        current = {"snapshot": self.snapshot, "index": index_name, "ids": ids_name, "dim": self.dim}
+        current = {"snapshot": self.snapshot, "index": index_name, "slots": slots_name, "ids": ids_name}
         aside = directory / f"current-{stem}.json"
-        _write_synced(aside, json.dumps({**current, "metric": self.metric}))
+        _write_synced(aside, json.dumps({**current, "dim": self.dim, "metric": self.metric}))
         aside.replace(directory / "current.json")
+        keep = (index_name, slots_name, ids_name, "current.json")
         for path in directory.iterdir():
-            if path.name not in (index_name, ids_name, "current.json") and path.name.startswith(("index-", "ids-")):
+            if path.name not in keep and path.name.startswith(("index-", "slots-", "ids-")):
                 path.unlink(missing_ok=True)
         self.saved_snapshot = self.snapshot
         self.changes_since_save = 0
@@ -261,10 +288,13 @@ class CollectionState:
         try:
             if saved.get("dim") != self.dim or saved.get("metric") != self.metric:
                 return False
+            from lakehouse.vectors.ann import HnswIndex
+
             ids: list[str | None] = json.loads((directory / str(saved["ids"])).read_text())
-            index = self._new_index()
-            index.load(str(directory / str(saved["index"])))
-        except (OSError, ValueError, RuntimeError):
+            index = HnswIndex.load(
+                directory / str(saved["index"]), directory / str(saved["slots"]), self.dim, self.metric
+            )
+        except (OSError, ValueError, KeyError, RuntimeError):
             return False
         vectors = _matrix(table.column("vector"), self.dim)
         rows = {
@@ -296,8 +326,8 @@ class CollectionState:
             self._alive[position] = True
             self._position[point_id] = position
             self._points.append(Point(point_id, vector, _metadata(meta), None if text is None else str(text)))
-        keys = np.sort(np.asarray(index.keys, dtype=np.int64))
-        if not np.array_equal(keys, np.flatnonzero(self._alive)):
+        self._columns.resize(len(self._points))
+        if not np.array_equal(index.positions(), np.flatnonzero(self._alive)):
             self._reset()
             return False
         self._ann = index
@@ -315,27 +345,36 @@ class CollectionState:
         selectivity, times ``params.oversample``) and the ask doubles until ``k`` allowed points are found; past
         half the collection it scores exactly instead."""
         count = len(self._points)
-        mask = self._alive[:count] if allowed is None else self._alive[:count] & allowed
-        candidates = int(mask.sum())
+        if allowed is None:
+            mask = self._alive[:count]
+            candidates = len(self._position)
+        else:
+            mask = self._alive[:count] & allowed
+            candidates = int(mask.sum())
         if not candidates or k <= 0:
             return []
         q = self._stored(query)
         if self._ann is None or (allowed is not None and candidates <= self.params.exact_limit):
             return self._exact(np.flatnonzero(mask), q, k)
-        selectivity = candidates / max(1, len(self._position))
-        ask = min(len(self._position), math.ceil(k / selectivity * self.params.oversample) + k)
+        self._index_pending()
+        ask = k
+        if allowed is not None:
+            selectivity = candidates / max(1, len(self._position))
+            ask = min(len(self._position), math.ceil(k / selectivity * self.params.oversample) + k)
         while True:
-            self._ann.expansion_search = max(self.params.expansion_search, 2 * ask)  # under the collection's lock
-            found = self._ann.search(q, ask)
-            keys = np.asarray(found.keys, dtype=np.int64)
-            distances = np.asarray(found.distances, dtype=np.float64)
-            keep = [(int(key), float(d)) for key, d in zip(keys, distances, strict=True) if key < count and mask[key]]
-            if len(keep) >= min(k, candidates) or ask >= len(self._position):
+            positions, values = self._ann.search(q, ask, max(self.params.expansion_search, 2 * ask))
+            if allowed is not None:
+                passed = mask[positions]
+                positions, values = positions[passed], values[passed]
+            if len(positions) >= min(k, candidates) or ask >= len(self._position):
                 break
             if 2 * ask > len(self._position) // 2:
                 return self._exact(np.flatnonzero(mask), q, k)
             ask *= 2
-        return [(self._points[key], self._score(d)) for key, d in keep[:k]]  # type: ignore[misc]
+        points = self._points
+        if self.metric == "l2":
+            return [(points[p], math.sqrt(max(float(v), 0.0))) for p, v in zip(positions[:k], values[:k], strict=True)]
+        return [(points[p], float(v)) for p, v in zip(positions[:k], values[:k], strict=True)]
 
     def _stored(self, query: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
         q = np.asarray(query, dtype=np.float32)
@@ -343,12 +382,6 @@ class CollectionState:
             norm = float(np.linalg.norm(q))
             return q / norm if norm else q
         return q
-
-    def _score(self, distance: float) -> float:
-        """usearch's distance as this collection's score: similarity for cosine and dot, distance for l2."""
-        if self.metric == "l2":
-            return math.sqrt(max(distance, 0.0))
-        return 1.0 - distance
 
     def _exact(
         self, candidates: np.ndarray[Any, Any], q: np.ndarray[Any, np.dtype[np.float32]], k: int
@@ -368,12 +401,14 @@ class CollectionState:
 
     @property
     def index_bytes(self) -> int:
-        return int(self._ann.memory_usage) if self._ann is not None else 0
+        return self._ann.memory_bytes if self._ann is not None else 0
 
-    def mask(self, predicate: Any) -> np.ndarray[Any, Any]:
-        """A boolean mask over positions of the points whose metadata satisfies ``predicate``."""
-        out = np.zeros(len(self._points), dtype=bool)
-        for position, point in enumerate(self._points):
-            if point is not None and predicate(point.metadata):
-                out[position] = True
-        return out
+    def mask(self, compiled: Filter) -> np.ndarray[Any, Any]:
+        """A boolean mask over positions of the points whose metadata satisfies ``compiled`` (free positions may be
+        either: the caller masks them with the live ones)."""
+        mask: np.ndarray[Any, Any] = compiled.mask(self._columns)
+        return mask
+
+    @property
+    def live_mask(self) -> np.ndarray[Any, Any]:
+        return self._alive[: len(self._points)]

@@ -79,6 +79,9 @@ class VectorStore:
         self._latest = LatestSnapshot(settings)
         self._states: dict[str, CollectionState] = {}
         self._known: dict[str, Collection] = {}  # uid -> collection, for saving indexes on close
+        # name -> (collection, the lake snapshot it was looked up at): good while the lake stays there, since a
+        # collection is made and dropped together with its lake table
+        self._by_name: dict[str, tuple[Collection, int]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -141,6 +144,19 @@ class VectorStore:
             raise CollectionNotFound(f"no collection {name}", field="name")
         return found
 
+    def _current(self, name: str) -> tuple[Collection, int | None]:
+        """``get(name)`` without asking the operational database again while the lake has not moved, and the lake's
+        newest snapshot as seen before the look-up."""
+        latest = self._latest()
+        cached = self._by_name.get(name)
+        if cached is not None and latest is not None and cached[1] == latest:
+            return cached[0], latest
+        collection = self.get(name)
+        if latest is not None:
+            with self._lock:
+                self._by_name[name] = (collection, latest)
+        return collection, latest
+
     def list_collections(self, limit: int = 100, after: str | None = None) -> list[Collection]:
         query = sa.select(collections).order_by(collections.c.name).limit(limit)
         if after is not None:
@@ -182,6 +198,7 @@ class VectorStore:
         with lake.cursor() as cur, lake.write(cur):
             cur.execute(f"DROP TABLE IF EXISTS {_table(name)}")
         with self._lock:
+            self._by_name.pop(name, None)
             self._states.pop(collection.uid, None)
             self._locks.pop(collection.uid, None)
             self._known.pop(collection.uid, None)
@@ -190,14 +207,16 @@ class VectorStore:
 
     # -- the in-memory state ---------------------------------------------------------------------------------------
 
-    def _locked(self, collection: Collection) -> _Locked:
+    def _locked(self, collection: Collection, latest: int | None = None) -> _Locked:
+        """``latest``: the lake's newest snapshot when the caller has just read it (else it is read here)."""
         with self._lock:
             self._known[collection.uid] = collection
             lock = self._locks.setdefault(collection.uid, threading.Lock())
-        return _Locked(self, collection, lock)
+        return _Locked(self, collection, lock, latest)
 
-    def _state(self, collection: Collection) -> CollectionState:
-        """Called with the collection's lock held: its state, caught up with the newest lake snapshot."""
+    def _state(self, collection: Collection, latest: int | None = None) -> CollectionState:
+        """Called with the collection's lock held: its state, caught up with the newest lake snapshot (``latest``
+        when given, read after every write the caller must see)."""
         with self._lock:
             state = self._states.get(collection.uid)
             if state is None:
@@ -209,11 +228,13 @@ class VectorStore:
                     connectivity=v.hnsw_connectivity,
                     expansion_add=v.hnsw_expansion_add,
                     expansion_search=v.hnsw_expansion_search,
+                    rebuild_dead=v.hnsw_rebuild_dead,
                 )
                 state = self._states[collection.uid] = CollectionState(
                     collection.uid, collection.dim, collection.metric, params
                 )
-        latest = self._latest()
+        if latest is None or latest != state.snapshot:
+            latest = self._latest()
         if latest is not None and latest == state.snapshot:
             return state
         lake = self._lake
@@ -351,9 +372,9 @@ class VectorStore:
                 raise RequestValidationFailed("ids is a list of strings", field="ids")
             targets = sorted(set(ids))
         else:
-            predicate = compile_filter(filter)
+            compiled = compile_filter(filter)
             with self._locked(collection) as state:
-                targets = sorted(p.id for p in state.points() if predicate(p.metadata))
+                targets = sorted(p.id for p in state.matching(compiled))
         lake = self._lake
         deleted = 0
         if targets:
@@ -382,14 +403,14 @@ class VectorStore:
     ) -> list[tuple[Point, float]]:
         """The ``k`` points nearest to ``vector`` (or to ``text``, embedded by the collection's embedder) among
         those whose metadata matches ``filter``, best first, with their score."""
-        collection = self.get(name)
+        collection, latest = self._current(name)
         max_k = self.settings.vectors.max_k
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
             raise RequestValidationFailed(f"k is 1-{max_k}", field="k")
         query = self._query_vector(collection, vector, text)
-        predicate = compile_filter(filter) if filter is not None else None
-        with self._locked(collection) as state:
-            allowed = state.mask(predicate) if predicate is not None else None
+        compiled = compile_filter(filter) if filter is not None else None
+        with self._locked(collection, latest) as state:
+            allowed = state.mask(compiled) if compiled is not None else None
             return state.search(query, k, allowed)
 
     def _query_vector(
@@ -434,15 +455,16 @@ class VectorStore:
 class _Locked:
     """``with store._locked(collection) as state``: the collection's state, caught up, under its lock."""
 
-    def __init__(self, store: VectorStore, collection: Collection, lock: threading.Lock) -> None:
+    def __init__(self, store: VectorStore, collection: Collection, lock: threading.Lock, latest: int | None) -> None:
         self._store = store
         self._collection = collection
         self._lock = lock
+        self._latest = latest
 
     def __enter__(self) -> CollectionState:
         self._lock.acquire()
         try:
-            return self._store._state(self._collection)
+            return self._store._state(self._collection, self._latest)
         except BaseException:
             self._lock.release()
             raise
