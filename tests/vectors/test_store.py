@@ -213,6 +213,31 @@ def test_another_process_on_the_lake_sees_writes_and_deletes(catalog: str | None
             a.vectors.search("docs", vector=[1, 0])
 
 
+def test_search_now_answers_only_a_current_state_and_agrees_with_search(catalog: str | None, tmp_path: Path) -> None:
+    """The server's no-waiting path: it gives up (None) whenever the lake moved since this process looked, and
+    otherwise gives exactly what ``search`` gives; a write by another process is never missed."""
+    with _open(tmp_path / "data", catalog) as a, _open(tmp_path / "data", catalog) as b:
+        a.vectors.create("docs", 8)
+        points = _points(50, 8)
+        a.vectors.upsert("docs", points)
+        query = points[3]["vector"]
+        assert b.vectors.search_now("docs", vector=query, k=5) is None  # never looked
+        expected = b.vectors.search("docs", vector=query, k=5)
+        now = b.vectors.search_now("docs", vector=query, k=5)
+        if catalog is None:
+            assert now is not None and [(p.id, s) for p, s in now] == [(p.id, s) for p, s in expected]
+        else:
+            assert now is None  # PostgreSQL: only the catalog can tell whether the lake moved
+        a.vectors.upsert("docs", [{"id": "new", "vector": query}])
+        assert b.vectors.search_now("docs", vector=query, k=5) is None
+        assert b.vectors.search("docs", vector=query, k=1)[0][0].id in ("new", "p3")
+        if catalog is None:  # caught up: answered again, and a bad k is refused as search refuses it
+            again = b.vectors.search_now("docs", vector=query, k=2)
+            assert again is not None and {p.id for p, _ in again} == {"new", "p3"}
+            with pytest.raises(RequestValidationFailed):
+                b.vectors.search_now("docs", vector=query, k=0)
+
+
 def test_points_survive_a_restart_and_are_a_lake_table(catalog: str | None, tmp_path: Path) -> None:
     with _open(tmp_path / "data", catalog) as lh:
         lh.vectors.create("docs", 2)

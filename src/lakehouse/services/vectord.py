@@ -20,6 +20,7 @@ from lakehouse.vectors import Point
 router = APIRouter(prefix="/v1/collections", tags=["vectors"])
 Include = Literal["metadata", "text", "vector"]
 ARROW = "application/vnd.apache.arrow.stream"
+INLINE_MAX_K = 100  # an unfiltered search for at most this many, on a current state, is answered on the event loop
 
 
 def _lakehouse(request: Request) -> Lakehouse:
@@ -187,4 +188,8 @@ async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
             return out
 
         return {"batches": await run_in_threadpool(batch)}
+    if body.vector is not None and body.text is None and body.filter is None and 1 <= body.k <= INLINE_MAX_K:
+        found = vectors.search_now(name, vector=body.vector, k=body.k)  # no waiting needed: on the event loop
+        if found is not None:
+            return {"results": [{**_point(point, body.include), "score": score} for point, score in found]}
     return {"results": await run_in_threadpool(one, body)}

@@ -211,6 +211,20 @@ class LatestSnapshot:
                 self._seen = (token, latest)
         return latest
 
+    def known(self) -> int | None:
+        """The newest snapshot when it can be told without asking the catalog: on SQLite, when the change token
+        has not moved since the last check (one ``pread``); None otherwise, and always on PostgreSQL."""
+        if self._settings.lake.catalog == "postgres":
+            return None
+        with self._lock:
+            if self._token_fd is None or self._seen is None:
+                return None
+            try:
+                token = os.pread(self._token_fd, _TOKEN_BYTES, 0)
+            except OSError:
+                return None
+            return self._seen[1] if token == self._seen[0] else None
+
     def _ask_catalog(self) -> int | None:
         try:
             with self._lock:

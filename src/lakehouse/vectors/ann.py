@@ -35,6 +35,7 @@ class HnswIndex:
         self.slot_position: IntArray = np.zeros(0, dtype=np.int64)
         self._position_slot: IntArray = np.zeros(0, dtype=np.int64)
         self.dead = 0
+        self._breadth = -1  # the efSearch last set
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
@@ -82,21 +83,26 @@ class HnswIndex:
 
     def search(self, query: FloatArray, count: int, breadth: int) -> tuple[IntArray, np.ndarray[Any, Any]]:
         """Up to ``count`` live neighbours of ``query``, nearest first: their positions and FAISS's values (inner
-        product, or squared distance for l2). ``breadth`` is HNSW's ``efSearch``, at least ``count``."""
+        product, or squared distance for l2). ``breadth`` is HNSW's ``efSearch``, at least ``count``. One query
+        runs on the calling thread (FAISS parallelizes over queries only)."""
         total = int(self._index.ntotal)
         if not total or count <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ask = count if not self.dead else math.ceil(count * total / max(1, self.live)) + 8
         ask = min(ask, total)
-        self._index.hnsw.efSearch = max(breadth, ask)
-        faiss.omp_set_num_threads(1)  # one query: one thread (this thread's setting only)
+        breadth = max(breadth, ask)
+        if breadth != self._breadth:
+            self._index.hnsw.efSearch = self._breadth = breadth
         values, slots = self._index.search(query.reshape(1, -1), ask)
         slots, values = slots[0], values[0]
-        found = slots >= 0
-        slots, values = slots[found], values[found]
+        if slots[-1] < 0:  # fewer found than asked: FAISS pads with -1
+            found = slots >= 0
+            slots, values = slots[found], values[found]
         positions = self.slot_position[slots]
-        live = positions >= 0
-        return positions[live][:count], values[live][:count]
+        if self.dead:
+            live = positions >= 0
+            positions, values = positions[live][:count], values[live][:count]
+        return positions, values
 
     @property
     def memory_bytes(self) -> int:
@@ -137,6 +143,7 @@ class HnswIndex:
         made.slot_position = slot_position
         live = slot_position >= 0
         made.dead = int((~live).sum())
+        made._breadth = -1
         size = int(slot_position.max()) + 1 if live.any() else 0
         made._position_slot = np.full(size, -1, dtype=np.int64)
         made._position_slot[slot_position[live]] = np.flatnonzero(live)

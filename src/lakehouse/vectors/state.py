@@ -344,6 +344,12 @@ class CollectionState:
         candidate is scored (exact). Otherwise the HNSW index is asked for more than ``k`` (``k`` over the filter's
         selectivity, times ``params.oversample``) and the ask doubles until ``k`` allowed points are found; past
         half the collection it scores exactly instead."""
+        if allowed is None and self._ann is not None and k > 0:  # the common case, kept short
+            if self._unindexed:
+                self._index_pending()
+            positions, values = self._ann.search(self._stored(query), k, self.params.expansion_search)
+            if len(positions) >= min(k, len(self._position)):
+                return self._found(positions, values)
         count = len(self._points)
         if allowed is None:
             mask = self._alive[:count]
@@ -371,10 +377,16 @@ class CollectionState:
             if 2 * ask > len(self._position) // 2:
                 return self._exact(np.flatnonzero(mask), q, k)
             ask *= 2
+        return self._found(positions[:k], values[:k])
+
+    def _found(self, positions: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> list[tuple[Point, float]]:
+        """The index's answer as points and scores: similarity for cosine and dot, distance for l2."""
         points = self._points
         if self.metric == "l2":
-            return [(points[p], math.sqrt(max(float(v), 0.0))) for p, v in zip(positions[:k], values[:k], strict=True)]
-        return [(points[p], float(v)) for p, v in zip(positions[:k], values[:k], strict=True)]
+            return [
+                (points[p], math.sqrt(max(v, 0.0))) for p, v in zip(positions.tolist(), values.tolist(), strict=True)
+            ]
+        return [(points[p], v) for p, v in zip(positions.tolist(), values.tolist(), strict=True)]
 
     def _stored(self, query: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
         q = np.asarray(query, dtype=np.float32)

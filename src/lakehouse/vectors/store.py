@@ -404,14 +404,38 @@ class VectorStore:
         """The ``k`` points nearest to ``vector`` (or to ``text``, embedded by the collection's embedder) among
         those whose metadata matches ``filter``, best first, with their score."""
         collection, latest = self._current(name)
-        max_k = self.settings.vectors.max_k
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
-            raise RequestValidationFailed(f"k is 1-{max_k}", field="k")
+        self._check_k(k)
         query = self._query_vector(collection, vector, text)
         compiled = compile_filter(filter) if filter is not None else None
         with self._locked(collection, latest) as state:
             allowed = state.mask(compiled) if compiled is not None else None
             return state.search(query, k, allowed)
+
+    def search_now(self, name: str, *, vector: Sequence[float], k: int = 10) -> list[tuple[Point, float]] | None:
+        """``search`` for a query vector with no filter, answered only when it needs no waiting: the collection was
+        looked up at the lake's newest snapshot (as the writers' change token tells it, without asking the catalog),
+        its state reflects that snapshot and no other thread holds it. None otherwise (the caller then calls
+        ``search``, from a worker thread). The server answers most searches this way, on its event loop."""
+        latest = self._latest.known()
+        cached = self._by_name.get(name)
+        if latest is None or cached is None or cached[1] != latest:
+            return None
+        collection = cached[0]
+        state, lock = self._states.get(collection.uid), self._locks.get(collection.uid)
+        if state is None or lock is None or state.snapshot != latest or not lock.acquire(blocking=False):
+            return None
+        try:
+            if state.snapshot != latest:
+                return None
+            self._check_k(k)
+            return state.search(self._query_vector(collection, vector, None), k, None)
+        finally:
+            lock.release()
+
+    def _check_k(self, k: int) -> None:
+        max_k = self.settings.vectors.max_k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
+            raise RequestValidationFailed(f"k is 1-{max_k}", field="k")
 
     def _query_vector(
         self, collection: Collection, vector: Sequence[float] | None, text: str | None
