@@ -85,16 +85,16 @@ class HnswIndex:
         """Up to ``count`` live neighbours of ``query``, nearest first: their positions and FAISS's values (inner
         product, or squared distance for l2). ``breadth`` is HNSW's ``efSearch``, at least ``count``. One query
         runs on the calling thread (FAISS parallelizes over queries only)."""
-        total = int(self._index.ntotal)
+        total = len(self.slot_position)  # FAISS's ntotal
         if not total or count <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        ask = count if not self.dead else math.ceil(count * total / max(1, self.live)) + 8
+        ask = count if not self.dead else math.ceil(count * total / max(1, total - self.dead)) + 8
         ask = min(ask, total)
         breadth = max(breadth, ask)
         if breadth != self._breadth:
             self._index.hnsw.efSearch = self._breadth = breadth
-        values, slots = self._index.search(query.reshape(1, -1), ask)
-        slots, values = slots[0], values[0]
+        found_values, found_slots = self._index.search(query.reshape(1, -1), ask)
+        values, slots = found_values[0], found_slots[0]
         if slots[-1] < 0:  # fewer found than asked: FAISS pads with -1
             found = slots >= 0
             slots, values = slots[found], values[found]

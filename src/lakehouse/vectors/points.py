@@ -18,10 +18,10 @@ MAX_ID_CHARS = 512
 
 
 def numbers(value: Any) -> np.ndarray[Any, Any] | None:
-    """``value`` as a float64 array when it is a flat JSON list of numbers (true and false are not numbers), or a
-    one-dimensional numeric numpy array (in-process callers)."""
+    """``value`` as a float64 array when it is a flat JSON list of numbers (true and false are not numbers), or
+    itself when it is a one-dimensional numeric numpy array (in-process callers)."""
     if isinstance(value, np.ndarray):
-        return value.astype(np.float64, copy=False) if value.ndim == 1 and value.dtype.kind in "iuf" else None
+        return value if value.ndim == 1 and value.dtype.kind in "iuf" else None
     if not isinstance(value, list) or bool in map(type, value):
         return None
     try:

@@ -391,7 +391,7 @@ class CollectionState:
     def _stored(self, query: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
         q = np.asarray(query, dtype=np.float32)
         if self.metric == "cosine":
-            norm = float(np.linalg.norm(q))
+            norm = math.sqrt(float(q @ q))
             return q / norm if norm else q
         return q
 

@@ -406,6 +406,12 @@ class VectorStore:
         collection, latest = self._current(name)
         self._check_k(k)
         query = self._query_vector(collection, vector, text)
+        if filter is None and latest is not None:  # the common case: a current state, no filter
+            state, lock = self._states.get(collection.uid), self._locks.get(collection.uid)
+            if state is not None and lock is not None and state.snapshot == latest:
+                with lock:
+                    if state.snapshot == latest:
+                        return state.search(query, k, None)
         compiled = compile_filter(filter) if filter is not None else None
         with self._locked(collection, latest) as state:
             allowed = state.mask(compiled) if compiled is not None else None
@@ -450,7 +456,7 @@ class VectorStore:
                 raise RequestValidationFailed(
                     f"vector has {len(row)} dimensions; the collection has {collection.dim}", field="vector"
                 )
-            return row.astype(np.float32)
+            return row.astype(np.float32, copy=False)
         if not isinstance(text, str) or not text.strip():
             raise RequestValidationFailed("text is a non-empty string", field="text")
         embedded = self._embeddings.embed([text], collection.embedder)
