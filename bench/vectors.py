@@ -141,7 +141,7 @@ def lancedb_search(
     )
     t0 = time.perf_counter()
     table.create_index(
-        vector_column_name="vector",
+        "vector",  # lancedb's new form: the first argument names the column
         config=HnswSq(distance_type="cosine", num_partitions=1, m=16, ef_construction=128),  # IVF_HNSW_SQ
     )
     build = time.perf_counter() - t0
