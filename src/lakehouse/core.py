@@ -22,6 +22,7 @@ from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
+from lakehouse.memory import MemoryStore
 from lakehouse.vectors import VectorStore
 
 
@@ -38,6 +39,7 @@ class Lakehouse:
         self.blobs: BlobStore = open_blob_store(settings)
         self.embeddings = Embeddings(settings, self.opsdb)
         self.vectors = VectorStore(settings, self.opsdb, lambda: self.lake, self.embeddings)
+        self.memory = MemoryStore(self.opsdb)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

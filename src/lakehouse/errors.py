@@ -26,6 +26,7 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── DatasetNotFound (404 dataset_not_found)
     │   ├── CollectionNotFound (404 collection_not_found)
     │   ├── PointNotFound (404 point_not_found)
+    │   ├── MemoryNotFound (404 memory_not_found)
     │   └── QueryNotFound (404 query_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
@@ -37,7 +38,13 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── QueryCancelled (409 query_cancelled)
     │   ├── QueryIdInUse (409 query_id_in_use)
     │   ├── IdempotencyConflict (409 idempotency_conflict)
-    │   └── IdempotencyInProgress (409 idempotency_in_progress)
+    │   ├── IdempotencyInProgress (409 idempotency_in_progress)
+    │   ├── VersionConflict (409 version_conflict)
+    │   ├── RevisionCycle (409 revision_cycle)
+    │   ├── MemorySuperseded (409 memory_superseded)
+    │   ├── MemoryRetired (409 memory_retired)
+    │   ├── MemoryNotRetired (409 memory_not_retired)
+    │   └── MemoryExists (409 memory_exists)
     ├── NotAcceptable (406 not_acceptable)
     ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
@@ -106,6 +113,11 @@ __all__ = [
     "KeyConflict",
     "LakehouseError",
     "MalformedInput",
+    "MemoryExists",
+    "MemoryNotFound",
+    "MemoryNotRetired",
+    "MemoryRetired",
+    "MemorySuperseded",
     "MethodNotAllowed",
     "NotAcceptable",
     "NotFound",
@@ -120,12 +132,14 @@ __all__ = [
     "QueryTimeout",
     "RangeNotSatisfiable",
     "RequestValidationFailed",
+    "RevisionCycle",
     "RouteNotFound",
     "SchemaMismatch",
     "StoreUnavailable",
     "Unauthenticated",
     "UnknownModel",
     "UnsupportedMediaType",
+    "VersionConflict",
     "error_class_for_kind",
     "field_to_pointer",
     "problem_body",
@@ -280,6 +294,10 @@ class PointNotFound(NotFound):
     kind, title = "point_not_found", "No such point in the collection"
 
 
+class MemoryNotFound(NotFound):
+    kind, title = "memory_not_found", "No such memory in this scope"
+
+
 class QueryNotFound(NotFound):
     kind, title = "query_not_found", "No such running query"
 
@@ -334,6 +352,30 @@ class IdempotencyConflict(Conflict):
 
 class IdempotencyInProgress(Conflict):
     kind, title = "idempotency_in_progress", "A request with this Idempotency-Key is still running"
+
+
+class VersionConflict(Conflict):
+    kind, title = "version_conflict", "The memory is at another version"
+
+
+class RevisionCycle(Conflict):
+    kind, title = "revision_cycle", "The revision would make the supersession graph cyclic"
+
+
+class MemorySuperseded(Conflict):
+    kind, title = "memory_superseded", "The memory is superseded"
+
+
+class MemoryRetired(Conflict):
+    kind, title = "memory_retired", "The memory is retired"
+
+
+class MemoryNotRetired(Conflict):
+    kind, title = "memory_not_retired", "The memory is not retired"
+
+
+class MemoryExists(Conflict):
+    kind, title = "memory_exists", "An active memory with this content exists in the scope"
 
 
 class PreconditionFailed(LakehouseError):

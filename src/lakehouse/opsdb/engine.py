@@ -94,3 +94,22 @@ def current_revision(engine: sa.Engine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision this code knows."""
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine, lock_key: str) -> Iterator[sa.Connection]:
+    """A transaction that holds the writer's turn for ``lock_key`` from its first statement, so that what it reads
+    is still true when it writes: on PostgreSQL an advisory lock on the key's hash (held until commit), on SQLite
+    ``BEGIN IMMEDIATE`` (SQLite has one writer at a time; waits up to the busy timeout). Commits on leaving the
+    block, rolls back on an exception."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": lock_key})
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

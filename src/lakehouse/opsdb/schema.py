@@ -67,3 +67,76 @@ collections = sa.Table(
     sa.Column("embedder", sa.String(200), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# -- agent memory (lakehouse.memory): heads, immutable revisions, and the event log ---------------------------------
+
+memories = sa.Table(
+    "memories",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("scope_key", sa.String(1000), nullable=False),  # the scope as one canonical JSON string
+    sa.Column("tenant", sa.String(200), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=True),
+    sa.Column("agent_id", sa.String(200), nullable=True),
+    sa.Column("run_id", sa.String(200), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the normalized content
+    sa.Column("data", sa.Text, nullable=True),  # JSON
+    sa.Column("meta", sa.Text, nullable=False),  # JSON object
+    sa.Column("tags", sa.Text, nullable=False),  # JSON list of strings
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("retired_reason", sa.Text, nullable=True),
+    sa.Column("superseded_by", sa.String(32), nullable=True),
+    # one active memory per scope, kind and normalized content: concurrent identical ADDs make one memory
+    sa.Index(
+        "uq_memories_active_content",
+        "scope_key",
+        "kind",
+        "content_hash",
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    ),
+    sa.Index("ix_memories_scope_status", "scope_key", "status"),
+    sa.Index("ix_memories_superseded_by", "superseded_by"),
+)
+
+memory_revisions = sa.Table(
+    "memory_revisions",
+    metadata,
+    sa.Column("memory_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=True),
+    sa.Column("meta", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+memory_events = sa.Table(
+    "memory_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("memory_id", sa.String(32), nullable=False),
+    sa.Column("scope_key", sa.String(1000), nullable=False),
+    sa.Column("op", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("before", sa.Text, nullable=True),  # JSON: the head before (content and what changed)
+    sa.Column("after", sa.Text, nullable=True),  # JSON: the head after
+    sa.Index("ix_memory_events_memory", "memory_id", "id"),
+)
