@@ -17,12 +17,12 @@ from lakehouse.apikeys import ApiKeyStore
 from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.embed import Embeddings, EmbedResult
+from lakehouse.memory import MemoryStore
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
-from lakehouse.memory import MemoryStore
 from lakehouse.vectors import VectorStore
 
 

@@ -15,7 +15,13 @@ from tests.asgi import AppClient
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id", "errors"}
 ITEM_KEYS = {"kind", "field", "pointer", "reason"}
-ITEM_EXTRAS = {"line", "expected", "got"}  # optional members, documented in docs/wire-format.md
+ITEM_EXTRAS = {
+    "line",
+    "expected",
+    "got",
+    "current_version",
+    "cycle",
+}  # optional members, documented in docs/wire-format.md
 
 
 def assert_problem(response: httpx.Response, status: int, kind: str | None = None) -> dict[str, Any]:
@@ -98,6 +104,19 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("GET", "/v1/collections/{name}/points/{point_id}"): ({"name": "missing", "point_id": "p"}, {}, 404),
         ("POST", "/v1/collections/{name}/delete"): ({"name": "missing"}, {"json": {"ids": ["p"]}}, 404),
         ("POST", "/v1/collections/{name}/search"): ({"name": "missing"}, {"json": {"vector": [1]}}, 404),
+        ("POST", "/v1/memories"): ({}, {"json": {"scope": {"tenant": "t"}, "content": ""}}, 422),
+        ("GET", "/v1/memories"): ({}, {"params": {"user_id": "u"}}, 422),
+        ("GET", "/v1/memories/{memory_id}"): ({"memory_id": "m"}, {"params": {"tenant": "t"}}, 404),
+        ("GET", "/v1/memories/{memory_id}/history"): ({"memory_id": "m"}, {"params": {"tenant": "t"}}, 404),
+        ("PATCH", "/v1/memories/{memory_id}"): ({"memory_id": "m"}, {"json": {"scope": {"tenant": "t"}}}, 422),
+        ("POST", "/v1/memories/{memory_id}/revise"): ({"memory_id": "m"}, {"json": {"scope": {}}}, 422),
+        ("POST", "/v1/memories/{memory_id}/retire"): (
+            {"memory_id": "m"},
+            {"json": {"scope": {"tenant": "t"}, "reason": "r"}},
+            404,
+        ),
+        ("POST", "/v1/memories/{memory_id}/restore"): ({"memory_id": "m"}, {"json": {"scope": {"tenant": "t"}}}, 404),
+        ("POST", "/v1/memories/{memory_id}/forget"): ({"memory_id": "m"}, {"json": {"scope": {"tenant": "t"}}}, 422),
         ("POST", "/v1/datasets/{name}/ingest"): (
             {"name": "t"},
             {"content": b"a", "headers": {"content-type": "x/y"}},

@@ -34,6 +34,8 @@ class ProblemItem(BaseModel):
     line: int | None = Field(None, description="Ingest: the 1-based line (or row) of the input at fault.")
     expected: str | None = Field(None, description="schema_mismatch: the dataset's column type.")
     got: str | None = Field(None, description="schema_mismatch: the incoming column type.")
+    current_version: int | None = Field(None, description="version_conflict: the version the memory is at.")
+    cycle: list[str] | None = Field(None, description="revision_cycle: the ids of the cycle, in order.")
 
 
 class Problem(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from lakehouse.services import catalogd, embedd, gateway, ingestd, queryd, storaged, vectord
+from lakehouse.services import catalogd, embedd, gateway, ingestd, pathwayd, queryd, storaged, vectord
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ SERVICES: dict[str, Service] = {
         Service("queryd", queryd.router, ("/v1/sql", "/v1/queries"), "queryd", "read-only SQL over the lake"),
         Service("embedd", embedd.router, ("/v1/embed",), "embedd", "embeddings of texts"),
         Service("vectord", vectord.router, ("/v1/collections",), "vectord", "vector collections and search"),
+        Service("pathwayd", pathwayd.router, ("/v1/memories",), "pathwayd", "agent memories and their history"),
     )
 }
 

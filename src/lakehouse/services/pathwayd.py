@@ -1,0 +1,285 @@
+"""pathwayd: ``/v1/memories``: agent memories and their ADD / UPDATE / REVISE / RETIRE / RESTORE / FORGET / HISTORY.
+
+Every route names the memory's scope: in the body for writes, as query parameters (``tenant``, ``user_id``,
+``agent_id``, ``run_id``) for reads; a memory outside that scope is not found. The actor recorded with each change
+is the API key's name when auth is on (with the body's ``actor`` after it, in parentheses, when one is given), else
+the body's ``actor`` or ``anonymous``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from lakehouse.core import Lakehouse
+from lakehouse.errors import RequestValidationFailed
+from lakehouse.memory import MemoryStore
+from lakehouse.paging import decode_cursor, encode_cursor
+from lakehouse.server.auth import require
+
+router = APIRouter(prefix="/v1/memories", tags=["memory"])
+
+
+def _memory(request: Request) -> MemoryStore:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    return lakehouse.memory
+
+
+def _actor(request: Request, given: str | None) -> str | None:
+    key = getattr(request.state, "api_key", None)
+    if key is None:
+        return given
+    return f"{key.name} ({given})" if given else str(key.name)
+
+
+def _scope(tenant: str | None, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
+    given = {"tenant": tenant, "user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+    return {name: value for name, value in given.items() if value is not None or name == "tenant"}
+
+
+def _etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+class Add(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description='{"tenant", "user_id"?, "agent_id"?, "run_id"?}')
+    kind: str = Field("fact", description="fact, pathway or playbook.")
+    content: Any = Field(description="The memory's text.")
+    data: Any = Field(None, description="Any JSON (a pathway's steps).")
+    metadata: Any = Field(None, description="A JSON object.")
+    tags: Any = Field(None, description="A list of strings.")
+    valid_from: Any = Field(None, description="When it became true in the world (ISO 8601), if known.")
+    valid_until: Any = Field(None, description="When it stopped being true in the world (ISO 8601), if known.")
+    actor: str | None = Field(None, description="Who adds it (recorded in its history).")
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The memory's scope.")
+    expected_version: Any = Field(None, description="The version you read (or send If-Match).")
+    content: Any = None
+    data: Any = None
+    metadata: Any = None
+    tags: Any = None
+    valid_from: Any = None
+    valid_until: Any = None
+    actor: str | None = None
+    reason: Any = None
+
+
+class Revise(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The memory's scope.")
+    content: Any = Field(None, description="New content: a new memory becomes the successor.")
+    successor_id: Any = Field(None, description="Or: an existing memory of the scope becomes the successor.")
+    data: Any = None
+    metadata: Any = None
+    tags: Any = None
+    expected_version: Any = None
+    actor: str | None = None
+    reason: Any = None
+
+
+class Retire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The memory's scope.")
+    reason: Any = Field(description="Why it is retired (required).")
+    expected_version: Any = None
+    actor: str | None = None
+
+
+class Restore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The memory's scope.")
+    reason: Any = None
+    actor: str | None = None
+
+
+class Forget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The memory's scope.")
+    reason: Any = Field(description="Why it is purged (required; kept in the tombstone).")
+    actor: str | None = None
+
+
+def _given(model: BaseModel, *names: str) -> dict[str, Any]:
+    """The fields the body set (an UPDATE changes only what it names; ``null`` clears)."""
+    return {name: getattr(model, name) for name in names if name in model.model_fields_set}
+
+
+@router.post(
+    "", status_code=201, summary="ADD a memory (deduplicated within its scope)", dependencies=[require("write")]
+)
+async def add(body: Add, request: Request, response: Response) -> dict[str, Any]:
+    store = _memory(request)
+    memory = await run_in_threadpool(
+        lambda: store.add(
+            body.scope,
+            body.kind,
+            body.content,
+            data=body.data,
+            metadata=body.metadata,
+            tags=body.tags,
+            valid_from=body.valid_from,
+            valid_until=body.valid_until,
+            actor=_actor(request, body.actor),
+        )
+    )
+    if memory.extra.get("deduplicated"):
+        response.status_code = 200
+    _etag(response, memory.version)
+    return memory.to_dict()
+
+
+@router.get("", summary="The memories of a scope, paged", dependencies=[require("read")])
+async def list_memories(
+    request: Request,
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None),
+    agent_id: str | None = Query(None),
+    run_id: str | None = Query(None),
+    kind: Annotated[list[str] | None, Query(description="Only these kinds (repeat the parameter).")] = None,
+    status: Annotated[list[str] | None, Query(description="Only these statuses (repeat the parameter).")] = None,
+    cursor: str | None = Query(None, description="The `next` of the previous page."),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    store = _memory(request)
+    after = decode_cursor(cursor)
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found = await run_in_threadpool(
+        lambda: store.list_memories(scope, kinds=kind, statuses=status, limit=limit + 1, after=after)
+    )
+    page = found[:limit]
+    return {
+        "items": [m.to_dict() for m in page],
+        "next": encode_cursor(page[-1].id) if len(found) > limit else None,
+    }
+
+
+@router.get("/{memory_id}", summary="One memory (ETag: its version)", dependencies=[require("read")])
+async def get_memory(
+    memory_id: str,
+    request: Request,
+    response: Response,
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None),
+    agent_id: str | None = Query(None),
+    run_id: str | None = Query(None),
+) -> dict[str, Any]:
+    store = _memory(request)
+    memory = await run_in_threadpool(store.get, memory_id, _scope(tenant, user_id, agent_id, run_id))
+    _etag(response, memory.version)
+    return memory.to_dict()
+
+
+@router.get("/{memory_id}/history", summary="HISTORY: every event and the lineage", dependencies=[require("read")])
+async def history(
+    memory_id: str,
+    request: Request,
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None),
+    agent_id: str | None = Query(None),
+    run_id: str | None = Query(None),
+) -> dict[str, Any]:
+    store = _memory(request)
+    found: dict[str, Any] = await run_in_threadpool(store.history, memory_id, _scope(tenant, user_id, agent_id, run_id))
+    return found
+
+
+def _if_match(header: str | None, body_version: Any) -> Any:
+    if header is None:
+        return body_version
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise RequestValidationFailed('If-Match is the version in quotes, e.g. "3"', field="If-Match")
+    if body_version is not None and body_version != int(text):
+        raise RequestValidationFailed("If-Match and expected_version differ", field="expected_version")
+    return int(text)
+
+
+@router.patch("/{memory_id}", summary="UPDATE: a new revision at the expected version", dependencies=[require("write")])
+async def update(
+    memory_id: str,
+    body: Change,
+    request: Request,
+    response: Response,
+    if_match: str | None = Header(None, description='The version you read, as its ETag ("3").'),
+) -> dict[str, Any]:
+    store = _memory(request)
+    expected = _if_match(if_match, body.expected_version)
+    changes = _given(body, "content", "data", "metadata", "tags", "valid_from", "valid_until")
+    memory = await run_in_threadpool(
+        lambda: store.update(
+            memory_id,
+            body.scope,
+            expected_version=expected,
+            actor=_actor(request, body.actor),
+            reason=body.reason,
+            **changes,
+        )
+    )
+    _etag(response, memory.version)
+    return memory.to_dict()
+
+
+@router.post(
+    "/{memory_id}/revise",
+    summary="REVISE: supersede by new content or an existing memory",
+    dependencies=[require("write")],
+)
+async def revise(memory_id: str, body: Revise, request: Request, response: Response) -> dict[str, Any]:
+    store = _memory(request)
+    carried = _given(body, "data", "metadata", "tags")
+    successor = await run_in_threadpool(
+        lambda: store.revise(
+            memory_id,
+            body.scope,
+            content=body.content,
+            successor_id=body.successor_id,
+            expected_version=body.expected_version,
+            actor=_actor(request, body.actor),
+            reason=body.reason,
+            **carried,
+        )
+    )
+    _etag(response, successor.version)
+    return successor.to_dict()
+
+
+@router.post("/{memory_id}/retire", summary="RETIRE, with a reason", dependencies=[require("write")])
+async def retire(memory_id: str, body: Retire, request: Request, response: Response) -> dict[str, Any]:
+    store = _memory(request)
+    memory = await run_in_threadpool(
+        lambda: store.retire(
+            memory_id,
+            body.scope,
+            reason=body.reason,
+            expected_version=body.expected_version,
+            actor=_actor(request, body.actor),
+        )
+    )
+    _etag(response, memory.version)
+    return memory.to_dict()
+
+
+@router.post("/{memory_id}/restore", summary="RESTORE a retired memory", dependencies=[require("write")])
+async def restore(memory_id: str, body: Restore, request: Request, response: Response) -> dict[str, Any]:
+    store = _memory(request)
+    memory = await run_in_threadpool(
+        lambda: store.restore(memory_id, body.scope, reason=body.reason, actor=_actor(request, body.actor))
+    )
+    _etag(response, memory.version)
+    return memory.to_dict()
+
+
+@router.post("/{memory_id}/forget", summary="FORGET: purge content, keep a tombstone", dependencies=[require("write")])
+async def forget(memory_id: str, body: Forget, request: Request) -> dict[str, Any]:
+    store = _memory(request)
+    gone: dict[str, Any] = await run_in_threadpool(
+        lambda: store.forget(memory_id, body.scope, reason=body.reason, actor=_actor(request, body.actor))
+    )
+    return gone
