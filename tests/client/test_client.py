@@ -93,3 +93,36 @@ def test_embedded_open(tmp_path: Path) -> None:
         assert lh.settings.data_dir == tmp_path / "lh"
         assert (tmp_path / "lh" / "opsdb.sqlite3").exists()
         assert lh.keys.list() == []
+
+
+def test_memories(server: tuple[str, str]) -> None:
+    """Every memory operation through the client; refusals raise the in-process classes; the actor of a change is
+    the API key's name when auth is on."""
+    from lakehouse.errors import MemoryNotFound, RevisionCycle, VersionConflict
+
+    url, admin = server
+    scope = {"tenant": "client-test", "run_id": "r1"}
+    with Client(url, api_key=admin) as c:
+        added = c.memories.add(scope, "fact", "The build takes 4 minutes", tags=["ci"], actor="planner")
+        assert added["deduplicated"] is False
+        assert c.memories.add(scope, "fact", "the build takes 4 MINUTES")["id"] == added["id"]
+        mid = added["id"]
+        updated = c.memories.update(mid, scope, 1, content="The build takes 3 minutes", reason="cache")
+        assert updated["version"] == 2
+        with pytest.raises(VersionConflict):
+            c.memories.update(mid, scope, 1, content="The build takes 2 minutes")
+        other = c.memories.add(scope, "fact", "CI runs on push")
+        c.memories.revise(other["id"], scope, successor_id=mid)
+        with pytest.raises(RevisionCycle) as raised:
+            c.memories.revise(mid, scope, successor_id=other["id"])
+        assert raised.value.errors[0].extra["cycle"] == [mid, other["id"], mid]
+        assert c.memories.retire(mid, scope, "obsolete")["status"] == "retired"
+        assert c.memories.restore(mid, scope)["status"] == "active"
+        assert [m["id"] for m in c.memories.list(scope, statuses=["active"])] == [mid]
+        history = c.memories.history(mid, scope)
+        assert [e["op"] for e in history["events"]] == ["add", "update", "supersede", "retire", "restore"]
+        assert history["events"][0]["actor"] == "admin (planner)" and history["events"][1]["actor"] == "admin"
+        assert history["lineage"]["supersedes"] == [other["id"]]
+        assert c.memories.forget(mid, scope, "done")["forgotten"] is True
+        with pytest.raises(MemoryNotFound):
+            c.memories.get(mid, scope)

@@ -15,6 +15,8 @@ from lakehouse.client.embed import ROUTES as _EMBED_ROUTES
 from lakehouse.client.embed import Embed
 from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
+from lakehouse.client.memory import ROUTES as _MEMORY_ROUTES
+from lakehouse.client.memory import Memories
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
 from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
@@ -28,6 +30,7 @@ ROUTES = (
     | _SQL_ROUTES
     | _EMBED_ROUTES
     | _VECTOR_ROUTES
+    | _MEMORY_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -53,6 +56,7 @@ class Client:
         self.embed = self._embed.embed
         self.embed_models = self._embed.models
         self.collections = Collections(self._transport)
+        self.memories = Memories(self._transport)
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

@@ -29,7 +29,13 @@ def raise_for_problem(response: httpx.Response) -> None:
         kind = type_uri.rsplit(":", 1)[1]
     cls = error_class_for_kind(kind, response.status_code)
     errors = [
-        ErrorItem(kind=i.get("kind", ""), field=i.get("field"), pointer=i.get("pointer"), reason=i.get("reason", ""))
+        ErrorItem(
+            kind=i.get("kind", ""),
+            field=i.get("field"),
+            pointer=i.get("pointer"),
+            reason=i.get("reason", ""),
+            extra={k: v for k, v in i.items() if k not in ("kind", "field", "pointer", "reason")},  # cycle, line, ...
+        )
         for i in items
         if isinstance(i, dict)
     ]

@@ -1,0 +1,93 @@
+"""Client methods for /v1/memories: ``client.memories.add(scope, "fact", "...")`` and the rest of the operations.
+
+A scope is a dict (``{"tenant": "acme", "user_id": "u1"}``); every call names one. Errors are raised as the same
+``lakehouse.errors`` classes the in-process ``Lakehouse.memory`` raises (``VersionConflict``, ``RevisionCycle``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from lakehouse.client._http import Transport
+
+ROUTES = {
+    ("POST", "/v1/memories"),
+    ("GET", "/v1/memories"),
+    ("GET", "/v1/memories/{memory_id}"),
+    ("PATCH", "/v1/memories/{memory_id}"),
+    ("POST", "/v1/memories/{memory_id}/revise"),
+    ("POST", "/v1/memories/{memory_id}/retire"),
+    ("POST", "/v1/memories/{memory_id}/restore"),
+    ("POST", "/v1/memories/{memory_id}/forget"),
+    ("GET", "/v1/memories/{memory_id}/history"),
+}
+
+
+def _m(memory_id: str) -> str:
+    return "/v1/memories/" + quote(memory_id, safe="")
+
+
+def _set(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+class Memories:
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("POST", path, json=body)
+        return result
+
+    def add(self, scope: dict[str, str], kind: str, content: str, **fields: Any) -> dict[str, Any]:
+        """ADD; ``fields``: data, metadata, tags, valid_from, valid_until, actor. The answer says ``deduplicated``."""
+        return self._post("/v1/memories", {"scope": scope, "kind": kind, "content": content, **fields})
+
+    def get(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("GET", _m(memory_id), params=scope)
+        return result
+
+    def list(
+        self, scope: dict[str, str], *, kinds: Sequence[str] = (), statuses: Sequence[str] = ()
+    ) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] = dict(scope)
+        if kinds:
+            params["kind"] = list(kinds)
+        if statuses:
+            params["status"] = list(statuses)
+        return self._t.pages("/v1/memories", params)
+
+    def update(self, memory_id: str, scope: dict[str, str], expected_version: int, **changes: Any) -> dict[str, Any]:
+        """UPDATE at ``expected_version``; ``changes``: content, data, metadata, tags, valid_from, valid_until, actor,
+        reason (a field given as None is cleared, one not given is kept)."""
+        body = {"scope": scope, "expected_version": expected_version, **changes}
+        result: dict[str, Any] = self._t.json("PATCH", _m(memory_id), json=body)
+        return result
+
+    def revise(
+        self,
+        memory_id: str,
+        scope: dict[str, str],
+        *,
+        content: str | None = None,
+        successor_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """REVISE into new ``content`` or an existing ``successor_id``; the answer is the successor."""
+        body = {"scope": scope, **_set(content=content, successor_id=successor_id), **fields}
+        return self._post(_m(memory_id) + "/revise", body)
+
+    def retire(self, memory_id: str, scope: dict[str, str], reason: str, **fields: Any) -> dict[str, Any]:
+        return self._post(_m(memory_id) + "/retire", {"scope": scope, "reason": reason, **fields})
+
+    def restore(self, memory_id: str, scope: dict[str, str], **fields: Any) -> dict[str, Any]:
+        return self._post(_m(memory_id) + "/restore", {"scope": scope, **fields})
+
+    def forget(self, memory_id: str, scope: dict[str, str], reason: str, **fields: Any) -> dict[str, Any]:
+        return self._post(_m(memory_id) + "/forget", {"scope": scope, "reason": reason, **fields})
+
+    def history(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("GET", _m(memory_id) + "/history", params=scope)
+        return result
