@@ -1,0 +1,299 @@
+"""``lakehouse memory``: agent memories from the command line, in-process (add, list, show, history, update, revise,
+retire, restore, forget). The scope is given with ``--tenant`` and any of ``--user``, ``--agent`` and ``--run``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.cli._common import fail, open_lakehouse, settings_options
+from lakehouse.errors import LakehouseError
+from lakehouse.memory import KINDS, STATUSES, Memory
+
+
+def scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--tenant", required=True, help="The scope's tenant."),
+            click.option("--user", "user_id", help="The scope's user."),
+            click.option("--agent", "agent_id", help="The scope's agent."),
+            click.option("--run", "run_id", help="The scope's run."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _scope(tenant: str, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
+    return {"tenant": tenant, "user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+
+
+def _run(config_path: str | None, data_dir: str | None, work: Callable[[Any], Any]) -> Any:
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        try:
+            return work(lakehouse.memory)
+        except LakehouseError as exc:
+            fail(exc)
+
+
+def _show(memory: Memory, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(memory.to_dict(), indent=2))
+        return
+    note = " (already known: deduplicated)" if memory.extra.get("deduplicated") else ""
+    click.echo(f"{memory.id}  {memory.kind}  {memory.status}  v{memory.version}{note}")
+    click.echo(f"  {memory.content}")
+    if memory.superseded_by:
+        click.echo(f"  superseded by {memory.superseded_by}")
+    if memory.retired_reason:
+        click.echo(f"  retired: {memory.retired_reason}")
+
+
+@click.group()
+def memory() -> None:
+    """Agent memories: ADD / UPDATE / REVISE / RETIRE / RESTORE / FORGET / HISTORY, scoped.
+
+    \b
+    Examples:
+      lakehouse memory add --tenant acme --user u1 "Prefers email over phone"
+      lakehouse memory list --tenant acme --user u1
+      lakehouse memory history --tenant acme --user u1 MEMORY_ID
+    """
+
+
+@memory.command()
+@scope_options
+@click.argument("content")
+@click.option("--kind", type=click.Choice(KINDS), default="fact", show_default=True)
+@click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
+@click.option("--metadata", "metadata_json", help="A JSON object.")
+@click.option("--actor", help="Who adds it (kept in its history).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def add(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    content: str,
+    kind: str,
+    tags: tuple[str, ...],
+    metadata_json: str | None,
+    actor: str | None,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """ADD a memory (an active one with the same content in the scope is answered instead)."""
+    try:
+        metadata = json.loads(metadata_json) if metadata_json else None
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from exc
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found = _run(
+        config_path,
+        data_dir,
+        lambda store: store.add(scope, kind, content, tags=list(tags) or None, metadata=metadata, actor=actor),
+    )
+    _show(found, as_json)
+
+
+@memory.command(name="list")
+@scope_options
+@click.option("--kind", "kinds", type=click.Choice(KINDS), multiple=True, help="Only this kind (repeat for more).")
+@click.option("--status", "statuses", type=click.Choice(STATUSES), multiple=True, help="Only this status.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def list_(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    kinds: tuple[str, ...],
+    statuses: tuple[str, ...],
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """The scope's memories."""
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found: list[Memory] = _run(
+        config_path,
+        data_dir,
+        lambda store: store.list_memories(scope, kinds=kinds or None, statuses=statuses or None, limit=100_000),
+    )
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in found], indent=2))
+        return
+    table = Table(title=f"memories of {json.dumps({k: v for k, v in scope.items() if v})}")
+    for column in ("id", "kind", "status", "version", "content"):
+        table.add_column(column)
+    for m in found:
+        table.add_row(m.id, m.kind, m.status, str(m.version), m.content)
+    Console().print(table)
+
+
+@memory.command()
+@scope_options
+@click.argument("memory_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def show(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    memory_id: str,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """One memory."""
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    _show(_run(config_path, data_dir, lambda store: store.get(memory_id, scope)), as_json)
+
+
+@memory.command()
+@scope_options
+@click.argument("memory_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def history(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    memory_id: str,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """HISTORY: every event of a memory, in order, and its lineage."""
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found: dict[str, Any] = _run(config_path, data_dir, lambda store: store.history(memory_id, scope))
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    table = Table(title=f"history of {memory_id}")
+    for column in ("at", "op", "version", "actor", "reason", "content after"):
+        table.add_column(column)
+    for e in found["events"]:
+        after = (e["after"] or {}).get("content") or ""
+        table.add_row(e["at"], e["op"], str(e["version"] or ""), e["actor"], e["reason"] or "", after)
+    Console().print(table)
+    lineage = found["lineage"]
+    click.echo(f"supersedes: {', '.join(lineage['supersedes']) or '-'}; current: {lineage['current']}")
+
+
+@memory.command()
+@scope_options
+@click.argument("memory_id")
+@click.argument("content")
+@click.option("--version", "expected_version", type=int, required=True, help="The version you read.")
+@click.option("--reason", help="Why (kept in its history).")
+@click.option("--actor", help="Who (kept in its history).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def update(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    memory_id: str,
+    content: str,
+    expected_version: int,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """UPDATE a memory's content at the version you read."""
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found = _run(
+        config_path,
+        data_dir,
+        lambda store: store.update(
+            memory_id, scope, expected_version=expected_version, content=content, reason=reason, actor=actor
+        ),
+    )
+    _show(found, as_json)
+
+
+@memory.command()
+@scope_options
+@click.argument("memory_id")
+@click.option("--content", help="New content: a new memory becomes the successor.")
+@click.option("--successor", "successor_id", help="Or: an existing memory of the scope becomes the successor.")
+@click.option("--reason", help="Why (kept in its history).")
+@click.option("--actor", help="Who (kept in its history).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def revise(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    memory_id: str,
+    content: str | None,
+    successor_id: str | None,
+    reason: str | None,
+    actor: str | None,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """REVISE a memory into new content or an existing successor; prints the successor."""
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found = _run(
+        config_path,
+        data_dir,
+        lambda store: store.revise(
+            memory_id, scope, content=content, successor_id=successor_id, reason=reason, actor=actor
+        ),
+    )
+    _show(found, as_json)
+
+
+def _status_command(name: str, doc: str, needs_reason: bool) -> click.Command:
+    @scope_options
+    @click.argument("memory_id")
+    @click.option("--reason", required=needs_reason, help="Why (kept in its history).")
+    @click.option("--actor", help="Who (kept in its history).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+    @settings_options
+    def command(
+        tenant: str,
+        user_id: str | None,
+        agent_id: str | None,
+        run_id: str | None,
+        memory_id: str,
+        reason: str | None,
+        actor: str | None,
+        as_json: bool,
+        config_path: str | None,
+        data_dir: str | None,
+    ) -> None:
+        scope = _scope(tenant, user_id, agent_id, run_id)
+        found = _run(
+            config_path,
+            data_dir,
+            lambda store: getattr(store, name)(memory_id, scope, reason=reason, actor=actor),
+        )
+        if isinstance(found, Memory):
+            _show(found, as_json)
+        else:
+            click.echo(json.dumps(found, indent=2) if as_json else f"{found['id']} forgotten at {found['at']}")
+
+    command.__doc__ = doc
+    return click.command(name=name)(command)
+
+
+memory.add_command(_status_command("retire", "RETIRE a memory, with a reason.", True))
+memory.add_command(_status_command("restore", "RESTORE a retired memory.", False))
+memory.add_command(_status_command("forget", "FORGET: purge a memory's content everywhere, leaving a tombstone.", True))

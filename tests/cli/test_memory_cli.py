@@ -1,0 +1,48 @@
+"""`lakehouse memory` over a data dir: each operation, and a refusal that exits 1 and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from lakehouse.cli import cli
+
+
+def test_memory_commands(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    runner = CliRunner()
+    scope = ["--tenant", "acme", "--user", "u1", "--data-dir", data]
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(cli, ["memory", *args, *scope])
+        assert result.exit_code == 0, result.output
+        return result
+
+    def run_json(*args: str) -> Any:
+        return json.loads(run(*args, "--json").output)
+
+    added = run_json("add", "Prefers email over phone", "--tag", "contact", "--actor", "intake")
+    mid = added["id"]
+    assert added["tags"] == ["contact"] and added["deduplicated"] is False
+    assert run_json("add", "prefers EMAIL over phone")["id"] == mid
+    stale = runner.invoke(cli, ["memory", "update", mid, "Prefers SMS", "--version", "3", *scope])
+    assert stale.exit_code == 1 and "version_conflict" in stale.output
+    assert run_json("show", mid)["version"] == 1
+    assert run_json("update", mid, "Prefers SMS", "--version", "1", "--reason", "told us")["version"] == 2
+    successor = run_json("revise", mid, "--content", "Prefers SMS after 6pm")
+    assert run_json("show", mid)["superseded_by"] == successor["id"]
+    assert run_json("retire", successor["id"], "--reason", "wrong")["status"] == "retired"
+    assert run_json("restore", successor["id"])["status"] == "active"
+    listed = run_json("list", "--status", "active")
+    assert [m["id"] for m in listed] == [successor["id"]]
+    history = run_json("history", mid)
+    assert [e["op"] for e in history["events"]] == ["add", "update", "revise"] and history["events"][0][
+        "actor"
+    ] == "intake"
+    assert "current:" in run("history", mid).output
+    assert run_json("forget", mid, "--reason", "asked")["forgotten"] is True
+    gone = runner.invoke(cli, ["memory", "show", mid, *scope])
+    assert gone.exit_code == 1 and "no memory" in gone.output
