@@ -89,7 +89,12 @@ def add(
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
-    """ADD a memory (an active one with the same content in the scope is answered instead)."""
+    """ADD a memory (an active one with the same content in the scope is answered instead).
+
+    \b
+    Example:
+      lakehouse memory add --tenant acme --user u1 "Prefers email over phone" --tag contact
+    """
     try:
         metadata = json.loads(metadata_json) if metadata_json else None
     except ValueError as exc:
@@ -120,7 +125,12 @@ def list_(
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
-    """The scope's memories."""
+    """The scope's memories.
+
+    \b
+    Example:
+      lakehouse memory list --tenant acme --user u1 --status active
+    """
     scope = _scope(tenant, user_id, agent_id, run_id)
     found: list[Memory] = _run(
         config_path,
@@ -153,7 +163,12 @@ def show(
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
-    """One memory."""
+    """One memory.
+
+    \b
+    Example:
+      lakehouse memory show --tenant acme --user u1 MEMORY_ID --json
+    """
     scope = _scope(tenant, user_id, agent_id, run_id)
     _show(_run(config_path, data_dir, lambda store: store.get(memory_id, scope)), as_json)
 
@@ -173,7 +188,12 @@ def history(
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
-    """HISTORY: every event of a memory, in order, and its lineage."""
+    """HISTORY: every event of a memory, in order, and its lineage.
+
+    \b
+    Example:
+      lakehouse memory history --tenant acme --user u1 MEMORY_ID
+    """
     scope = _scope(tenant, user_id, agent_id, run_id)
     found: dict[str, Any] = _run(config_path, data_dir, lambda store: store.history(memory_id, scope))
     if as_json:
@@ -213,7 +233,12 @@ def update(
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
-    """UPDATE a memory's content at the version you read."""
+    """UPDATE a memory's content at the version you read.
+
+    \b
+    Example:
+      lakehouse memory update --tenant acme --user u1 MEMORY_ID "Prefers SMS" --version 1
+    """
     scope = _scope(tenant, user_id, agent_id, run_id)
     found = _run(
         config_path,
@@ -248,7 +273,13 @@ def revise(
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
-    """REVISE a memory into new content or an existing successor; prints the successor."""
+    """REVISE a memory into new content or an existing successor; prints the successor.
+
+    \b
+    Examples:
+      lakehouse memory revise --tenant acme --user u1 MEMORY_ID --content "Prefers SMS after 6pm"
+      lakehouse memory revise --tenant acme --user u1 MEMORY_ID --successor OTHER_ID
+    """
     scope = _scope(tenant, user_id, agent_id, run_id)
     found = _run(
         config_path,
@@ -290,7 +321,9 @@ def _status_command(name: str, doc: str, needs_reason: bool) -> click.Command:
         else:
             click.echo(json.dumps(found, indent=2) if as_json else f"{found['id']} forgotten at {found['at']}")
 
-    command.__doc__ = doc
+    command.__doc__ = f"{doc}\n\n\b\nExample:\n  lakehouse memory {name} --tenant acme --user u1 MEMORY_ID" + (
+        ' --reason "..."' if needs_reason else ""
+    )
     return click.command(name=name)(command)
 
 
