@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -480,6 +481,52 @@ def _vectors_delete(t: Target) -> str:
         check(c.get(f"/v1/collections/{COLLECTION}/points/ok").status_code == 404, "a refused batch stored a point")
         c.delete(f"/v1/collections/{COLLECTION}")
     return "by id and by filter: gone from search; 422 invalid_point for points[1], nothing stored"
+
+
+def _memory_scope() -> dict[str, str]:
+    return {"tenant": f"lakehouse-verify-{uuid.uuid4().hex[:12]}", "agent_id": "verify"}
+
+
+@smoke("memory: add, dedup, stale update refused, revise, cycle refused")
+def _memory_versions(t: Target) -> str:
+    url, key = _any_url(t)
+    scope = _memory_scope()
+    with t.client(url, key) as c:
+        added = c.post("/v1/memories", json={"scope": scope, "content": "The office opens at 9"})
+        check(added.status_code == 201, f"add -> {added.status_code}: {added.text[:200]}")
+        mid = added.json()["id"]
+        again = c.post("/v1/memories", json={"scope": scope, "content": "the office OPENS at 9"})
+        check(again.status_code == 200 and again.json()["id"] == mid, f"the same words again: {again.text[:200]}")
+        c.patch(f"/v1/memories/{mid}", json={"scope": scope, "expected_version": 1, "content": "Opens at 8"})
+        stale = c.patch(f"/v1/memories/{mid}", json={"scope": scope, "expected_version": 1, "content": "Opens at 7"})
+        check_problem(stale, 409, "version_conflict")
+        successor = c.post(f"/v1/memories/{mid}/revise", json={"scope": scope, "content": "Opens at 10"}).json()
+        head = c.get(f"/v1/memories/{mid}", params=scope).json()
+        check(head["superseded_by"] == successor["id"], f"after revise: {head}")
+        cycle = c.post(f"/v1/memories/{successor['id']}/revise", json={"scope": scope, "successor_id": mid})
+        check_problem(cycle, 409, "revision_cycle")
+        for memory_id in (mid, successor["id"]):
+            c.post(f"/v1/memories/{memory_id}/forget", json={"scope": scope, "reason": "verify cleanup"})
+    return "deduplicated; 409 version_conflict on a stale version; revised; 409 revision_cycle"
+
+
+@smoke("memory: retire, restore, history complete, forget leaves a tombstone")
+def _memory_lifecycle(t: Target) -> str:
+    url, key = _any_url(t)
+    scope = _memory_scope()
+    with t.client(url, key) as c:
+        mid = c.post("/v1/memories", json={"scope": scope, "content": "The door code is 4711"}).json()["id"]
+        retired = c.post(f"/v1/memories/{mid}/retire", json={"scope": scope, "reason": "rotated"}).json()
+        check(retired["status"] == "retired", f"after retire: {retired}")
+        active = c.get("/v1/memories", params={**scope, "status": "active"}).json()["items"]
+        check(active == [], f"a retired memory is listed as active: {active}")
+        c.post(f"/v1/memories/{mid}/restore", json={"scope": scope})
+        ops = [e["op"] for e in c.get(f"/v1/memories/{mid}/history", params=scope).json()["events"]]
+        check(ops == ["add", "retire", "restore"], f"history: {ops}")
+        gone = c.post(f"/v1/memories/{mid}/forget", json={"scope": scope, "reason": "verify cleanup"})
+        check(gone.status_code == 200 and gone.json()["forgotten"] is True, f"forget -> {gone.text[:200]}")
+        check_problem(c.get(f"/v1/memories/{mid}", params=scope), 404, "memory_not_found")
+    return "retired, restored; history add, retire, restore; forgotten: 404 after"
 
 
 @smoke("vectors: a point survives a restart", needs="restart")
