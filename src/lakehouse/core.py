@@ -39,7 +39,7 @@ class Lakehouse:
         self.blobs: BlobStore = open_blob_store(settings)
         self.embeddings = Embeddings(settings, self.opsdb)
         self.vectors = VectorStore(settings, self.opsdb, lambda: self.lake, self.embeddings)
-        self.memory = MemoryStore(self.opsdb)
+        self.memory = MemoryStore(self.opsdb, self.embeddings)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

@@ -46,6 +46,9 @@ def test_round_trip(client: AppClient) -> None:
     assert retired.json()["status"] == "retired"
     restored = client.post(f"/v1/memories/{sid}/restore", json={"scope": SCOPE})
     assert restored.json()["status"] == "active"
+    found = client.post("/v1/memories/search", json={"scope": SCOPE, "query": "refunds", "k": 5}).json()
+    assert [r["id"] for r in found["results"]] == [sid] and found["suppressed"] == 1
+    assert found["results"][0]["matched"]["keyword"]["terms"] == ["refunds"]
     listed = client.get("/v1/memories", params={**QUERY, "status": ["active"]}).json()
     assert [m["id"] for m in listed["items"]] == [sid] and listed["next"] is None
     history = client.get(f"/v1/memories/{mid}/history", params=QUERY).json()

@@ -105,6 +105,7 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("POST", "/v1/collections/{name}/delete"): ({"name": "missing"}, {"json": {"ids": ["p"]}}, 404),
         ("POST", "/v1/collections/{name}/search"): ({"name": "missing"}, {"json": {"vector": [1]}}, 404),
         ("POST", "/v1/memories"): ({}, {"json": {"scope": {"tenant": "t"}, "content": ""}}, 422),
+        ("POST", "/v1/memories/search"): ({}, {"json": {"scope": {"tenant": "t"}, "query": "x", "k": 0}}, 422),
         ("GET", "/v1/memories"): ({}, {"params": {"user_id": "u"}}, 422),
         ("GET", "/v1/memories/{memory_id}"): ({"memory_id": "m"}, {"params": {"tenant": "t"}}, 404),
         ("GET", "/v1/memories/{memory_id}/history"): ({"memory_id": "m"}, {"params": {"tenant": "t"}}, 404),

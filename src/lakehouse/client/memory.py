@@ -22,6 +22,7 @@ ROUTES = {
     ("POST", "/v1/memories/{memory_id}/restore"),
     ("POST", "/v1/memories/{memory_id}/forget"),
     ("GET", "/v1/memories/{memory_id}/history"),
+    ("POST", "/v1/memories/search"),
 }
 
 
@@ -87,6 +88,11 @@ class Memories:
 
     def forget(self, memory_id: str, scope: dict[str, str], reason: str, **fields: Any) -> dict[str, Any]:
         return self._post(_m(memory_id) + "/forget", {"scope": scope, "reason": reason, **fields})
+
+    def search(self, scope: dict[str, str], query: str, **options: Any) -> dict[str, Any]:
+        """``{"results": [memory + "score" + "matched"], "suppressed", "semantic"}``; ``options``: k, kinds, tags,
+        filter, as_of, valid_at, include_retired, include_superseded."""
+        return self._post("/v1/memories/search", {"scope": scope, "query": query, **options})
 
     def history(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = self._t.json("GET", _m(memory_id) + "/history", params=scope)

@@ -135,6 +135,40 @@ async def add(body: Add, request: Request, response: Response) -> dict[str, Any]
     return memory.to_dict()
 
 
+class Search(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The scope searched.")
+    query: Any = Field(description="What to look for: matched by meaning (embeddings) and by words (BM25).")
+    k: Any = Field(10, description="How many results (1-1000).")
+    kinds: Any = Field(None, description="Only these kinds.")
+    tags: Any = Field(None, description="Only memories with all these tags.")
+    filter: Any = Field(None, description="Only memories whose metadata matches (the filter language of vectors).")
+    as_of: Any = Field(None, description="The memories as the system knew them at this time (ISO 8601).")
+    valid_at: Any = Field(None, description="Only memories true in the world at this time (ISO 8601).")
+    include_retired: bool = Field(False, description="Also retired memories.")
+    include_superseded: bool = Field(False, description="Also superseded memories.")
+
+
+@router.post("/search", summary="Search a scope's memories: meaning and words, fused", dependencies=[require("read")])
+async def search(body: Search, request: Request) -> dict[str, Any]:
+    store = _memory(request)
+    found: dict[str, Any] = await run_in_threadpool(
+        lambda: store.search(
+            body.scope,
+            body.query,
+            k=body.k,
+            kinds=body.kinds,
+            tags=body.tags,
+            filter=body.filter,
+            as_of=body.as_of,
+            valid_at=body.valid_at,
+            include_retired=body.include_retired,
+            include_superseded=body.include_superseded,
+        )
+    )
+    return found
+
+
 @router.get("", summary="The memories of a scope, paged", dependencies=[require("read")])
 async def list_memories(
     request: Request,

@@ -1,0 +1,101 @@
+"""Memory search with the real local embedding model: paraphrases found by meaning, words by BM25, the two fused;
+retired and superseded left out and counted; as_of answers what the system knew then; valid_at, kinds, tags and
+metadata filters narrow; forgotten content leaves the embedding cache."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lakehouse.config import Settings
+from lakehouse.core import Lakehouse
+from lakehouse.errors import RequestValidationFailed
+from lakehouse.memory.ranking import bm25, fuse
+
+SCOPE = {"tenant": "acme", "user_id": "u1"}
+
+
+@pytest.fixture
+def lh(opsdb_url: str, tmp_path: Path) -> Iterator[Lakehouse]:
+    settings = Settings.model_validate({"data_dir": tmp_path / "data", "opsdb": {"url": opsdb_url}})
+    with Lakehouse(settings) as lakehouse:
+        yield lakehouse
+
+
+def _ids(answer: dict[str, object]) -> list[str]:
+    return [r["id"] for r in answer["results"]]  # type: ignore[index, union-attr]
+
+
+def test_search_fuses_meaning_and_words_and_hides_what_is_no_longer_true(lh: Lakehouse) -> None:
+    store = lh.memory
+    tea = store.add(
+        SCOPE, "fact", "The user drinks green tea every morning", tags=["food"], metadata={"source": "chat"}
+    )
+    dog = store.add(SCOPE, "fact", "The user has a dog called Rex", tags=["pets"], metadata={"source": "form"})
+    store.add(SCOPE, "fact", "Invoices are sent on the first of the month", metadata={"source": "crm"})
+    store.add({"tenant": "acme", "user_id": "u2"}, "fact", "The user drinks black coffee")  # another scope
+    answer = store.search(SCOPE, "what beverage does the customer like in the morning?", k=2)
+    assert answer["semantic"] is True and _ids(answer)[0] == tea.id  # found by meaning: no shared content word
+    top = answer["results"][0]
+    assert top["matched"]["semantic"]["rank"] == 1 and top["score"] > answer["results"][1]["score"]
+    words = store.search(SCOPE, "Rex", k=3)
+    assert _ids(words)[0] == dog.id and words["results"][0]["matched"]["keyword"]["terms"] == ["rex"]
+    assert _ids(store.search(SCOPE, "tea", tags=["pets"])) == [dog.id]
+    assert _ids(store.search(SCOPE, "anything", filter={"source": "chat"})) == [tea.id]
+    assert all(r["scope"] == SCOPE for r in store.search(SCOPE, "coffee", k=10)["results"])
+
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    coffee = store.revise(tea.id, SCOPE, content="The user switched to black coffee in the morning")
+    store.retire(dog.id, SCOPE, reason="the dog was a cat")
+    now = store.search(SCOPE, "morning drink", k=3)
+    assert tea.id not in _ids(now) and dog.id not in _ids(now) and coffee.id in _ids(now)
+    assert now["suppressed"] >= 1
+    assert tea.id in _ids(store.search(SCOPE, "morning drink", k=3, include_superseded=True))
+    assert dog.id in _ids(store.search(SCOPE, "dog", k=3, include_retired=True))
+    then = store.search(SCOPE, "morning drink", k=3, as_of=before)  # what was known before the revise
+    assert tea.id in _ids(then) and coffee.id not in _ids(then)
+    assert next(r for r in then["results"] if r["id"] == tea.id)["content"] == "The user drinks green tea every morning"
+    assert store.search(SCOPE, "morning drink", as_of=datetime(2000, 1, 1, tzinfo=UTC))["results"] == []
+
+
+def test_valid_at_kinds_and_refusals(lh: Lakehouse) -> None:
+    store = lh.memory
+    old = store.add(SCOPE, "fact", "The office is in Berlin", valid_until="2025-06-01T00:00:00Z")
+    new = store.add(SCOPE, "fact", "The office is in Munich", valid_from="2025-06-01T00:00:00Z")
+    how = store.add(SCOPE, "playbook", "How to move an office: pack, ship, unpack")
+    assert _ids(store.search(SCOPE, "office", valid_at="2024-01-01T00:00:00Z", kinds=["fact"])) == [old.id]
+    assert _ids(store.search(SCOPE, "office", valid_at="2026-01-01T00:00:00Z", kinds=["fact"])) == [new.id]
+    assert _ids(store.search(SCOPE, "office", kinds=["playbook"])) == [how.id]
+    with pytest.raises(RequestValidationFailed) as raised:
+        store.search(SCOPE, "", k=0, kinds=["opinion"], as_of="soon")
+    assert {e.field for e in raised.value.errors} == {"query", "k", "kinds", "as_of"}
+
+
+def test_forget_removes_the_content_from_the_embedding_cache(lh: Lakehouse) -> None:
+    secret = "Card number 4111 1111 1111 1111 expires 12/29"
+    memory = lh.memory.add(SCOPE, "fact", secret)
+    with lh.opsdb.connect() as conn:
+        cached = conn.execute(sa.text("SELECT count(*) FROM embedding_cache")).scalar_one()
+    assert cached >= 1
+    lh.memory.forget(memory.id, SCOPE, reason="asked")
+    assert lh.memory.search(SCOPE, "card number")["results"] == []
+    with lh.opsdb.connect() as conn:
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM embedding_cache WHERE text_sha256 = :h"),
+            {"h": hashlib.sha256(secret.encode()).hexdigest()},
+        ).scalar_one()
+    assert left == 0
+
+
+def test_bm25_and_fusion() -> None:
+    scores = bm25("green tea", ["green tea green", "black tea", "coffee"])
+    assert scores[0][0] > scores[1][0] > 0 == scores[2][0] and scores[0][1] == ["green", "tea"]
+    fused = fuse({"a": [0, 1, 2], "b": [2, 0]})
+    assert fused[0] == pytest.approx(1 / 61 + 1 / 62) and max(fused, key=fused.__getitem__) == 0
