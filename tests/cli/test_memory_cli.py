@@ -43,6 +43,8 @@ def test_memory_commands(tmp_path: Path) -> None:
         "actor"
     ] == "intake"
     assert "current:" in run("history", mid).output
+    found = run_json("search", "SMS evening", "-k", "3")
+    assert [r["id"] for r in found["results"]] == [successor["id"]] and found["suppressed"] >= 1
     assert run_json("forget", mid, "--reason", "asked")["forgotten"] is True
     gone = runner.invoke(cli, ["memory", "show", mid, *scope])
     assert gone.exit_code == 1 and "no memory" in gone.output

@@ -330,3 +330,63 @@ def _status_command(name: str, doc: str, needs_reason: bool) -> click.Command:
 memory.add_command(_status_command("retire", "RETIRE a memory, with a reason.", True))
 memory.add_command(_status_command("restore", "RESTORE a retired memory.", False))
 memory.add_command(_status_command("forget", "FORGET: purge a memory's content everywhere, leaving a tombstone.", True))
+
+
+@memory.command(name="search")
+@scope_options
+@click.argument("query")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="How many results.")
+@click.option("--kind", "kinds", type=click.Choice(KINDS), multiple=True, help="Only this kind (repeat for more).")
+@click.option("--tag", "tags", multiple=True, help="Only memories with this tag (repeat: all of them).")
+@click.option("--as-of", "as_of", help="What the system knew at this time (ISO 8601).")
+@click.option("--include-retired", is_flag=True, help="Also retired memories.")
+@click.option("--include-superseded", is_flag=True, help="Also superseded memories.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def search_(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    query: str,
+    k: int,
+    kinds: tuple[str, ...],
+    tags: tuple[str, ...],
+    as_of: str | None,
+    include_retired: bool,
+    include_superseded: bool,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """Search the scope's memories by meaning and words.
+
+    \b
+    Example:
+      lakehouse memory search --tenant acme --user u1 "how does the user like to be contacted?"
+    """
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found: dict[str, Any] = _run(
+        config_path,
+        data_dir,
+        lambda store: store.search(
+            scope,
+            query,
+            k=k,
+            kinds=list(kinds) or None,
+            tags=list(tags) or None,
+            as_of=as_of,
+            include_retired=include_retired,
+            include_superseded=include_superseded,
+        ),
+    )
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    table = Table(title=f"{len(found['results'])} found, {found['suppressed']} retired or superseded left out")
+    for column in ("score", "id", "kind", "content", "matched"):
+        table.add_column(column)
+    for r in found["results"]:
+        matched = ", ".join(f"{name} #{part['rank']}" for name, part in r["matched"].items())
+        table.add_row(f"{r['score']:.4f}", r["id"], r["kind"], r["content"], matched)
+    Console().print(table)
