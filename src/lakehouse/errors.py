@@ -27,6 +27,7 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── CollectionNotFound (404 collection_not_found)
     │   ├── PointNotFound (404 point_not_found)
     │   ├── MemoryNotFound (404 memory_not_found)
+    │   ├── StepNotFound (404 step_not_found)
     │   └── QueryNotFound (404 query_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
@@ -44,7 +45,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── MemorySuperseded (409 memory_superseded)
     │   ├── MemoryRetired (409 memory_retired)
     │   ├── MemoryNotRetired (409 memory_not_retired)
-    │   └── MemoryExists (409 memory_exists)
+    │   ├── MemoryExists (409 memory_exists)
+    │   └── PathwayEnded (409 pathway_ended)
     ├── NotAcceptable (406 not_acceptable)
     ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
@@ -121,6 +123,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotAcceptable",
     "NotFound",
+    "PathwayEnded",
     "PayloadTooLarge",
     "PermissionDenied",
     "PointNotFound",
@@ -135,6 +138,7 @@ __all__ = [
     "RevisionCycle",
     "RouteNotFound",
     "SchemaMismatch",
+    "StepNotFound",
     "StoreUnavailable",
     "Unauthenticated",
     "UnknownModel",
@@ -298,6 +302,10 @@ class MemoryNotFound(NotFound):
     kind, title = "memory_not_found", "No such memory in this scope"
 
 
+class StepNotFound(NotFound):
+    kind, title = "step_not_found", "No such step in the pathway"
+
+
 class QueryNotFound(NotFound):
     kind, title = "query_not_found", "No such running query"
 
@@ -376,6 +384,10 @@ class MemoryNotRetired(Conflict):
 
 class MemoryExists(Conflict):
     kind, title = "memory_exists", "An active memory with this content exists in the scope"
+
+
+class PathwayEnded(Conflict):
+    kind, title = "pathway_ended", "The pathway's run has ended"
 
 
 class PreconditionFailed(LakehouseError):

@@ -123,6 +123,14 @@ def test_memories(server: tuple[str, str]) -> None:
         assert [e["op"] for e in history["events"]] == ["add", "update", "supersede", "retire", "restore"]
         assert history["events"][0]["actor"] == "admin (planner)" and history["events"][1]["actor"] == "admin"
         assert history["lineage"]["supersedes"] == [other["id"]]
+        found = c.memories.search(scope, "how long is the build?", k=3)
+        assert found["results"][0]["id"] == mid
+        run = c.pathways.start(scope, "Speed up the build", steps=[{"action": "cache deps"}])
+        c.pathways.append(run["id"], scope, [{"action": "parallel tests"}])
+        c.pathways.retire_step(run["id"], scope, "s1", "did not help")
+        assert c.pathways.end(run["id"], scope, "success")["suppressed_steps"] == 1
+        assert [s["action"] for s in c.pathways.get(run["id"], scope)["steps"]] == ["parallel tests"]
+        assert [p["id"] for p in c.pathways.list(scope, outcome="success")["items"]] == [run["id"]]
         assert c.memories.forget(mid, scope, "done")["forgotten"] is True
         with pytest.raises(MemoryNotFound):
             c.memories.get(mid, scope)

@@ -15,8 +15,9 @@ from lakehouse.client.embed import ROUTES as _EMBED_ROUTES
 from lakehouse.client.embed import Embed
 from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
+from lakehouse.client.memory import PATHWAY_ROUTES as _PATHWAY_ROUTES
 from lakehouse.client.memory import ROUTES as _MEMORY_ROUTES
-from lakehouse.client.memory import Memories
+from lakehouse.client.memory import Memories, Pathways
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
 from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
@@ -31,6 +32,7 @@ ROUTES = (
     | _EMBED_ROUTES
     | _VECTOR_ROUTES
     | _MEMORY_ROUTES
+    | _PATHWAY_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -57,6 +59,7 @@ class Client:
         self.embed_models = self._embed.models
         self.collections = Collections(self._transport)
         self.memories = Memories(self._transport)
+        self.pathways = Pathways(self._transport)
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

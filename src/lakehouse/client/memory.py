@@ -97,3 +97,53 @@ class Memories:
     def history(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = self._t.json("GET", _m(memory_id) + "/history", params=scope)
         return result
+
+
+PATHWAY_ROUTES = {
+    ("POST", "/v1/pathways"),
+    ("GET", "/v1/pathways"),
+    ("GET", "/v1/pathways/{pathway_id}"),
+    ("POST", "/v1/pathways/{pathway_id}/steps"),
+    ("POST", "/v1/pathways/{pathway_id}/end"),
+    ("POST", "/v1/pathways/{pathway_id}/steps/{step_id}/retire"),
+}
+
+
+def _p(pathway_id: str) -> str:
+    return "/v1/pathways/" + quote(pathway_id, safe="")
+
+
+class Pathways:
+    """Runs as memories: ``client.pathways.start(scope, "summary", steps=[{"action": ...}])``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("POST", path, json=body)
+        return result
+
+    def start(self, scope: dict[str, str], summary: str, **fields: Any) -> dict[str, Any]:
+        """``fields``: steps, outcome, score, tags, metadata, actor."""
+        return self._post("/v1/pathways", {"scope": scope, "summary": summary, **fields})
+
+    def get(self, pathway_id: str, scope: dict[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("GET", _p(pathway_id), params=scope)
+        return result
+
+    def list(self, scope: dict[str, str], *, outcome: str | None = None, limit: int = 100) -> dict[str, Any]:
+        params: dict[str, Any] = {**scope, "limit": limit, **_set(outcome=outcome)}
+        result: dict[str, Any] = self._t.json("GET", "/v1/pathways", params=params)
+        return result
+
+    def append(
+        self, pathway_id: str, scope: dict[str, str], steps: Sequence[dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
+        return self._post(_p(pathway_id) + "/steps", {"scope": scope, "steps": list(steps), **fields})
+
+    def end(self, pathway_id: str, scope: dict[str, str], outcome: str, **fields: Any) -> dict[str, Any]:
+        return self._post(_p(pathway_id) + "/end", {"scope": scope, "outcome": outcome, **fields})
+
+    def retire_step(self, pathway_id: str, scope: dict[str, str], step_id: str, reason: str) -> dict[str, Any]:
+        path = _p(pathway_id) + "/steps/" + quote(step_id, safe="") + "/retire"
+        return self._post(path, {"scope": scope, "reason": reason})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +79,12 @@ def _row_to_memory(row: Any) -> Memory:
         retired_reason=row.retired_reason,
         superseded_by=row.superseded_by,
     )
+
+
+def _digest(memory_id: str, kind: str, content: str) -> str:
+    """The deduplication key: the normalized content's hash; for a pathway (each run its own memory, whatever its
+    summary says) also its id, so pathways never deduplicate."""
+    return content_hash(content + "\x00" + memory_id) if kind == "pathway" else content_hash(content)
 
 
 def _snapshot(memory: Memory) -> dict[str, Any]:
@@ -366,10 +372,11 @@ class MemoryStore:
         who = check_actor(actor)
         assert text is not None
         self._warm(text)
-        digest = content_hash(text)
+        memory_id = uuid.uuid4().hex
+        digest = _digest(memory_id, kind, text)
         now = datetime.now(UTC)
         memory = Memory(
-            id=uuid.uuid4().hex,
+            id=memory_id,
             scope=where,
             kind=kind,
             content=text,
@@ -463,7 +470,7 @@ class MemoryStore:
                 conn.execute(
                     memories.update()
                     .where(memories.c.id == head.id)
-                    .values(**self._head_values(head), content_hash=content_hash(head.content))
+                    .values(**self._head_values(head), content_hash=_digest(head.id, head.kind, head.content))
                 )
                 self._revision(conn, head, who, why)
                 self._event(conn, head, "update", who, why, before, head)
@@ -518,7 +525,11 @@ class MemoryStore:
                         raise RequestValidationFailed(
                             "the new content is the memory's own: use UPDATE to change other fields", field="content"
                         )
-                    successor = self._active_with_hash(conn, where, head.kind, content_hash(text))
+                    successor = (
+                        None
+                        if head.kind == "pathway"
+                        else self._active_with_hash(conn, where, head.kind, content_hash(text))
+                    )
                     if successor is None:
                         successor = Memory(
                             id=uuid.uuid4().hex,
@@ -536,7 +547,9 @@ class MemoryStore:
                             updated_at=now,
                         )
                         conn.execute(
-                            memories.insert().values(**self._head_values(successor), content_hash=content_hash(text))
+                            memories.insert().values(
+                                **self._head_values(successor), content_hash=_digest(successor.id, head.kind, text)
+                            )
                         )
                         self._revision(conn, successor, who, why)
                         self._event(conn, successor, "add", who, why, None, successor, revises=head.id)
@@ -594,6 +607,39 @@ class MemoryStore:
             conn.execute(memories.update().where(memories.c.id == head.id).values(**self._head_values(head)))
             self._revision(conn, head, who, why)
             self._event(conn, head, "retire", who, why, before, head)
+        return head
+
+    def change_data(
+        self,
+        memory_id: str,
+        scope: Any,
+        *,
+        kind: str,
+        change: Callable[[Memory], Any],
+        op: str,
+        actor: Any = None,
+        reason: Any = None,
+        expected_version: Any = None,
+    ) -> Memory:
+        """A new revision of an active memory of ``kind`` whose data is ``change(head)`` (which may refuse by
+        raising), recorded as an event ``op``. What pathways and playbooks are built on."""
+        where = Scope.parse(scope)
+        version = self._check_version(expected_version, required=False)
+        who, why = check_actor(actor), check_reason(reason, required=False)
+        with write_transaction(self._db, where.key) as conn:
+            head = self._head(conn, memory_id, where)
+            if head.kind != kind:
+                raise MemoryNotFound(f"no {kind} {memory_id} in this scope", field="id")
+            self._must_be_active(head)
+            if version is not None:
+                self._must_be_at(head, version)
+            before = _snapshot(head)
+            head.data = change(head)
+            head.version += 1
+            head.updated_at = datetime.now(UTC)
+            conn.execute(memories.update().where(memories.c.id == head.id).values(**self._head_values(head)))
+            self._revision(conn, head, who, why)
+            self._event(conn, head, op, who, why, before, head)
         return head
 
     def restore(self, memory_id: str, scope: Any, *, reason: Any = None, actor: Any = None) -> Memory:

@@ -40,7 +40,13 @@ SERVICES: dict[str, Service] = {
         Service("queryd", queryd.router, ("/v1/sql", "/v1/queries"), "queryd", "read-only SQL over the lake"),
         Service("embedd", embedd.router, ("/v1/embed",), "embedd", "embeddings of texts"),
         Service("vectord", vectord.router, ("/v1/collections",), "vectord", "vector collections and search"),
-        Service("pathwayd", pathwayd.router, ("/v1/memories",), "pathwayd", "agent memories and their history"),
+        Service(
+            "pathwayd",
+            pathwayd.router,
+            ("/v1/memories", "/v1/pathways"),
+            "pathwayd",
+            "agent memories, their history, and pathways",
+        ),
     )
 }
 

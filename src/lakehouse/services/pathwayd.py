@@ -1,4 +1,5 @@
-"""pathwayd: ``/v1/memories``: agent memories and their ADD / UPDATE / REVISE / RETIRE / RESTORE / FORGET / HISTORY.
+"""pathwayd: ``/v1/memories`` (agent memories: ADD / UPDATE / REVISE / RETIRE / RESTORE / FORGET / HISTORY, search)
+and ``/v1/pathways`` (runs: their steps and outcomes).
 
 Every route names the memory's scope: in the body for writes, as query parameters (``tenant``, ``user_id``,
 ``agent_id``, ``run_id``) for reads; a memory outside that scope is not found. The actor recorded with each change
@@ -16,11 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
-from lakehouse.memory import MemoryStore
+from lakehouse.memory import MemoryStore, Pathways
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
 
-router = APIRouter(prefix="/v1/memories", tags=["memory"])
+memories_router = APIRouter(prefix="/v1/memories", tags=["memory"])
 
 
 def _memory(request: Request) -> MemoryStore:
@@ -111,7 +112,7 @@ def _given(model: BaseModel, *names: str) -> dict[str, Any]:
     return {name: getattr(model, name) for name in names if name in model.model_fields_set}
 
 
-@router.post(
+@memories_router.post(
     "", status_code=201, summary="ADD a memory (deduplicated within its scope)", dependencies=[require("write")]
 )
 async def add(body: Add, request: Request, response: Response) -> dict[str, Any]:
@@ -149,7 +150,9 @@ class Search(BaseModel):
     include_superseded: bool = Field(False, description="Also superseded memories.")
 
 
-@router.post("/search", summary="Search a scope's memories: meaning and words, fused", dependencies=[require("read")])
+@memories_router.post(
+    "/search", summary="Search a scope's memories: meaning and words, fused", dependencies=[require("read")]
+)
 async def search(body: Search, request: Request) -> dict[str, Any]:
     store = _memory(request)
     found: dict[str, Any] = await run_in_threadpool(
@@ -169,7 +172,7 @@ async def search(body: Search, request: Request) -> dict[str, Any]:
     return found
 
 
-@router.get("", summary="The memories of a scope, paged", dependencies=[require("read")])
+@memories_router.get("", summary="The memories of a scope, paged", dependencies=[require("read")])
 async def list_memories(
     request: Request,
     tenant: str = Query(description="The scope's tenant."),
@@ -194,7 +197,7 @@ async def list_memories(
     }
 
 
-@router.get("/{memory_id}", summary="One memory (ETag: its version)", dependencies=[require("read")])
+@memories_router.get("/{memory_id}", summary="One memory (ETag: its version)", dependencies=[require("read")])
 async def get_memory(
     memory_id: str,
     request: Request,
@@ -210,7 +213,9 @@ async def get_memory(
     return memory.to_dict()
 
 
-@router.get("/{memory_id}/history", summary="HISTORY: every event and the lineage", dependencies=[require("read")])
+@memories_router.get(
+    "/{memory_id}/history", summary="HISTORY: every event and the lineage", dependencies=[require("read")]
+)
 async def history(
     memory_id: str,
     request: Request,
@@ -235,7 +240,9 @@ def _if_match(header: str | None, body_version: Any) -> Any:
     return int(text)
 
 
-@router.patch("/{memory_id}", summary="UPDATE: a new revision at the expected version", dependencies=[require("write")])
+@memories_router.patch(
+    "/{memory_id}", summary="UPDATE: a new revision at the expected version", dependencies=[require("write")]
+)
 async def update(
     memory_id: str,
     body: Change,
@@ -260,7 +267,7 @@ async def update(
     return memory.to_dict()
 
 
-@router.post(
+@memories_router.post(
     "/{memory_id}/revise",
     summary="REVISE: supersede by new content or an existing memory",
     dependencies=[require("write")],
@@ -284,7 +291,7 @@ async def revise(memory_id: str, body: Revise, request: Request, response: Respo
     return successor.to_dict()
 
 
-@router.post("/{memory_id}/retire", summary="RETIRE, with a reason", dependencies=[require("write")])
+@memories_router.post("/{memory_id}/retire", summary="RETIRE, with a reason", dependencies=[require("write")])
 async def retire(memory_id: str, body: Retire, request: Request, response: Response) -> dict[str, Any]:
     store = _memory(request)
     memory = await run_in_threadpool(
@@ -300,7 +307,7 @@ async def retire(memory_id: str, body: Retire, request: Request, response: Respo
     return memory.to_dict()
 
 
-@router.post("/{memory_id}/restore", summary="RESTORE a retired memory", dependencies=[require("write")])
+@memories_router.post("/{memory_id}/restore", summary="RESTORE a retired memory", dependencies=[require("write")])
 async def restore(memory_id: str, body: Restore, request: Request, response: Response) -> dict[str, Any]:
     store = _memory(request)
     memory = await run_in_threadpool(
@@ -310,10 +317,147 @@ async def restore(memory_id: str, body: Restore, request: Request, response: Res
     return memory.to_dict()
 
 
-@router.post("/{memory_id}/forget", summary="FORGET: purge content, keep a tombstone", dependencies=[require("write")])
+@memories_router.post(
+    "/{memory_id}/forget", summary="FORGET: purge content, keep a tombstone", dependencies=[require("write")]
+)
 async def forget(memory_id: str, body: Forget, request: Request) -> dict[str, Any]:
     store = _memory(request)
     gone: dict[str, Any] = await run_in_threadpool(
         lambda: store.forget(memory_id, body.scope, reason=body.reason, actor=_actor(request, body.actor))
     )
     return gone
+
+
+# -- /v1/pathways: runs as memories of kind pathway -----------------------------------------------------------------
+
+pathways_router = APIRouter(prefix="/v1/pathways", tags=["memory"])
+
+
+def _pathways(request: Request) -> Pathways:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    return lakehouse.pathways
+
+
+class PathwayStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The run's scope.")
+    summary: Any = Field(description="What the run was for (the memory's content).")
+    steps: Any = Field(None, description="Steps so far: [{action, input?, output?, outcome?, started_at?, ended_at?}]")
+    outcome: Any = Field(None, description="success, failure or partial, when the run has ended.")
+    score: Any = Field(None, description="An optional score of the outcome.")
+    tags: Any = None
+    metadata: Any = None
+    actor: str | None = None
+
+
+class StepsAppend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The run's scope.")
+    steps: Any = Field(description="The steps to append, in order.")
+    expected_version: Any = None
+    actor: str | None = None
+
+
+class PathwayEnd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The run's scope.")
+    outcome: Any = Field(description="success, failure or partial.")
+    score: Any = None
+    actor: str | None = None
+
+
+class StepRetire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The run's scope.")
+    reason: Any = Field(description="Why the step is retired (required).")
+    actor: str | None = None
+
+
+@pathways_router.post("", status_code=201, summary="Start (or record) a pathway", dependencies=[require("write")])
+async def start_pathway(body: PathwayStart, request: Request) -> dict[str, Any]:
+    pathways = _pathways(request)
+    started: dict[str, Any] = await run_in_threadpool(
+        lambda: pathways.start(
+            body.scope,
+            body.summary,
+            steps=body.steps,
+            outcome=body.outcome,
+            score=body.score,
+            tags=body.tags,
+            metadata=body.metadata,
+            actor=_actor(request, body.actor),
+        )
+    )
+    return started
+
+
+@pathways_router.get("", summary="The scope's pathways, retired traces left out", dependencies=[require("read")])
+async def list_pathways(
+    request: Request,
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None),
+    agent_id: str | None = Query(None),
+    run_id: str | None = Query(None),
+    outcome: str | None = Query(None, description="Only runs that ended so."),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    pathways = _pathways(request)
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    found: dict[str, Any] = await run_in_threadpool(lambda: pathways.list_pathways(scope, outcome=outcome, limit=limit))
+    return found
+
+
+@pathways_router.get("/{pathway_id}", summary="A pathway without its retired steps", dependencies=[require("read")])
+async def get_pathway(
+    pathway_id: str,
+    request: Request,
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None),
+    agent_id: str | None = Query(None),
+    run_id: str | None = Query(None),
+) -> dict[str, Any]:
+    pathways = _pathways(request)
+    found: dict[str, Any] = await run_in_threadpool(pathways.get, pathway_id, _scope(tenant, user_id, agent_id, run_id))
+    return found
+
+
+@pathways_router.post("/{pathway_id}/steps", summary="Append steps to a live run", dependencies=[require("write")])
+async def append_steps(pathway_id: str, body: StepsAppend, request: Request) -> dict[str, Any]:
+    pathways = _pathways(request)
+    found: dict[str, Any] = await run_in_threadpool(
+        lambda: pathways.append(
+            pathway_id,
+            body.scope,
+            body.steps,
+            expected_version=body.expected_version,
+            actor=_actor(request, body.actor),
+        )
+    )
+    return found
+
+
+@pathways_router.post("/{pathway_id}/end", summary="Record the run's outcome", dependencies=[require("write")])
+async def end_pathway(pathway_id: str, body: PathwayEnd, request: Request) -> dict[str, Any]:
+    pathways = _pathways(request)
+    found: dict[str, Any] = await run_in_threadpool(
+        lambda: pathways.end(pathway_id, body.scope, body.outcome, score=body.score, actor=_actor(request, body.actor))
+    )
+    return found
+
+
+@pathways_router.post(
+    "/{pathway_id}/steps/{step_id}/retire", summary="Retire a wrong or harmful step", dependencies=[require("write")]
+)
+async def retire_step(pathway_id: str, step_id: str, body: StepRetire, request: Request) -> dict[str, Any]:
+    pathways = _pathways(request)
+    found: dict[str, Any] = await run_in_threadpool(
+        lambda: pathways.retire_step(
+            pathway_id, body.scope, step_id, reason=body.reason, actor=_actor(request, body.actor)
+        )
+    )
+    return found
+
+
+router = APIRouter()  # the service's routes: memories and pathways
+router.include_router(memories_router)
+router.include_router(pathways_router)
