@@ -17,7 +17,7 @@ from lakehouse.apikeys import ApiKeyStore
 from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.embed import Embeddings, EmbedResult
-from lakehouse.memory import MemoryStore, Pathways
+from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
@@ -41,6 +41,7 @@ class Lakehouse:
         self.vectors = VectorStore(settings, self.opsdb, lambda: self.lake, self.embeddings)
         self.memory = MemoryStore(self.opsdb, self.embeddings)
         self.pathways = Pathways(self.memory)
+        self.playbooks = Playbooks(self.memory)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

@@ -123,6 +123,18 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
             {"json": {"scope": {"tenant": "t"}, "reason": "r"}},
             404,
         ),
+        ("POST", "/v1/playbooks"): (
+            {},
+            {"json": {"scope": {"tenant": "t"}, "name": "n", "trigger": "t", "sources": []}},
+            422,
+        ),
+        ("POST", "/v1/playbooks/search"): ({}, {"json": {"scope": {"tenant": "t"}, "task": ""}}, 422),
+        ("GET", "/v1/playbooks/{playbook_id}"): ({"playbook_id": "p"}, {"params": {"tenant": "t"}}, 404),
+        ("POST", "/v1/playbooks/{playbook_id}/uses"): (
+            {"playbook_id": "p"},
+            {"json": {"scope": {"tenant": "t"}, "outcome": "success"}},
+            404,
+        ),
         ("POST", "/v1/memories/search"): ({}, {"json": {"scope": {"tenant": "t"}, "query": "x", "k": 0}}, 422),
         ("GET", "/v1/memories"): ({}, {"params": {"user_id": "u"}}, 422),
         ("GET", "/v1/memories/{memory_id}"): ({"memory_id": "m"}, {"params": {"tenant": "t"}}, 404),

@@ -16,8 +16,9 @@ from lakehouse.client.embed import Embed
 from lakehouse.client.keys import ROUTES as _KEY_ROUTES
 from lakehouse.client.keys import Keys
 from lakehouse.client.memory import PATHWAY_ROUTES as _PATHWAY_ROUTES
+from lakehouse.client.memory import PLAYBOOK_ROUTES as _PLAYBOOK_ROUTES
 from lakehouse.client.memory import ROUTES as _MEMORY_ROUTES
-from lakehouse.client.memory import Memories, Pathways
+from lakehouse.client.memory import Memories, Pathways, Playbooks
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
 from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
@@ -33,6 +34,7 @@ ROUTES = (
     | _VECTOR_ROUTES
     | _MEMORY_ROUTES
     | _PATHWAY_ROUTES
+    | _PLAYBOOK_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -60,6 +62,7 @@ class Client:
         self.collections = Collections(self._transport)
         self.memories = Memories(self._transport)
         self.pathways = Pathways(self._transport)
+        self.playbooks = Playbooks(self._transport)
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

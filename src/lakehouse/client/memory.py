@@ -147,3 +147,40 @@ class Pathways:
     def retire_step(self, pathway_id: str, scope: dict[str, str], step_id: str, reason: str) -> dict[str, Any]:
         path = _p(pathway_id) + "/steps/" + quote(step_id, safe="") + "/retire"
         return self._post(path, {"scope": scope, "reason": reason})
+
+
+PLAYBOOK_ROUTES = {
+    ("POST", "/v1/playbooks"),
+    ("POST", "/v1/playbooks/search"),
+    ("GET", "/v1/playbooks/{playbook_id}"),
+    ("POST", "/v1/playbooks/{playbook_id}/uses"),
+}
+
+
+class Playbooks:
+    """``client.playbooks.promote(scope, "name", "trigger", [pathway ids])``, ``record_use``, ``search``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("POST", path, json=body)
+        return result
+
+    def promote(
+        self, scope: dict[str, str], name: str, trigger: str, sources: Sequence[str], **fields: Any
+    ) -> dict[str, Any]:
+        """``fields``: steps, tags, metadata, actor."""
+        body = {"scope": scope, "name": name, "trigger": trigger, "sources": list(sources), **fields}
+        return self._post("/v1/playbooks", body)
+
+    def get(self, playbook_id: str, scope: dict[str, str]) -> dict[str, Any]:
+        result: dict[str, Any] = self._t.json("GET", "/v1/playbooks/" + quote(playbook_id, safe=""), params=scope)
+        return result
+
+    def record_use(self, playbook_id: str, scope: dict[str, str], outcome: str, **fields: Any) -> dict[str, Any]:
+        path = "/v1/playbooks/" + quote(playbook_id, safe="") + "/uses"
+        return self._post(path, {"scope": scope, "outcome": outcome, **fields})
+
+    def search(self, scope: dict[str, str], task: str, *, k: int = 5) -> dict[str, Any]:
+        return self._post("/v1/playbooks/search", {"scope": scope, "task": task, "k": k})

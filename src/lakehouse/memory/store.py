@@ -112,7 +112,7 @@ class MemoryStore:
 
     # -- embeddings (derived: kept in the embedding cache, keyed by the text) -------------------------------------
 
-    def _vectors(self, texts: list[str]) -> np.ndarray[Any, Any] | None:
+    def embed(self, texts: list[str]) -> np.ndarray[Any, Any] | None:
         """The embeddings of ``texts`` by the default model (from its cache when there), or None when no embedder
         can be had (keyword search still answers)."""
         if self._embeddings is None or not texts:
@@ -130,7 +130,7 @@ class MemoryStore:
 
     def _warm(self, text: str) -> None:
         """Embed a new content now (outside any transaction), so that searches find it in the cache."""
-        self._vectors([text])
+        self.embed([text])
 
     # -- search ---------------------------------------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class MemoryStore:
             (i for i, (score, _) in enumerate(keyword) if score > 0), key=lambda i: -keyword[i][0]
         )
         similarity = None
-        vectors = self._vectors([text, *(m.content for m in candidates)]) if candidates else None
+        vectors = self.embed([text, *(m.content for m in candidates)]) if candidates else None
         if vectors is not None:
             similarity = cosine(vectors[0], vectors[1:])
             rankings["semantic"] = [int(i) for i in np.argsort(-similarity, kind="stable")]

@@ -43,9 +43,9 @@ SERVICES: dict[str, Service] = {
         Service(
             "pathwayd",
             pathwayd.router,
-            ("/v1/memories", "/v1/pathways"),
+            ("/v1/memories", "/v1/pathways", "/v1/playbooks"),
             "pathwayd",
-            "agent memories, their history, and pathways",
+            "agent memories, their history, pathways and playbooks",
         ),
     )
 }

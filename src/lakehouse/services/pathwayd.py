@@ -1,5 +1,5 @@
 """pathwayd: ``/v1/memories`` (agent memories: ADD / UPDATE / REVISE / RETIRE / RESTORE / FORGET / HISTORY, search)
-and ``/v1/pathways`` (runs: their steps and outcomes).
+``/v1/pathways`` (runs: their steps and outcomes) and ``/v1/playbooks`` (procedures promoted from successful runs).
 
 Every route names the memory's scope: in the body for writes, as query parameters (``tenant``, ``user_id``,
 ``agent_id``, ``run_id``) for reads; a memory outside that scope is not found. The actor recorded with each change
@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
-from lakehouse.memory import MemoryStore, Pathways
+from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
 
@@ -458,6 +458,100 @@ async def retire_step(pathway_id: str, step_id: str, body: StepRetire, request: 
     return found
 
 
+# -- /v1/playbooks: procedures promoted from successful pathways ------------------------------------------------------
+
+playbooks_router = APIRouter(prefix="/v1/playbooks", tags=["memory"])
+
+
+def _playbooks(request: Request) -> Playbooks:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    return lakehouse.playbooks
+
+
+class Promote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The scope of the pathways and of the playbook.")
+    name: Any = Field(description="The playbook's name.")
+    trigger: Any = Field(description="When to use it.")
+    sources: Any = Field(description="The ids of the successful pathways it comes from.")
+    steps: Any = Field(None, description="Its steps; default: the live steps of the sources, in order.")
+    tags: Any = None
+    metadata: Any = None
+    actor: str | None = None
+
+
+class Use(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The playbook's scope.")
+    outcome: Any = Field(description="success or failure.")
+    pathway_id: Any = Field(None, description="The run that used it, if recorded.")
+    actor: str | None = None
+
+
+class PlaybookSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scope: Any = Field(description="The scope searched.")
+    task: Any = Field(description="The task at hand.")
+    k: Any = Field(5, description="How many results (1-1000).")
+
+
+@playbooks_router.post(
+    "", status_code=201, summary="Promote successful pathways to a playbook", dependencies=[require("write")]
+)
+async def promote(body: Promote, request: Request) -> dict[str, Any]:
+    playbooks = _playbooks(request)
+    made: dict[str, Any] = await run_in_threadpool(
+        lambda: playbooks.promote(
+            body.scope,
+            body.name,
+            body.trigger,
+            body.sources,
+            steps=body.steps,
+            tags=body.tags,
+            metadata=body.metadata,
+            actor=_actor(request, body.actor),
+        )
+    )
+    return made
+
+
+@playbooks_router.post(
+    "/search", summary="Playbooks for a task: similarity x confidence", dependencies=[require("read")]
+)
+async def search_playbooks(body: PlaybookSearch, request: Request) -> dict[str, Any]:
+    playbooks = _playbooks(request)
+    found: dict[str, Any] = await run_in_threadpool(lambda: playbooks.search(body.scope, body.task, k=body.k))
+    return found
+
+
+@playbooks_router.get("/{playbook_id}", summary="A playbook with its record", dependencies=[require("read")])
+async def get_playbook(
+    playbook_id: str,
+    request: Request,
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None),
+    agent_id: str | None = Query(None),
+    run_id: str | None = Query(None),
+) -> dict[str, Any]:
+    playbooks = _playbooks(request)
+    found: dict[str, Any] = await run_in_threadpool(
+        playbooks.get, playbook_id, _scope(tenant, user_id, agent_id, run_id)
+    )
+    return found
+
+
+@playbooks_router.post("/{playbook_id}/uses", summary="Record a use and its outcome", dependencies=[require("write")])
+async def record_use(playbook_id: str, body: Use, request: Request) -> dict[str, Any]:
+    playbooks = _playbooks(request)
+    found: dict[str, Any] = await run_in_threadpool(
+        lambda: playbooks.record_use(
+            playbook_id, body.scope, body.outcome, pathway_id=body.pathway_id, actor=_actor(request, body.actor)
+        )
+    )
+    return found
+
+
 router = APIRouter()  # the service's routes: memories and pathways
 router.include_router(memories_router)
 router.include_router(pathways_router)
+router.include_router(playbooks_router)
