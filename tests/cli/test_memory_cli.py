@@ -48,3 +48,44 @@ def test_memory_commands(tmp_path: Path) -> None:
     assert run_json("forget", mid, "--reason", "asked")["forgotten"] is True
     gone = runner.invoke(cli, ["memory", "show", mid, *scope])
     assert gone.exit_code == 1 and "no memory" in gone.output
+
+
+def test_playbook_commands(tmp_path: Path) -> None:
+    from lakehouse.config import Settings
+    from lakehouse.core import Lakehouse
+
+    data = tmp_path / "data"
+    scope = {"tenant": "acme"}
+    env = {"LAKEHOUSE_EMBED__PROVIDER": "hashing"}
+    with Lakehouse(Settings.model_validate({"data_dir": data, "embed": {"provider": "hashing"}})) as lh:
+        run = lh.pathways.start(scope, "Restart a worker", steps=[{"action": "drain"}], outcome="success")
+    runner = CliRunner()
+    where = ["--tenant", "acme", "--data-dir", str(data)]
+    made = runner.invoke(
+        cli,
+        [
+            "playbooks",
+            "promote",
+            "--name",
+            "Worker restart",
+            "--trigger",
+            "a worker hangs",
+            "--source",
+            run["id"],
+            *where,
+            "--json",
+        ],
+        env=env,
+    )
+    assert made.exit_code == 0, made.output
+    pid = json.loads(made.output)["id"]
+    used = runner.invoke(cli, ["playbooks", "use", pid, "--outcome", "success", *where], env=env)
+    assert used.exit_code == 0 and "1 successes, 0 failures" in used.output
+    found = runner.invoke(cli, ["playbooks", "search", "worker hangs", *where, "--json"], env=env)
+    assert [r["id"] for r in json.loads(found.output)["results"]] == [pid]
+    shown = runner.invoke(cli, ["playbooks", "show", pid, *where], env=env)
+    assert "1. drain" in shown.output
+    bad = runner.invoke(
+        cli, ["playbooks", "promote", "--name", "x", "--trigger", "y", "--source", "nope", *where], env=env
+    )
+    assert bad.exit_code == 1

@@ -11,7 +11,7 @@ from lakehouse.cli.db import db
 from lakehouse.cli.doctor_cmd import doctor
 from lakehouse.cli.keys import keys
 from lakehouse.cli.lake_cmd import lake
-from lakehouse.cli.memory_cmd import memory
+from lakehouse.cli.memory_cmd import memory, playbooks
 from lakehouse.cli.serve import serve
 from lakehouse.cli.tables import datasets, ingest, sql
 from lakehouse.cli.vectors_cmd import collections, search
@@ -30,7 +30,22 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, keys, db, doctor, verify, datasets, ingest, sql, lake, collections, search, memory):
+for command in (
+    serve,
+    config,
+    keys,
+    db,
+    doctor,
+    verify,
+    datasets,
+    ingest,
+    sql,
+    lake,
+    collections,
+    search,
+    memory,
+    playbooks,
+):
     cli.add_command(command)
 
 

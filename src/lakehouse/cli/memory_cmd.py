@@ -390,3 +390,173 @@ def search_(
         matched = ", ".join(f"{name} #{part['rank']}" for name, part in r["matched"].items())
         table.add_row(f"{r['score']:.4f}", r["id"], r["kind"], r["content"], matched)
     Console().print(table)
+
+
+@click.group()
+def playbooks() -> None:
+    """Playbooks: procedures promoted from successful pathways, with their record.
+
+    \b
+    Examples:
+      lakehouse playbooks promote --tenant acme --name "Worker restart" --trigger "a worker hangs" --source RUN_ID
+      lakehouse playbooks search --tenant acme "a worker stopped taking jobs"
+    """
+
+
+@playbooks.command()
+@scope_options
+@click.option("--name", required=True, help="The playbook's name.")
+@click.option("--trigger", required=True, help="When to use it.")
+@click.option("--source", "sources", multiple=True, required=True, help="A successful pathway's id (repeat).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def promote(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    name: str,
+    trigger: str,
+    sources: tuple[str, ...],
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """Promote successful pathways to a playbook (their live steps, in order).
+
+    \b
+    Example:
+      lakehouse playbooks promote --tenant acme --name "Worker restart" --trigger "a worker hangs" --source RUN_ID
+    """
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        try:
+            made = lakehouse.playbooks.promote(scope, name, trigger, list(sources))
+        except LakehouseError as exc:
+            fail(exc)
+    _print_playbook(made, as_json)
+
+
+@playbooks.command(name="show")
+@scope_options
+@click.argument("playbook_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def show_playbook(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    playbook_id: str,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """One playbook: its steps and record.
+
+    \b
+    Example:
+      lakehouse playbooks show --tenant acme PLAYBOOK_ID
+    """
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        try:
+            found = lakehouse.playbooks.get(playbook_id, scope)
+        except LakehouseError as exc:
+            fail(exc)
+    _print_playbook(found, as_json)
+
+
+@playbooks.command(name="use")
+@scope_options
+@click.argument("playbook_id")
+@click.option("--outcome", type=click.Choice(["success", "failure"]), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def use(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    playbook_id: str,
+    outcome: str,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """Record a use of a playbook and how it went.
+
+    \b
+    Example:
+      lakehouse playbooks use --tenant acme PLAYBOOK_ID --outcome success
+    """
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        try:
+            found = lakehouse.playbooks.record_use(playbook_id, scope, outcome)
+        except LakehouseError as exc:
+            fail(exc)
+    _print_playbook(found, as_json)
+
+
+@playbooks.command(name="search")
+@scope_options
+@click.argument("task")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="How many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@settings_options
+def search_playbooks(
+    tenant: str,
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    task: str,
+    k: int,
+    as_json: bool,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
+    """Playbooks for a task, ranked by similarity x confidence.
+
+    \b
+    Example:
+      lakehouse playbooks search --tenant acme "a worker stopped taking jobs"
+    """
+    scope = _scope(tenant, user_id, agent_id, run_id)
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        try:
+            found = lakehouse.playbooks.search(scope, task, k=k)
+        except LakehouseError as exc:
+            fail(exc)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    table = Table(title=f"playbooks ({found['suppressed']} retired or superseded left out)")
+    for column in ("score", "similarity", "confidence", "uses", "id", "name", "trigger"):
+        table.add_column(column)
+    for r in found["results"]:
+        uses = f"{r['uses']['success']}/{r['uses']['success'] + r['uses']['failure']}"
+        table.add_row(
+            f"{r['score']:.3f}",
+            f"{r['similarity']:.3f}",
+            f"{r['confidence']:.3f}",
+            uses,
+            r["id"],
+            r["name"],
+            r["trigger"],
+        )
+    Console().print(table)
+
+
+def _print_playbook(found: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    uses = found["uses"]
+    click.echo(f"{found['id']}  {found['name']}  ({found['status']}, v{found['version']})")
+    click.echo(f"  when: {found['trigger']}")
+    for number, step in enumerate(found["steps"], start=1):
+        click.echo(f"  {number}. {step.get('action')}")
+    click.echo(
+        f"  record: {uses['success']} successes, {uses['failure']} failures; confidence {found['confidence']:.3f}"
+    )
