@@ -529,6 +529,39 @@ def _memory_lifecycle(t: Target) -> str:
     return "retired, restored; history add, retire, restore; forgotten: 404 after"
 
 
+@smoke("memory: a pathway with a retired step; a playbook promoted and found")
+def _memory_pathways(t: Target) -> str:
+    url, key = _any_url(t)
+    scope = _memory_scope()
+    with t.client(url, key) as c:
+        run = c.post(
+            "/v1/pathways",
+            json={
+                "scope": scope,
+                "summary": "Restart a stuck worker",
+                "steps": [{"action": "drain"}, {"action": "kill"}],
+            },
+        )
+        check(run.status_code == 201, f"start -> {run.status_code}: {run.text[:200]}")
+        pid = run.json()["id"]
+        c.post(f"/v1/pathways/{pid}/steps/s2/retire", json={"scope": scope, "reason": "too harsh"})
+        c.post(f"/v1/pathways/{pid}/end", json={"scope": scope, "outcome": "success"})
+        read = c.get(f"/v1/pathways/{pid}", params=scope).json()
+        actions = [s["action"] for s in read["steps"]]
+        check(actions == ["drain"] and read["suppressed_steps"] == 1, f"pathway read back: {actions}")
+        book = c.post(
+            "/v1/playbooks",
+            json={"scope": scope, "name": "Worker restart", "trigger": "a worker hangs", "sources": [pid]},
+        ).json()
+        check([s["action"] for s in book["steps"]] == ["drain"], f"playbook steps: {book.get('steps')}")
+        c.post(f"/v1/playbooks/{book['id']}/uses", json={"scope": scope, "outcome": "success"})
+        found = c.post("/v1/playbooks/search", json={"scope": scope, "task": "a worker hangs"}).json()["results"]
+        check(bool(found) and found[0]["id"] == book["id"], f"playbook search: {found[:1]}")
+        for memory_id in (pid, book["id"]):
+            c.post(f"/v1/memories/{memory_id}/forget", json={"scope": scope, "reason": "verify cleanup"})
+    return "retired step left out (1 suppressed); promoted without it; found with similarity x confidence"
+
+
 @smoke("vectors: a point survives a restart", needs="restart")
 def _vectors_restart(t: Target) -> str:
     assert t.open_url is not None and t.restart is not None
