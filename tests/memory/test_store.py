@@ -257,3 +257,37 @@ def test_racing_revisions_that_would_close_a_cycle_at_most_one_wins(store: Memor
         assert all(isinstance(r, MemorySuperseded | RevisionCycle) for r in results if isinstance(r, Exception))
         heads = [store.get(a.id, SCOPE), store.get(b.id, SCOPE)]
         assert sorted(h.status for h in heads) == ["active", "superseded"]
+
+
+def _add_in_a_process(url: str, content: str) -> tuple[str, bool]:
+    engine = create_engine(url)
+    try:
+        memory = MemoryStore(engine).add(SCOPE, "fact", content)
+        return memory.id, bool(memory.extra["deduplicated"])
+    finally:
+        engine.dispose()
+
+
+def _update_in_a_process(url: str, memory_id: str, content: str) -> str:
+    engine = create_engine(url)
+    try:
+        MemoryStore(engine).update(memory_id, SCOPE, expected_version=1, content=content)
+        return "won"
+    except VersionConflict:
+        return "conflict"
+    finally:
+        engine.dispose()
+
+
+def test_racing_processes_add_one_memory_and_one_update_wins(opsdb_url: str, engine: sa.Engine) -> None:
+    """The same races between processes (each its own engine and connections), not threads."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(6, mp_context=multiprocessing.get_context("spawn")) as pool:
+        added = list(pool.map(_add_in_a_process, [opsdb_url] * 6, ["Processes race"] * 6))
+        assert len({mid for mid, _ in added}) == 1 and sum(not dedup for _, dedup in added) == 1
+        mid = added[0][0]
+        outcomes = list(pool.map(_update_in_a_process, [opsdb_url] * 6, [mid] * 6, [f"v{i}" for i in range(6)]))
+    assert sorted(outcomes) == ["conflict"] * 5 + ["won"]
+    assert MemoryStore(engine).get(mid, SCOPE).version == 2
