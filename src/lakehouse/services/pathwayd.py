@@ -551,7 +551,5 @@ async def record_use(playbook_id: str, body: Use, request: Request) -> dict[str,
     return found
 
 
-router = APIRouter()  # the service's routes: memories and pathways
-router.include_router(memories_router)
-router.include_router(pathways_router)
-router.include_router(playbooks_router)
+router = APIRouter()  # the service's routes: memories, pathways and playbooks (each route keeps its full path)
+router.routes.extend([*memories_router.routes, *pathways_router.routes, *playbooks_router.routes])
