@@ -11,7 +11,6 @@ failed operation changes nothing. Deduplication is also a database rule: a parti
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -29,16 +28,14 @@ from lakehouse.errors import (
     MemoryNotFound,
     MemoryNotRetired,
     MemoryRetired,
-    MemorySuperseded,
     RequestValidationFailed,
     RevisionCycle,
-    VersionConflict,
 )
+from lakehouse.memory import rows
 from lakehouse.memory.model import (
     KINDS,
     Memory,
     Scope,
-    aware,
     check_actor,
     check_content,
     check_metadata,
@@ -48,58 +45,11 @@ from lakehouse.memory.model import (
     content_hash,
     normalized,
 )
-from lakehouse.memory.ranking import bm25, cosine, fuse
+from lakehouse.memory.search import search_memories
 from lakehouse.opsdb.engine import write_transaction
 from lakehouse.opsdb.schema import embedding_cache, memories, memory_events, memory_revisions
-from lakehouse.vectors.filters import compile_filter
 
 _UNSET: Any = object()
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _row_to_memory(row: Any) -> Memory:
-    return Memory(
-        id=row.id,
-        scope=Scope(row.tenant, row.user_id, row.agent_id, row.run_id),
-        kind=row.kind,
-        content=row.content,
-        data=None if row.data is None else json.loads(row.data),
-        metadata=json.loads(row.meta),
-        tags=json.loads(row.tags),
-        status=row.status,
-        version=row.version,
-        valid_from=aware(row.valid_from),
-        valid_until=aware(row.valid_until),
-        recorded_at=aware(row.recorded_at),  # type: ignore[arg-type]
-        updated_at=aware(row.updated_at),  # type: ignore[arg-type]
-        retired_at=aware(row.retired_at),
-        retired_reason=row.retired_reason,
-        superseded_by=row.superseded_by,
-    )
-
-
-def _digest(memory_id: str, kind: str, content: str) -> str:
-    """The deduplication key: the normalized content's hash; for a pathway (each run its own memory, whatever its
-    summary says) also its id, so pathways never deduplicate."""
-    return content_hash(content + "\x00" + memory_id) if kind == "pathway" else content_hash(content)
-
-
-def _snapshot(memory: Memory) -> dict[str, Any]:
-    """What an event keeps of a head (before or after the operation)."""
-    return {
-        "content": memory.content,
-        "data": memory.data,
-        "metadata": memory.metadata,
-        "tags": memory.tags,
-        "status": memory.status,
-        "version": memory.version,
-        "valid_from": None if memory.valid_from is None else memory.valid_from.isoformat(),
-        "valid_until": None if memory.valid_until is None else memory.valid_until.isoformat(),
-        "superseded_by": memory.superseded_by,
-    }
 
 
 class MemoryStore:
@@ -107,7 +57,7 @@ class MemoryStore:
     API key's name)."""
 
     def __init__(self, opsdb: sa.Engine, embeddings: Embeddings | None = None) -> None:
-        self._db = opsdb
+        self.db = opsdb
         self._embeddings = embeddings
 
     # -- embeddings (derived: kept in the embedding cache, keyed by the text) -------------------------------------
@@ -154,128 +104,26 @@ class MemoryStore:
         those that would have been among the ``k``. ``as_of`` (a time): the memories as they were then, by the
         system's time axis (each one's revision current at that time). ``valid_at``: only memories true in the
         world then (``valid_from`` <= it < ``valid_until``, open bounds when not given)."""
-        where = Scope.parse(scope)
-        problems: list[ErrorItem] = []
-        text = check_content(query, "query", problems)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
-            problems.append(ErrorItem(kind="validation_failed", field="k", reason="k is 1-1000"))
-        if kinds is not None and (not isinstance(kinds, list | tuple) or any(x not in KINDS for x in kinds)):
-            problems.append(ErrorItem(kind="validation_failed", field="kinds", reason=f"a list of {', '.join(KINDS)}"))
-        wanted_tags = check_tags(tags, "tags", problems) if tags is not None else []
-        moment = check_time(as_of, "as_of", problems)
-        world = check_time(valid_at, "valid_at", problems)
-        if problems:
-            raise RequestValidationFailed("the search cannot be made as asked", errors=problems)
-        compiled = compile_filter(filter) if filter is not None else None
-        assert text is not None
-        candidates = self._candidates(where, moment)
-        candidates = [
-            m
-            for m in candidates
-            if (not kinds or m.kind in kinds)
-            and all(t in m.tags for t in wanted_tags)
-            and (compiled is None or compiled(m.metadata))
-            and (
-                world is None
-                or (
-                    (m.valid_from is None or m.valid_from <= world) and (m.valid_until is None or world < m.valid_until)
-                )
-            )
-        ]
-        rankings: dict[str, list[int]] = {}
-        keyword = bm25(text, [m.content for m in candidates])
-        rankings["keyword"] = sorted(
-            (i for i, (score, _) in enumerate(keyword) if score > 0), key=lambda i: -keyword[i][0]
+        return search_memories(
+            self,
+            scope,
+            query,
+            k=k,
+            kinds=kinds,
+            tags=tags,
+            filter=filter,
+            as_of=as_of,
+            valid_at=valid_at,
+            include_retired=include_retired,
+            include_superseded=include_superseded,
         )
-        similarity = None
-        vectors = self.embed([text, *(m.content for m in candidates)]) if candidates else None
-        if vectors is not None:
-            similarity = cosine(vectors[0], vectors[1:])
-            rankings["semantic"] = [int(i) for i in np.argsort(-similarity, kind="stable")]
-        fused = fuse(rankings)
-        order = sorted(fused, key=lambda i: (-fused[i], candidates[i].id))
-        positions = {
-            name: {index: rank for rank, index in enumerate(ranked, start=1)} for name, ranked in rankings.items()
-        }
-        results: list[dict[str, Any]] = []
-        suppressed = 0
-        for index in order:
-            memory = candidates[index]
-            if (memory.status == "retired" and not include_retired) or (
-                memory.status == "superseded" and not include_superseded
-            ):
-                if len(results) + suppressed < k:
-                    suppressed += 1
-                continue
-            if len(results) == k:
-                continue
-            matched: dict[str, Any] = {}
-            if index in positions.get("keyword", {}):
-                matched["keyword"] = {
-                    "rank": positions["keyword"][index],
-                    "score": round(keyword[index][0], 6),
-                    "terms": keyword[index][1],
-                }
-            if similarity is not None:
-                matched["semantic"] = {
-                    "rank": positions["semantic"][index],
-                    "similarity": round(float(similarity[index]), 6),
-                }
-            results.append({**memory.to_dict(), "score": round(fused[index], 6), "matched": matched})
-        return {"results": results, "suppressed": suppressed, "semantic": similarity is not None}
-
-    def _candidates(self, where: Scope, moment: datetime | None) -> list[Memory]:
-        """The scope's memories now, or each as its revision current at ``moment`` (those recorded by then)."""
-        with self._db.connect() as conn:
-            heads = [
-                _row_to_memory(r) for r in conn.execute(sa.select(memories).where(memories.c.scope_key == where.key))
-            ]
-            if moment is None:
-                return heads
-            by_id = {m.id: m for m in heads}
-            rows = (
-                conn.execute(
-                    sa.select(memory_revisions)
-                    .where(
-                        memory_revisions.c.memory_id.in_(list(by_id)),
-                        memory_revisions.c.recorded_at <= moment,
-                    )
-                    .order_by(memory_revisions.c.memory_id, memory_revisions.c.version)
-                ).all()
-                if by_id
-                else []
-            )
-        then: dict[str, Any] = {}
-        for row in rows:
-            then[row.memory_id] = row  # the last one (highest version) recorded by then wins
-        out = []
-        for memory_id, row in then.items():
-            head = by_id[memory_id]
-            out.append(
-                Memory(
-                    id=head.id,
-                    scope=head.scope,
-                    kind=head.kind,
-                    content=row.content,
-                    data=None if row.data is None else json.loads(row.data),
-                    metadata=json.loads(row.meta),
-                    tags=json.loads(row.tags),
-                    status=row.status,
-                    version=row.version,
-                    valid_from=aware(row.valid_from),
-                    valid_until=aware(row.valid_until),
-                    recorded_at=head.recorded_at,
-                    updated_at=aware(row.recorded_at),  # type: ignore[arg-type]
-                )
-            )
-        return out
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def get(self, memory_id: str, scope: Any) -> Memory:
         where = Scope.parse(scope)
-        with self._db.connect() as conn:
-            return self._head(conn, memory_id, where)
+        with self.db.connect() as conn:
+            return rows.head(conn, memory_id, where)
 
     def list_memories(
         self,
@@ -295,28 +143,28 @@ class MemoryStore:
             query = query.where(memories.c.status.in_(list(statuses)))
         if after is not None:
             query = query.where(memories.c.id > after)
-        with self._db.connect() as conn:
-            return [_row_to_memory(row) for row in conn.execute(query)]
+        with self.db.connect() as conn:
+            return [rows.row_to_memory(row) for row in conn.execute(query)]
 
     def history(self, memory_id: str, scope: Any) -> dict[str, Any]:
         """``{"memory", "events", "lineage"}``: the head, every event in order (op, actor, reason, time, version,
         before and after), and the lineage: what it superseded (directly, and all before), what superseded it and
         the chain to the memory that is current now."""
         where = Scope.parse(scope)
-        with self._db.connect() as conn:
-            head = self._head(conn, memory_id, where)
+        with self.db.connect() as conn:
+            head = rows.head(conn, memory_id, where)
             events = [
-                self._event_dict(row)
+                rows.event_dict(row)
                 for row in conn.execute(
                     sa.select(memory_events).where(memory_events.c.memory_id == memory_id).order_by(memory_events.c.id)
                 )
             ]
-            supersedes = self._superseded_by_it(conn, [memory_id], where)
+            supersedes = rows.superseded_by_it(conn, [memory_id], where)
             ancestors: list[str] = []
             frontier = supersedes
             while frontier:
                 ancestors.extend(frontier)
-                frontier = [m for m in self._superseded_by_it(conn, frontier, where) if m not in ancestors]
+                frontier = [m for m in rows.superseded_by_it(conn, frontier, where) if m not in ancestors]
             successors: list[str] = []
             current = head.superseded_by
             while current is not None and current not in successors and current != memory_id:
@@ -373,7 +221,7 @@ class MemoryStore:
         assert text is not None
         self._warm(text)
         memory_id = uuid.uuid4().hex
-        digest = _digest(memory_id, kind, text)
+        digest = rows.digest(memory_id, kind, text)
         now = datetime.now(UTC)
         memory = Memory(
             id=memory_id,
@@ -391,17 +239,17 @@ class MemoryStore:
             updated_at=now,
         )
         try:
-            with write_transaction(self._db, where.key) as conn:
-                existing = self._active_with_hash(conn, where, kind, digest)
+            with write_transaction(self.db, where.key) as conn:
+                existing = rows.active_with_hash(conn, where, kind, digest)
                 if existing is not None:
                     existing.extra["deduplicated"] = True
                     return existing
-                conn.execute(memories.insert().values(**self._head_values(memory), content_hash=digest))
-                self._revision(conn, memory, who, None)
-                self._event(conn, memory, "add", who, None, None, memory)
+                conn.execute(memories.insert().values(**rows.head_values(memory), content_hash=digest))
+                rows.revision(conn, memory, who, None)
+                rows.event(conn, memory, "add", who, None, None, memory)
         except sa.exc.IntegrityError:  # another writer added it between our look and our insert
-            with self._db.connect() as conn:
-                existing = self._active_with_hash(conn, where, kind, digest)
+            with self.db.connect() as conn:
+                existing = rows.active_with_hash(conn, where, kind, digest)
             if existing is None:
                 raise
             existing.extra["deduplicated"] = True
@@ -427,7 +275,7 @@ class MemoryStore:
         """A new revision of an active memory's content, data, metadata, tags or validity; ``expected_version`` must
         be the head's version (else 409 ``version_conflict`` and nothing changes)."""
         where = Scope.parse(scope)
-        version = self._check_version(expected_version, required=True)
+        version = rows.check_version(expected_version, required=True)
         problems: list[ErrorItem] = []
         changes: dict[str, Any] = {}
         if content is not _UNSET:
@@ -456,11 +304,11 @@ class MemoryStore:
         if changes.get("content"):
             self._warm(changes["content"])
         try:
-            with write_transaction(self._db, where.key) as conn:
-                head = self._head(conn, memory_id, where)
-                self._must_be_active(head)
-                self._must_be_at(head, version or 0)
-                before = _snapshot(head)
+            with write_transaction(self.db, where.key) as conn:
+                head = rows.head(conn, memory_id, where)
+                rows.must_be_active(head)
+                rows.must_be_at(head, version or 0)
+                before = rows.snapshot(head)
                 for name, value in changes.items():
                     setattr(head, name, value)
                 if head.valid_from and head.valid_until and head.valid_until < head.valid_from:
@@ -470,10 +318,10 @@ class MemoryStore:
                 conn.execute(
                     memories.update()
                     .where(memories.c.id == head.id)
-                    .values(**self._head_values(head), content_hash=_digest(head.id, head.kind, head.content))
+                    .values(**rows.head_values(head), content_hash=rows.digest(head.id, head.kind, head.content))
                 )
-                self._revision(conn, head, who, why)
-                self._event(conn, head, "update", who, why, before, head)
+                rows.revision(conn, head, who, why)
+                rows.event(conn, head, "update", who, why, before, head)
         except sa.exc.IntegrityError as exc:
             raise MemoryExists(
                 "an active memory of this kind with this content is already in the scope", field="content"
@@ -499,7 +347,7 @@ class MemoryStore:
         several memories may be revised into one). Returns the successor. Refused with 409 ``revision_cycle``,
         listing the cycle, when the successor is already superseded, directly or through a chain, by this memory."""
         where = Scope.parse(scope)
-        version = self._check_version(expected_version, required=False)
+        version = rows.check_version(expected_version, required=False)
         if (content is None) == (successor_id is None):
             raise RequestValidationFailed("give content or successor_id (one of them)", field="content")
         problems: list[ErrorItem] = []
@@ -514,11 +362,11 @@ class MemoryStore:
         if text is not None:
             self._warm(text)
         try:
-            with write_transaction(self._db, where.key) as conn:
-                head = self._head(conn, memory_id, where)
-                self._must_be_active(head)
+            with write_transaction(self.db, where.key) as conn:
+                head = rows.head(conn, memory_id, where)
+                rows.must_be_active(head)
                 if version is not None:
-                    self._must_be_at(head, version)
+                    rows.must_be_at(head, version)
                 now = datetime.now(UTC)
                 if text is not None:
                     if normalized(text) == normalized(head.content):
@@ -528,7 +376,7 @@ class MemoryStore:
                     successor = (
                         None
                         if head.kind == "pathway"
-                        else self._active_with_hash(conn, where, head.kind, content_hash(text))
+                        else rows.active_with_hash(conn, where, head.kind, content_hash(text))
                     )
                     if successor is None:
                         successor = Memory(
@@ -548,19 +396,19 @@ class MemoryStore:
                         )
                         conn.execute(
                             memories.insert().values(
-                                **self._head_values(successor), content_hash=_digest(successor.id, head.kind, text)
+                                **rows.head_values(successor), content_hash=rows.digest(successor.id, head.kind, text)
                             )
                         )
-                        self._revision(conn, successor, who, why)
-                        self._event(conn, successor, "add", who, why, None, successor, revises=head.id)
+                        rows.revision(conn, successor, who, why)
+                        rows.event(conn, successor, "add", who, why, None, successor, revises=head.id)
                 else:
                     assert isinstance(successor_id, str)
                     if successor_id == head.id:
                         raise RequestValidationFailed("a memory cannot succeed itself", field="successor_id")
-                    successor = self._head(conn, successor_id, where, field="successor_id")
+                    successor = rows.head(conn, successor_id, where, field="successor_id")
                     if successor.status == "retired":
                         raise MemoryRetired(f"memory {successor.id} is retired", field="successor_id")
-                    cycle = self._cycle(conn, where, head.id, successor)
+                    cycle = rows.cycle(conn, where, head.id, successor)
                     if cycle:
                         raise RevisionCycle(
                             f"revising {head.id} into {successor.id} would close a cycle: {' -> '.join(cycle)}",
@@ -573,14 +421,14 @@ class MemoryStore:
                                 )
                             ],
                         )
-                before = _snapshot(head)
+                before = rows.snapshot(head)
                 head.status, head.superseded_by = "superseded", successor.id
                 head.version += 1
                 head.updated_at = now
-                conn.execute(memories.update().where(memories.c.id == head.id).values(**self._head_values(head)))
-                self._revision(conn, head, who, why)
-                self._event(conn, head, "revise", who, why, before, head)
-                self._event(conn, successor, "supersede", who, why, None, None, revises=head.id)
+                conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
+                rows.revision(conn, head, who, why)
+                rows.event(conn, head, "revise", who, why, before, head)
+                rows.event(conn, successor, "supersede", who, why, None, None, revises=head.id)
         except sa.exc.IntegrityError as exc:
             raise MemoryExists(
                 "an active memory of this kind with this content is already in the scope", field="content"
@@ -592,21 +440,21 @@ class MemoryStore:
     ) -> Memory:
         """Retire an active memory, with a reason: kept in history, left out of search and retrieval."""
         where = Scope.parse(scope)
-        version = self._check_version(expected_version, required=False)
+        version = rows.check_version(expected_version, required=False)
         who, why = check_actor(actor), check_reason(reason, required=True)
-        with write_transaction(self._db, where.key) as conn:
-            head = self._head(conn, memory_id, where)
-            self._must_be_active(head)
+        with write_transaction(self.db, where.key) as conn:
+            head = rows.head(conn, memory_id, where)
+            rows.must_be_active(head)
             if version is not None:
-                self._must_be_at(head, version)
-            before = _snapshot(head)
+                rows.must_be_at(head, version)
+            before = rows.snapshot(head)
             now = datetime.now(UTC)
             head.status, head.retired_at, head.retired_reason = "retired", now, why
             head.version += 1
             head.updated_at = now
-            conn.execute(memories.update().where(memories.c.id == head.id).values(**self._head_values(head)))
-            self._revision(conn, head, who, why)
-            self._event(conn, head, "retire", who, why, before, head)
+            conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
+            rows.revision(conn, head, who, why)
+            rows.event(conn, head, "retire", who, why, before, head)
         return head
 
     def change_data(
@@ -624,22 +472,22 @@ class MemoryStore:
         """A new revision of an active memory of ``kind`` whose data is ``change(head)`` (which may refuse by
         raising), recorded as an event ``op``. What pathways and playbooks are built on."""
         where = Scope.parse(scope)
-        version = self._check_version(expected_version, required=False)
+        version = rows.check_version(expected_version, required=False)
         who, why = check_actor(actor), check_reason(reason, required=False)
-        with write_transaction(self._db, where.key) as conn:
-            head = self._head(conn, memory_id, where)
+        with write_transaction(self.db, where.key) as conn:
+            head = rows.head(conn, memory_id, where)
             if head.kind != kind:
                 raise MemoryNotFound(f"no {kind} {memory_id} in this scope", field="id")
-            self._must_be_active(head)
+            rows.must_be_active(head)
             if version is not None:
-                self._must_be_at(head, version)
-            before = _snapshot(head)
+                rows.must_be_at(head, version)
+            before = rows.snapshot(head)
             head.data = change(head)
             head.version += 1
             head.updated_at = datetime.now(UTC)
-            conn.execute(memories.update().where(memories.c.id == head.id).values(**self._head_values(head)))
-            self._revision(conn, head, who, why)
-            self._event(conn, head, op, who, why, before, head)
+            conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
+            rows.revision(conn, head, who, why)
+            rows.event(conn, head, op, who, why, before, head)
         return head
 
     def restore(self, memory_id: str, scope: Any, *, reason: Any = None, actor: Any = None) -> Memory:
@@ -648,17 +496,17 @@ class MemoryStore:
         where = Scope.parse(scope)
         who, why = check_actor(actor), check_reason(reason, required=False)
         try:
-            with write_transaction(self._db, where.key) as conn:
-                head = self._head(conn, memory_id, where)
+            with write_transaction(self.db, where.key) as conn:
+                head = rows.head(conn, memory_id, where)
                 if head.status != "retired":
                     raise MemoryNotRetired(f"memory {head.id} is {head.status}", field="id")
-                before = _snapshot(head)
+                before = rows.snapshot(head)
                 head.status, head.retired_at, head.retired_reason = "active", None, None
                 head.version += 1
                 head.updated_at = datetime.now(UTC)
-                conn.execute(memories.update().where(memories.c.id == head.id).values(**self._head_values(head)))
-                self._revision(conn, head, who, why)
-                self._event(conn, head, "restore", who, why, before, head)
+                conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
+                rows.revision(conn, head, who, why)
+                rows.event(conn, head, "restore", who, why, before, head)
         except sa.exc.IntegrityError as exc:
             raise MemoryExists(
                 "an active memory of this kind with this content was added since it was retired", field="id"
@@ -671,8 +519,8 @@ class MemoryStore:
         event remains (id, time, actor, reason)."""
         where = Scope.parse(scope)
         who, why = check_actor(actor), check_reason(reason, required=True)
-        with write_transaction(self._db, where.key) as conn:
-            head = self._head(conn, memory_id, where)
+        with write_transaction(self.db, where.key) as conn:
+            head = rows.head(conn, memory_id, where)
             contents = {head.content} | {
                 row.content
                 for row in conn.execute(
@@ -698,174 +546,3 @@ class MemoryStore:
                 )
             )
         return {"id": head.id, "forgotten": True, "at": now.isoformat(), "actor": who, "reason": why}
-
-    # -- helpers --------------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_version(value: Any, *, required: bool) -> int | None:
-        if value is None and not required:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RequestValidationFailed(
-                "expected_version is the version you read (a positive integer; or send If-Match)",
-                field="expected_version",
-            )
-        return value
-
-    @staticmethod
-    def _must_be_active(head: Memory) -> None:
-        if head.status == "superseded":
-            raise MemorySuperseded(f"memory {head.id} is superseded by {head.superseded_by}", field="id")
-        if head.status == "retired":
-            raise MemoryRetired(f"memory {head.id} is retired", field="id")
-
-    @staticmethod
-    def _must_be_at(head: Memory, version: int) -> None:
-        if head.version != version:
-            raise VersionConflict(
-                f"memory {head.id} is at version {head.version}, not {version}",
-                errors=[
-                    ErrorItem(
-                        kind="version_conflict",
-                        field="expected_version",
-                        reason=f"the memory is at version {head.version}",
-                        extra={"current_version": head.version},
-                    )
-                ],
-            )
-
-    @staticmethod
-    def _head(conn: sa.Connection, memory_id: str, where: Scope, field: str = "id") -> Memory:
-        if not isinstance(memory_id, str) or not memory_id:
-            raise MemoryNotFound("no such memory in this scope", field=field)
-        row = conn.execute(
-            sa.select(memories).where(memories.c.id == memory_id, memories.c.scope_key == where.key)
-        ).first()
-        if row is None:
-            raise MemoryNotFound(f"no memory {memory_id} in this scope", field=field)
-        return _row_to_memory(row)
-
-    @staticmethod
-    def _active_with_hash(conn: sa.Connection, where: Scope, kind: str, digest: str) -> Memory | None:
-        row = conn.execute(
-            sa.select(memories).where(
-                memories.c.scope_key == where.key,
-                memories.c.kind == kind,
-                memories.c.content_hash == digest,
-                memories.c.status == "active",
-            )
-        ).first()
-        return None if row is None else _row_to_memory(row)
-
-    @staticmethod
-    def _superseded_by_it(conn: sa.Connection, ids: list[str], where: Scope) -> list[str]:
-        rows = conn.execute(
-            sa.select(memories.c.id)
-            .where(memories.c.superseded_by.in_(ids), memories.c.scope_key == where.key)
-            .order_by(memories.c.updated_at, memories.c.id)
-        )
-        return [row.id for row in rows]
-
-    @staticmethod
-    def _cycle(conn: sa.Connection, where: Scope, revised: str, successor: Memory) -> list[str]:
-        """The cycle ``revised -> successor -> ... -> revised`` that superseding ``revised`` by ``successor`` would
-        close, or [] when the successor's chain does not lead back to ``revised``."""
-        chain = [revised, successor.id]
-        current = successor.superseded_by
-        while current is not None:
-            chain.append(current)
-            if current == revised:
-                return chain
-            if chain.count(current) > 1:  # a loop not through ``revised`` (never written, but never followed twice)
-                return []
-            row = conn.execute(
-                sa.select(memories.c.superseded_by).where(memories.c.id == current, memories.c.scope_key == where.key)
-            ).first()
-            current = None if row is None else row.superseded_by
-        return []
-
-    @staticmethod
-    def _head_values(memory: Memory) -> dict[str, Any]:
-        return {
-            "id": memory.id,
-            "scope_key": memory.scope.key,
-            "tenant": memory.scope.tenant,
-            "user_id": memory.scope.user_id,
-            "agent_id": memory.scope.agent_id,
-            "run_id": memory.scope.run_id,
-            "kind": memory.kind,
-            "content": memory.content,
-            "data": None if memory.data is None else _dumps(memory.data),
-            "meta": _dumps(memory.metadata),
-            "tags": _dumps(memory.tags),
-            "status": memory.status,
-            "version": memory.version,
-            "valid_from": memory.valid_from,
-            "valid_until": memory.valid_until,
-            "recorded_at": memory.recorded_at,
-            "updated_at": memory.updated_at,
-            "retired_at": memory.retired_at,
-            "retired_reason": memory.retired_reason,
-            "superseded_by": memory.superseded_by,
-        }
-
-    @staticmethod
-    def _revision(conn: sa.Connection, memory: Memory, actor: str, reason: str | None) -> None:
-        conn.execute(
-            memory_revisions.insert().values(
-                memory_id=memory.id,
-                version=memory.version,
-                content=memory.content,
-                data=None if memory.data is None else _dumps(memory.data),
-                meta=_dumps(memory.metadata),
-                tags=_dumps(memory.tags),
-                status=memory.status,
-                valid_from=memory.valid_from,
-                valid_until=memory.valid_until,
-                recorded_at=memory.updated_at,
-                actor=actor,
-                reason=reason,
-            )
-        )
-
-    @staticmethod
-    def _event(
-        conn: sa.Connection,
-        memory: Memory,
-        op: str,
-        actor: str,
-        reason: str | None,
-        before: dict[str, Any] | None,
-        after: Memory | None,
-        *,
-        revises: str | None = None,
-    ) -> None:
-        payload = None if after is None else _snapshot(after)
-        if revises is not None:
-            payload = {**(payload or {}), "revises": revises}
-        conn.execute(
-            memory_events.insert().values(
-                memory_id=memory.id,
-                scope_key=memory.scope.key,
-                op=op,
-                actor=actor,
-                reason=reason,
-                at=memory.updated_at,
-                version=memory.version,
-                before=None if before is None else _dumps(before),
-                after=None if payload is None else _dumps(payload),
-            )
-        )
-
-    @staticmethod
-    def _event_dict(row: Any) -> dict[str, Any]:
-        return {
-            "seq": int(row.id),
-            "op": row.op,
-            "actor": row.actor,
-            "reason": row.reason,
-            "at": aware(row.at).isoformat(),  # type: ignore[union-attr]
-            "version": row.version,
-            "before": None if row.before is None else json.loads(row.before),
-            "after": None if row.after is None else json.loads(row.after),
-        }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -36,9 +36,17 @@ def _actor(request: Request, given: str | None) -> str | None:
     return f"{key.name} ({given})" if given else str(key.name)
 
 
-def _scope(tenant: str | None, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
+def _scope_query(
+    tenant: str = Query(description="The scope's tenant."),
+    user_id: str | None = Query(None, description="The scope's user."),
+    agent_id: str | None = Query(None, description="The scope's agent."),
+    run_id: str | None = Query(None, description="The scope's run."),
+) -> dict[str, Any]:
     given = {"tenant": tenant, "user_id": user_id, "agent_id": agent_id, "run_id": run_id}
     return {name: value for name, value in given.items() if value is not None or name == "tenant"}
+
+
+Scoped = Annotated[dict[str, Any], Depends(_scope_query)]  # the scope of a read, from the query string
 
 
 def _etag(response: Response, version: int) -> None:
@@ -175,10 +183,7 @@ async def search(body: Search, request: Request) -> dict[str, Any]:
 @memories_router.get("", summary="The memories of a scope, paged", dependencies=[require("read")])
 async def list_memories(
     request: Request,
-    tenant: str = Query(description="The scope's tenant."),
-    user_id: str | None = Query(None),
-    agent_id: str | None = Query(None),
-    run_id: str | None = Query(None),
+    scope: Scoped,
     kind: Annotated[list[str] | None, Query(description="Only these kinds (repeat the parameter).")] = None,
     status: Annotated[list[str] | None, Query(description="Only these statuses (repeat the parameter).")] = None,
     cursor: str | None = Query(None, description="The `next` of the previous page."),
@@ -186,7 +191,6 @@ async def list_memories(
 ) -> dict[str, Any]:
     store = _memory(request)
     after = decode_cursor(cursor)
-    scope = _scope(tenant, user_id, agent_id, run_id)
     found = await run_in_threadpool(
         lambda: store.list_memories(scope, kinds=kind, statuses=status, limit=limit + 1, after=after)
     )
@@ -202,13 +206,10 @@ async def get_memory(
     memory_id: str,
     request: Request,
     response: Response,
-    tenant: str = Query(description="The scope's tenant."),
-    user_id: str | None = Query(None),
-    agent_id: str | None = Query(None),
-    run_id: str | None = Query(None),
+    scope: Scoped,
 ) -> dict[str, Any]:
     store = _memory(request)
-    memory = await run_in_threadpool(store.get, memory_id, _scope(tenant, user_id, agent_id, run_id))
+    memory = await run_in_threadpool(store.get, memory_id, scope)
     _etag(response, memory.version)
     return memory.to_dict()
 
@@ -219,13 +220,10 @@ async def get_memory(
 async def history(
     memory_id: str,
     request: Request,
-    tenant: str = Query(description="The scope's tenant."),
-    user_id: str | None = Query(None),
-    agent_id: str | None = Query(None),
-    run_id: str | None = Query(None),
+    scope: Scoped,
 ) -> dict[str, Any]:
     store = _memory(request)
-    found: dict[str, Any] = await run_in_threadpool(store.history, memory_id, _scope(tenant, user_id, agent_id, run_id))
+    found: dict[str, Any] = await run_in_threadpool(store.history, memory_id, scope)
     return found
 
 
@@ -394,15 +392,11 @@ async def start_pathway(body: PathwayStart, request: Request) -> dict[str, Any]:
 @pathways_router.get("", summary="The scope's pathways, retired traces left out", dependencies=[require("read")])
 async def list_pathways(
     request: Request,
-    tenant: str = Query(description="The scope's tenant."),
-    user_id: str | None = Query(None),
-    agent_id: str | None = Query(None),
-    run_id: str | None = Query(None),
+    scope: Scoped,
     outcome: str | None = Query(None, description="Only runs that ended so."),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     pathways = _pathways(request)
-    scope = _scope(tenant, user_id, agent_id, run_id)
     found: dict[str, Any] = await run_in_threadpool(lambda: pathways.list_pathways(scope, outcome=outcome, limit=limit))
     return found
 
@@ -411,13 +405,10 @@ async def list_pathways(
 async def get_pathway(
     pathway_id: str,
     request: Request,
-    tenant: str = Query(description="The scope's tenant."),
-    user_id: str | None = Query(None),
-    agent_id: str | None = Query(None),
-    run_id: str | None = Query(None),
+    scope: Scoped,
 ) -> dict[str, Any]:
     pathways = _pathways(request)
-    found: dict[str, Any] = await run_in_threadpool(pathways.get, pathway_id, _scope(tenant, user_id, agent_id, run_id))
+    found: dict[str, Any] = await run_in_threadpool(pathways.get, pathway_id, scope)
     return found
 
 
@@ -528,15 +519,10 @@ async def search_playbooks(body: PlaybookSearch, request: Request) -> dict[str, 
 async def get_playbook(
     playbook_id: str,
     request: Request,
-    tenant: str = Query(description="The scope's tenant."),
-    user_id: str | None = Query(None),
-    agent_id: str | None = Query(None),
-    run_id: str | None = Query(None),
+    scope: Scoped,
 ) -> dict[str, Any]:
     playbooks = _playbooks(request)
-    found: dict[str, Any] = await run_in_threadpool(
-        playbooks.get, playbook_id, _scope(tenant, user_id, agent_id, run_id)
-    )
+    found: dict[str, Any] = await run_in_threadpool(playbooks.get, playbook_id, scope)
     return found
 
 

@@ -1,0 +1,155 @@
+"""Memory search: the scope's memories (or each one as it was at ``as_of``), narrowed by kind, tags, metadata and
+world time, ranked by meaning (cosine of cached embeddings) and by words (BM25), the two rankings fused by
+reciprocal rank (``memory.ranking``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from lakehouse.errors import ErrorItem, RequestValidationFailed
+from lakehouse.memory import rows
+from lakehouse.memory.model import KINDS, Memory, Scope, aware, check_content, check_tags, check_time
+from lakehouse.memory.ranking import bm25, cosine, fuse
+from lakehouse.opsdb.schema import memories, memory_revisions
+from lakehouse.vectors.filters import compile_filter
+
+if TYPE_CHECKING:
+    from lakehouse.memory.store import MemoryStore
+
+
+def search_memories(
+    store: MemoryStore,
+    scope: Any,
+    query: Any,
+    *,
+    k: int = 10,
+    kinds: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    filter: Any = None,
+    as_of: Any = None,
+    valid_at: Any = None,
+    include_retired: bool = False,
+    include_superseded: bool = False,
+) -> dict[str, Any]:
+    """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for ``query``, fused by
+    reciprocal rank: ``{"results": [{..memory.., "score", "matched": {"semantic"?, "keyword"?}}], "suppressed":
+    N, "semantic": bool}``. Retired and superseded memories are left out unless included; ``suppressed`` counts
+    those that would have been among the ``k``. ``as_of`` (a time): the memories as they were then, by the
+    system's time axis (each one's revision current at that time). ``valid_at``: only memories true in the
+    world then (``valid_from`` <= it < ``valid_until``, open bounds when not given)."""
+    where = Scope.parse(scope)
+    problems: list[ErrorItem] = []
+    text = check_content(query, "query", problems)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
+        problems.append(ErrorItem(kind="validation_failed", field="k", reason="k is 1-1000"))
+    if kinds is not None and (not isinstance(kinds, list | tuple) or any(x not in KINDS for x in kinds)):
+        problems.append(ErrorItem(kind="validation_failed", field="kinds", reason=f"a list of {', '.join(KINDS)}"))
+    wanted_tags = check_tags(tags, "tags", problems) if tags is not None else []
+    moment = check_time(as_of, "as_of", problems)
+    world = check_time(valid_at, "valid_at", problems)
+    if problems:
+        raise RequestValidationFailed("the search cannot be made as asked", errors=problems)
+    compiled = compile_filter(filter) if filter is not None else None
+    assert text is not None
+    candidates = _candidates(store.db, where, moment)
+    candidates = [
+        m
+        for m in candidates
+        if (not kinds or m.kind in kinds)
+        and all(t in m.tags for t in wanted_tags)
+        and (compiled is None or compiled(m.metadata))
+        and (
+            world is None
+            or ((m.valid_from is None or m.valid_from <= world) and (m.valid_until is None or world < m.valid_until))
+        )
+    ]
+    rankings: dict[str, list[int]] = {}
+    keyword = bm25(text, [m.content for m in candidates])
+    rankings["keyword"] = sorted((i for i, (score, _) in enumerate(keyword) if score > 0), key=lambda i: -keyword[i][0])
+    similarity = None
+    vectors = store.embed([text, *(m.content for m in candidates)]) if candidates else None
+    if vectors is not None:
+        similarity = cosine(vectors[0], vectors[1:])
+        rankings["semantic"] = [int(i) for i in np.argsort(-similarity, kind="stable")]
+    fused = fuse(rankings)
+    order = sorted(fused, key=lambda i: (-fused[i], candidates[i].id))
+    positions = {name: {index: rank for rank, index in enumerate(ranked, start=1)} for name, ranked in rankings.items()}
+    results: list[dict[str, Any]] = []
+    suppressed = 0
+    for index in order:
+        memory = candidates[index]
+        if (memory.status == "retired" and not include_retired) or (
+            memory.status == "superseded" and not include_superseded
+        ):
+            if len(results) + suppressed < k:
+                suppressed += 1
+            continue
+        if len(results) == k:
+            continue
+        matched: dict[str, Any] = {}
+        if index in positions.get("keyword", {}):
+            matched["keyword"] = {
+                "rank": positions["keyword"][index],
+                "score": round(keyword[index][0], 6),
+                "terms": keyword[index][1],
+            }
+        if similarity is not None:
+            matched["semantic"] = {
+                "rank": positions["semantic"][index],
+                "similarity": round(float(similarity[index]), 6),
+            }
+        results.append({**memory.to_dict(), "score": round(fused[index], 6), "matched": matched})
+    return {"results": results, "suppressed": suppressed, "semantic": similarity is not None}
+
+
+def _candidates(db: sa.Engine, where: Scope, moment: datetime | None) -> list[Memory]:
+    """The scope's memories now, or each as its revision current at ``moment`` (those recorded by then)."""
+    with db.connect() as conn:
+        heads = [
+            rows.row_to_memory(r) for r in conn.execute(sa.select(memories).where(memories.c.scope_key == where.key))
+        ]
+        if moment is None:
+            return heads
+        by_id = {m.id: m for m in heads}
+        revisions = (
+            conn.execute(
+                sa.select(memory_revisions)
+                .where(
+                    memory_revisions.c.memory_id.in_(list(by_id)),
+                    memory_revisions.c.recorded_at <= moment,
+                )
+                .order_by(memory_revisions.c.memory_id, memory_revisions.c.version)
+            ).all()
+            if by_id
+            else []
+        )
+    then: dict[str, Any] = {}
+    for row in revisions:
+        then[row.memory_id] = row  # the last one (highest version) recorded by then wins
+    out = []
+    for memory_id, row in then.items():
+        head = by_id[memory_id]
+        out.append(
+            Memory(
+                id=head.id,
+                scope=head.scope,
+                kind=head.kind,
+                content=row.content,
+                data=None if row.data is None else json.loads(row.data),
+                metadata=json.loads(row.meta),
+                tags=json.loads(row.tags),
+                status=row.status,
+                version=row.version,
+                valid_from=aware(row.valid_from),
+                valid_until=aware(row.valid_until),
+                recorded_at=head.recorded_at,
+                updated_at=aware(row.recorded_at),  # type: ignore[arg-type]
+            )
+        )
+    return out
