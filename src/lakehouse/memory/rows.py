@@ -4,6 +4,7 @@ and look-ups every memory operation shares (all called inside the operation's tr
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -231,3 +232,18 @@ def event_dict(row: Any) -> dict[str, Any]:
         "before": None if row.before is None else json.loads(row.before),
         "after": None if row.after is None else json.loads(row.after),
     }
+
+
+def write_next_version(
+    conn: sa.Connection, head: Memory, before: dict[str, Any], op: str, actor: str, reason: str | None
+) -> None:
+    """The changed ``head`` as its next version: the head row, a revision and the event ``op`` (with ``before``)."""
+    head.version += 1
+    head.updated_at = datetime.now(UTC)
+    conn.execute(
+        memories.update()
+        .where(memories.c.id == head.id)
+        .values(**head_values(head), content_hash=digest(head.id, head.kind, head.content))
+    )
+    revision(conn, head, actor, reason)
+    event(conn, head, op, actor, reason, before, head)

@@ -313,15 +313,7 @@ class MemoryStore:
                     setattr(head, name, value)
                 if head.valid_from and head.valid_until and head.valid_until < head.valid_from:
                     raise RequestValidationFailed("valid_until is before valid_from", field="valid_until")
-                head.version += 1
-                head.updated_at = datetime.now(UTC)
-                conn.execute(
-                    memories.update()
-                    .where(memories.c.id == head.id)
-                    .values(**rows.head_values(head), content_hash=rows.digest(head.id, head.kind, head.content))
-                )
-                rows.revision(conn, head, who, why)
-                rows.event(conn, head, "update", who, why, before, head)
+                rows.write_next_version(conn, head, before, "update", who, why)
         except sa.exc.IntegrityError as exc:
             raise MemoryExists(
                 "an active memory of this kind with this content is already in the scope", field="content"
@@ -423,11 +415,7 @@ class MemoryStore:
                         )
                 before = rows.snapshot(head)
                 head.status, head.superseded_by = "superseded", successor.id
-                head.version += 1
-                head.updated_at = now
-                conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
-                rows.revision(conn, head, who, why)
-                rows.event(conn, head, "revise", who, why, before, head)
+                rows.write_next_version(conn, head, before, "revise", who, why)
                 rows.event(conn, successor, "supersede", who, why, None, None, revises=head.id)
         except sa.exc.IntegrityError as exc:
             raise MemoryExists(
@@ -450,11 +438,7 @@ class MemoryStore:
             before = rows.snapshot(head)
             now = datetime.now(UTC)
             head.status, head.retired_at, head.retired_reason = "retired", now, why
-            head.version += 1
-            head.updated_at = now
-            conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
-            rows.revision(conn, head, who, why)
-            rows.event(conn, head, "retire", who, why, before, head)
+            rows.write_next_version(conn, head, before, "retire", who, why)
         return head
 
     def change_data(
@@ -483,11 +467,7 @@ class MemoryStore:
                 rows.must_be_at(head, version)
             before = rows.snapshot(head)
             head.data = change(head)
-            head.version += 1
-            head.updated_at = datetime.now(UTC)
-            conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
-            rows.revision(conn, head, who, why)
-            rows.event(conn, head, op, who, why, before, head)
+            rows.write_next_version(conn, head, before, op, who, why)
         return head
 
     def restore(self, memory_id: str, scope: Any, *, reason: Any = None, actor: Any = None) -> Memory:
@@ -502,11 +482,7 @@ class MemoryStore:
                     raise MemoryNotRetired(f"memory {head.id} is {head.status}", field="id")
                 before = rows.snapshot(head)
                 head.status, head.retired_at, head.retired_reason = "active", None, None
-                head.version += 1
-                head.updated_at = datetime.now(UTC)
-                conn.execute(memories.update().where(memories.c.id == head.id).values(**rows.head_values(head)))
-                rows.revision(conn, head, who, why)
-                rows.event(conn, head, "restore", who, why, before, head)
+                rows.write_next_version(conn, head, before, "restore", who, why)
         except sa.exc.IntegrityError as exc:
             raise MemoryExists(
                 "an active memory of this kind with this content was added since it was retired", field="id"
