@@ -18,6 +18,7 @@ from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.embed import Embeddings, EmbedResult
 from lakehouse.memory import MemoryStore, Pathways, Playbooks
+from lakehouse.memory.audit import MemoryTables
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
@@ -42,6 +43,7 @@ class Lakehouse:
         self.memory = MemoryStore(self.opsdb, self.embeddings)
         self.pathways = Pathways(self.memory)
         self.playbooks = Playbooks(self.memory)
+        self.memory.forgotten_listeners.append(self._drop_memory_tables)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()
@@ -60,8 +62,14 @@ class Lakehouse:
         self.lake  # noqa: B018 - the read path attaches READ_ONLY: the write side creates the catalog first
         with self._lake_lock:
             if self._queries is None:
-                self._queries = QueryEngine(self.settings)
+                self._queries = QueryEngine(self.settings, MemoryTables(self.opsdb))
             return self._queries
+
+    def _drop_memory_tables(self) -> None:
+        with self._lake_lock:
+            queries = self._queries
+        if queries is not None:
+            queries.drop_memory_tables()
 
     def sql(
         self,

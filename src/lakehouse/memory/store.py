@@ -59,6 +59,8 @@ class MemoryStore:
     def __init__(self, opsdb: sa.Engine, embeddings: Embeddings | None = None) -> None:
         self.db = opsdb
         self._embeddings = embeddings
+        # called after each FORGET commits, to purge copies held elsewhere in the process (the SQL engines' tables)
+        self.forgotten_listeners: list[Callable[[], None]] = []
 
     # -- embeddings (derived: kept in the embedding cache, keyed by the text) -------------------------------------
 
@@ -521,4 +523,6 @@ class MemoryStore:
                     memory_id=head.id, scope_key=where.key, op="forget", actor=who, reason=why, at=now, version=None
                 )
             )
+        for listener in self.forgotten_listeners:
+            listener()
         return {"id": head.id, "forgotten": True, "at": now.isoformat(), "actor": who, "reason": why}

@@ -45,6 +45,8 @@ from lakehouse.errors import (
     QueryTimeout,
     StoreUnavailable,
 )
+from lakehouse.memory import audit as memory_audit
+from lakehouse.memory.audit import MemoryTables
 from lakehouse.tables.lake import LatestSnapshot, data_path, open_lake_db, sql_literal
 from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
 from lakehouse.tables.watchdog import Watchdog
@@ -161,6 +163,42 @@ class _Engine:
         )
         self.users = 0  # queries holding it (QueryEngine's lock guards this and ``retired``)
         self.retired = False  # out of the cache: closed when its last query ends
+        # the change token of the memory tables copied into this instance (None: no copy); guarded by memory_lock
+        self.memory_token: tuple[int, int] | None = None
+        self.memory_lock = threading.Lock()
+
+    def copy_memory(self, tables: MemoryTables) -> None:
+        """Make ``memory.memories``, ``memory.revisions`` and ``memory.events`` current, if memory has changed since
+        the copy this instance holds. Queries that started before keep reading the copy their transaction saw."""
+        if self.memory_token is not None and self.memory_token == tables.token():
+            return
+        with self.memory_lock:
+            token, loaded = tables.load()
+            if token == self.memory_token:
+                return
+            cur = self.db.cursor()
+            try:
+                cur.execute("BEGIN")
+                for name, table in loaded.items():
+                    source = f"_memory_{name}"
+                    cur.register(source, table)
+                    cur.execute(memory_audit.select_sql(name, source))
+                    cur.unregister(source)
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+            self.memory_token = token
+
+    def drop_memory(self) -> None:
+        """Drop the copies of the memory tables (after a FORGET): the next query that names them reads them anew."""
+        with self.memory_lock:
+            cur = self.db.cursor()
+            try:
+                for name in memory_audit.TABLES:
+                    cur.execute(f'DROP TABLE IF EXISTS {memory_audit.CATALOG}.main."{name}"')
+            finally:
+                cur.close()
+            self.memory_token = None
 
     def close(self) -> None:
         self.reads.close()
@@ -312,8 +350,9 @@ def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Except
 class QueryEngine:
     """Runs read-only SQL. Thread-safe: each query takes its own cursor."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, memory: MemoryTables | None = None) -> None:
         self.settings = settings
+        self._memory = memory  # the agent memory's tables, readable as memory.* (None: not offered)
         self._watchdog = Watchdog()
         self._latest = LatestSnapshot(settings)
         self._current = _Engine(settings, self._watchdog, self._latest)
@@ -418,7 +457,17 @@ class QueryEngine:
         deadline_at = time.monotonic() + min(timeout_ms or limit_ms, limit_ms) / 1000
         query_id = query_id or uuid.uuid4().hex
         fresh = not CLOCK_FUNCTIONS.isdisjoint(identifiers)
+        # A statement naming the memory catalog reads a current copy of the memory tables, in a transaction begun
+        # after the copy was made (an idle one may predate it).
+        memory = self._memory is not None and memory_audit.CATALOG in identifiers
+        fresh = fresh or memory
         with self._engine(snapshot, as_of) as engine, self._register(sql, query_id, owner) as running:
+            if memory:
+                assert self._memory is not None
+                try:
+                    engine.copy_memory(self._memory)
+                except duckdb.Error as exc:
+                    raise _map_error(exc, running) from exc
             while True:
                 with engine.reads.lease(fresh=fresh) as lease:
                     cur = lease.cursor
@@ -548,6 +597,13 @@ class QueryEngine:
                 lease.reusable = True  # read to its end (a stream closed early closes its connection)
 
         return lease.begin(), chunks()
+
+    def drop_memory_tables(self) -> None:
+        """Forget every engine's copy of the memory tables (called after a memory is forgotten)."""
+        with self._lock:  # held so that no engine is closed under the drop
+            for engine in [self._current, *self._pinned.values()]:
+                if not engine.retired:
+                    engine.drop_memory()
 
     def close(self) -> None:
         with self._lock:
