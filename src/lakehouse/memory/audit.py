@@ -13,13 +13,11 @@ times are ``TIMESTAMP WITH TIME ZONE``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
-from lakehouse.errors import StoreUnavailable
+from lakehouse.opsdb.engine import read_transaction
 from lakehouse.opsdb.schema import memories, memory_events, memory_revisions
 
 CATALOG = "memory"
@@ -56,22 +54,6 @@ class MemoryTables:
     def __init__(self, engine: sa.Engine) -> None:
         self.db = engine
 
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        """One read transaction that sees one state of the database for every statement in it."""
-        try:
-            with self.db.connect() as conn:
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN")  # deferred: the snapshot is taken at the first read
-                else:
-                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
-                try:
-                    yield conn
-                finally:
-                    conn.rollback()
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"operational DB unreachable: {exc.orig}", field="opsdb") from exc
-
     @staticmethod
     def _token(conn: sa.Connection) -> Token:
         count, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(memory_events.c.id))).one()
@@ -79,7 +61,7 @@ class MemoryTables:
 
     def token(self) -> Token:
         """What changes whenever any memory, revision or event does."""
-        with self._read() as conn:
+        with read_transaction(self.db) as conn:
             return self._token(conn)
 
     def load(self) -> tuple[Token, dict[str, Any]]:
@@ -87,7 +69,7 @@ class MemoryTables:
         import pyarrow as pa
 
         out: dict[str, Any] = {}
-        with self._read() as conn:
+        with read_transaction(self.db) as conn:
             token = self._token(conn)
             for name, table in TABLES.items():
                 rows = conn.execute(sa.select(table)).all()

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 RRF_K = 60
+BM25_K1 = 1.2
+BM25_B = 0.75
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -19,7 +21,7 @@ def terms(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def bm25(query: str, documents: Sequence[str], k1: float = 1.2, b: float = 0.75) -> list[tuple[float, list[str]]]:
+def bm25(query: str, documents: Sequence[str], k1: float = BM25_K1, b: float = BM25_B) -> list[tuple[float, list[str]]]:
     """Each document's BM25 score for ``query`` and the query terms it contains (score 0 and [] when none)."""
     wanted = list(dict.fromkeys(terms(query)))
     if not wanted or not documents:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from lakehouse.errors import ErrorItem, RequestValidationFailed
 from lakehouse.memory import rows
 from lakehouse.memory.model import KINDS, Memory, Scope, aware, check_content, check_tags, check_time
-from lakehouse.memory.ranking import bm25, cosine, fuse
+from lakehouse.memory.ranking import bm25, cosine, fuse, terms
 from lakehouse.opsdb.schema import memories, memory_revisions
 from lakehouse.vectors.filters import compile_filter
 
@@ -57,26 +57,49 @@ def search_memories(
         raise RequestValidationFailed("the search cannot be made as asked", errors=problems)
     compiled = compile_filter(filter) if filter is not None else None
     assert text is not None
-    candidates = _candidates(store.db, where, moment)
-    candidates = [
-        m
-        for m in candidates
-        if (not kinds or m.kind in kinds)
-        and all(t in m.tags for t in wanted_tags)
-        and (compiled is None or compiled(m.metadata))
-        and (
-            world is None
-            or ((m.valid_from is None or m.valid_from <= world) and (m.valid_until is None or world < m.valid_until))
+
+    def wanted(m: Memory) -> bool:
+        return (
+            (not kinds or m.kind in kinds)
+            and all(t in m.tags for t in wanted_tags)
+            and (compiled is None or compiled(m.metadata))
+            and (
+                world is None
+                or (
+                    (m.valid_from is None or m.valid_from <= world) and (m.valid_until is None or world < m.valid_until)
+                )
+            )
         )
-    ]
-    rankings: dict[str, list[int]] = {}
-    keyword = bm25(text, [m.content for m in candidates])
-    rankings["keyword"] = sorted((i for i, (score, _) in enumerate(keyword) if score > 0), key=lambda i: -keyword[i][0])
-    similarity = None
-    vectors = store.embed([text, *(m.content for m in candidates)]) if candidates else None
-    if vectors is not None:
-        similarity = cosine(vectors[0], vectors[1:])
-        rankings["semantic"] = [int(i) for i in np.argsort(-similarity, kind="stable")]
+
+    query_vector = store.embed([text])
+    similarity: dict[str, float] | None = None
+    if moment is None:  # now: from the in-process index, caught up with the scope's events
+        scoped = store.index.scope(where)
+        with scoped.lock:
+            candidates = [entry.memory for entry in scoped.entries.values() if wanted(entry.memory)]
+            keyword = scoped.bm25(list(dict.fromkeys(terms(text))), (m.id for m in candidates))
+            ids, matrix = scoped.matrix()
+            if query_vector is not None and matrix is not None:
+                scores = matrix @ _unit(query_vector[0])
+                chosen = {m.id for m in candidates}
+                similarity = {i: float(s) for i, s in zip(ids, scores.tolist(), strict=True) if i in chosen}
+    else:  # as it was then: each memory's revision current at ``moment``
+        candidates = [m for m in _candidates(store.db, where, moment) if wanted(m)]
+        scored = bm25(text, [m.content for m in candidates])
+        keyword = {m.id: hit for m, hit in zip(candidates, scored, strict=True) if hit[0] > 0}
+        vectors = store.embed([m.content for m in candidates]) if candidates and query_vector is not None else None
+        if vectors is not None:
+            assert query_vector is not None
+            scores = cosine(query_vector[0], vectors)
+            similarity = {m.id: float(s) for m, s in zip(candidates, scores.tolist(), strict=True)}
+    candidates.sort(key=lambda m: m.id)
+    rankings: dict[str, list[int]] = {
+        "keyword": sorted(
+            (i for i, m in enumerate(candidates) if m.id in keyword), key=lambda i: -keyword[candidates[i].id][0]
+        )
+    }
+    if similarity is not None:
+        rankings["semantic"] = sorted(range(len(candidates)), key=lambda i: -similarity[candidates[i].id])
     fused = fuse(rankings)
     order = sorted(fused, key=lambda i: (-fused[i], candidates[i].id))
     positions = {name: {index: rank for rank, index in enumerate(ranked, start=1)} for name, ranked in rankings.items()}
@@ -93,19 +116,21 @@ def search_memories(
         if len(results) == k:
             continue
         matched: dict[str, Any] = {}
-        if index in positions.get("keyword", {}):
-            matched["keyword"] = {
-                "rank": positions["keyword"][index],
-                "score": round(keyword[index][0], 6),
-                "terms": keyword[index][1],
-            }
+        if index in positions["keyword"]:
+            score, hit = keyword[memory.id]
+            matched["keyword"] = {"rank": positions["keyword"][index], "score": round(score, 6), "terms": hit}
         if similarity is not None:
             matched["semantic"] = {
                 "rank": positions["semantic"][index],
-                "similarity": round(float(similarity[index]), 6),
+                "similarity": round(similarity[memory.id], 6),
             }
         results.append({**memory.to_dict(), "score": round(fused[index], 6), "matched": matched})
     return {"results": results, "suppressed": suppressed, "semantic": similarity is not None}
+
+
+def _unit(vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm else vector).astype(np.float32, copy=False)
 
 
 def _candidates(db: sa.Engine, where: Scope, moment: datetime | None) -> list[Memory]:

@@ -32,6 +32,7 @@ from lakehouse.errors import (
     RevisionCycle,
 )
 from lakehouse.memory import rows
+from lakehouse.memory.index import SearchIndex
 from lakehouse.memory.model import (
     KINDS,
     Memory,
@@ -59,6 +60,7 @@ class MemoryStore:
     def __init__(self, opsdb: sa.Engine, embeddings: Embeddings | None = None) -> None:
         self.db = opsdb
         self._embeddings = embeddings
+        self.index = SearchIndex(opsdb, self.embed)  # what search reads for the present (memory.index)
         # called after each FORGET commits, to purge copies held elsewhere in the process (the SQL engines' tables)
         self.forgotten_listeners: list[Callable[[], None]] = []
 
@@ -523,6 +525,7 @@ class MemoryStore:
                     memory_id=head.id, scope_key=where.key, op="forget", actor=who, reason=why, at=now, version=None
                 )
             )
+        self.index.discard(where)
         for listener in self.forgotten_listeners:
             listener()
         return {"id": head.id, "forgotten": True, "at": now.isoformat(), "actor": who, "reason": why}

@@ -113,3 +113,21 @@ def write_transaction(engine: sa.Engine, lock_key: str) -> Iterator[sa.Connectio
             conn.rollback()
             raise
         conn.commit()
+
+
+@contextlib.contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only transaction whose statements all see one state of the database: on SQLite a deferred ``BEGIN``
+    (the snapshot is taken at the first read), on PostgreSQL ``REPEATABLE READ``. Rolled back on leaving."""
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"operational DB unreachable: {exc.orig}", field="opsdb") from exc

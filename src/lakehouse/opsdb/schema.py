@@ -139,4 +139,5 @@ memory_events = sa.Table(
     sa.Column("before", sa.Text, nullable=True),  # JSON: the head before (content and what changed)
     sa.Column("after", sa.Text, nullable=True),  # JSON: the head after
     sa.Index("ix_memory_events_memory", "memory_id", "id"),
+    sa.Index("ix_memory_events_scope", "scope_key", "id"),
 )
