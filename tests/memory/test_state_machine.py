@@ -1,10 +1,13 @@
 """Random sequences of ADD / UPDATE / REVISE / RETIRE / RESTORE / FORGET against the store and a plain model of it,
 checked after every step: the same memories in the same states, no supersession cycle, at most one memory not
-superseded per lineage, one active memory per kind and content, and each history complete and in order."""
+superseded per lineage, one active memory per kind and content, each history complete and in order, search
+returning exactly the active memories (the rest counted as suppressed), and search ``as_of`` an earlier step
+returning exactly what was active then (less what has been forgotten since)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from lakehouse.opsdb import create_engine, upgrade
 
 SCOPE = {"tenant": "sm"}
 WORDS = st.sampled_from(["alpha", "Alpha", "beta", "gamma  delta", "GAMMA delta", "epsilon", "zeta eta"])
+EVERY_WORD = "alpha beta gamma delta epsilon zeta eta"  # a query every memory matches by words
 KINDS = st.sampled_from(["fact", "playbook"])
 
 
@@ -63,6 +67,7 @@ class MemoryMachine(RuleBasedStateMachine):
         upgrade(self.engine)
         self.store = MemoryStore(self.engine)
         self.model = Model()
+        self.checkpoints: list[tuple[datetime, dict[str, str]]] = []  # after each step: its time, active id -> norm
 
     def teardown(self) -> None:
         self.engine.dispose()
@@ -227,6 +232,18 @@ class MemoryMachine(RuleBasedStateMachine):
                 m["superseded_by"],
                 m["norm"],
             )
+
+    @invariant()
+    def search_returns_the_active_memories_now_and_then(self) -> None:
+        answer = self.store.search(SCOPE, EVERY_WORD, k=1000)
+        active = {mid: m["norm"] for mid, m in self.model.memories.items() if m["status"] == "active"}
+        assert {r["id"]: normalized(r["content"]) for r in answer["results"]} == active
+        assert answer["suppressed"] == len(self.model.memories) - len(active)
+        for moment, then in self.checkpoints[:1] + self.checkpoints[-2:]:
+            known = {mid: norm for mid, norm in then.items() if mid in self.model.memories}  # less the forgotten
+            past = self.store.search(SCOPE, EVERY_WORD, k=1000, as_of=moment)
+            assert {r["id"]: normalized(r["content"]) for r in past["results"]} == known
+        self.checkpoints.append((datetime.now(UTC), active))
 
     @invariant()
     def no_cycles_and_one_head_per_lineage(self) -> None:
