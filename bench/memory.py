@@ -1,29 +1,43 @@
-"""Agent memory benchmark, first part: ADD, search and HISTORY latency of ``MemoryStore`` on SQLite and PostgreSQL.
+"""Agent memory benchmark: ADD, search and HISTORY of ``MemoryStore`` on SQLite and PostgreSQL, side by side with
+Mem0 (open source, ``mem0ai``) on the same data and questions in the same run.
 
-Data: the standard library's documentation paragraphs (bench/corpus.py) as memory contents, spread over SCOPES
-scopes (each scope a tenant and a user), MEMORIES in all; their all-MiniLM-L6-v2 embeddings come from bench/.cache
-and are put in the embedding cache first, as the store's own warm-up on ADD would, so that search runs on real
-embeddings without the hour of CPU that embedding 100k texts takes here. Measured, per operational DB:
+Data: MEMORIES memories over SCOPES scopes (each a tenant and a user). Their contents are the standard library's
+documentation paragraphs (bench/corpus.py), except that the first LABELED_SCOPES scopes each hold 20 facts about
+people with a paraphrased question for each (bench/memory_facts.py): the labeled set for recall@10. Paragraph
+embeddings come from bench/.cache and the facts' are computed here, all by the local all-MiniLM-L6-v2; both systems
+are loaded with those same vectors through their own write paths (the lakehouse: ADD, with the embeddings in its
+cache as its own warm-up on ADD puts them; Mem0: ``Memory._create_memory``, what ``add(infer=False)`` calls after
+embedding) so that loading does not take the hour of CPU embedding 100k texts takes here.
 
-- ADD without embedding (the store with no embedder: the write path alone), p50 / p95 over every ADD;
-- ADD with embedding (the local model, 200 new texts none of which is cached), p50 / p95;
-- search, k=10, semantic + keyword fused, over one scope's memories (queries: held-out paragraphs), p50 / p95;
-- HISTORY of a memory with 5 events, p95.
+Measured (p50 / p95, one call at a time):
 
-Not here yet: the Mem0 comparison and recall on a labeled set.
+- ADD without embedding (the lakehouse's write path alone, over the whole load);
+- ADD with embedding: 200 new texts, the local model embedding each (Mem0: ``add(..., infer=False)``);
+- search k=10 with the paraphrased questions, new texts each, so both embed the query with the model; the
+  lakehouse fuses meaning and words (Mem0 ranks by meaning: its BM25 needs the ``fastembed`` extra, whose model
+  is downloaded at run time); and recall@10 of the labeled fact;
+- the lakehouse's search again with the same questions (query embeddings now cached: the index's own cost), and
+  the first search of a scope (the index reads the scope);
+- HISTORY of a memory with 5 events.
 
-    .venv/bin/python bench/memory.py [--memories 100000] [--scopes 100] [--db sqlite,postgres]
+Mem0 runs with its defaults otherwise: the local Qdrant vector store (in a temporary directory) and its SQLite
+history. ``MEM0_TELEMETRY=False`` (no network here).
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/memory.py [--memories 100000] [--scopes 100] [--db sqlite,postgres] [--no-mem0]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,35 +45,74 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from corpus import embedded, stdlib_paragraphs
+from memory_facts import labeled_facts
 
-from lakehouse.config import Settings
+from lakehouse.config import EmbedSettings, Settings
 from lakehouse.core import Lakehouse
+from lakehouse.embed.providers import LocalEmbedder
 from lakehouse.memory import MemoryStore
 from lakehouse.opsdb.schema import embedding_cache
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 MODEL = "all-MiniLM-L6-v2"
+LABELED_SCOPES = 10
+FACTS_PER_SCOPE = 20
+NEW_TEXTS = 200
 
 
-def percentiles(times: list[float]) -> str:
+def p50_p95(times: list[float]) -> tuple[float, float]:
     ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"{statistics.median(ordered) * 1e3:.2f} / {p95 * 1e3:.2f} ms"
+    return statistics.median(ordered) * 1e3, ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1e3
 
 
-def timed(fn: Callable[[], Any]) -> float:
+def fmt(times: list[float]) -> str:
+    p50, p95 = p50_p95(times)
+    return f"{p50:.2f} / {p95:.2f} ms"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
-def fill_cache(engine: sa.Engine, texts: list[str], vectors: np.ndarray[Any, Any]) -> None:
+@dataclass
+class Workload:
+    scopes: list[dict[str, str]]
+    contents: list[list[str]]  # per scope
+    vectors: dict[str, np.ndarray[Any, Any]]  # content -> embedding
+    questions: list[tuple[int, str, str]]  # (scope number, question, the fact it asks for)
+    new_texts: list[str]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def workload(args: Any) -> Workload:
+    texts = stdlib_paragraphs()
+    corpus_vectors, _ = embedded(texts)
+    held_out = texts[-NEW_TEXTS:]
+    per_scope = args.memories // args.scopes
+    scopes = [{"tenant": f"t{s % 10}", "user_id": f"u{s}"} for s in range(args.scopes)]
+    contents: list[list[str]] = []
+    questions: list[tuple[int, str, str]] = []
+    pool = len(texts) - NEW_TEXTS
+    for s in range(args.scopes):
+        facts = labeled_facts(s, FACTS_PER_SCOPE) if s < LABELED_SCOPES else []
+        mine = [f for f, _ in facts]
+        mine += [texts[(s * per_scope + i) % pool] for i in range(per_scope - len(mine))]
+        contents.append(mine)
+        questions += [(s, q, f) for f, q in facts]
+    vectors = {t: corpus_vectors[i] for i, t in enumerate(texts[:pool])}
+    facts_only = [f for s in range(min(LABELED_SCOPES, args.scopes)) for f, _ in labeled_facts(s, FACTS_PER_SCOPE)]
+    embedder = LocalEmbedder(EmbedSettings())
+    vectors.update(zip(facts_only, embedder.embed(facts_only), strict=True))
+    new_texts = [f"{t} (note {n})" for n, t in enumerate(held_out)]
+    return Workload(scopes, contents, vectors, questions, new_texts)
+
+
+def fill_cache(engine: sa.Engine, vectors: dict[str, np.ndarray[Any, Any]]) -> None:
     now = datetime.now(UTC)
-    rows = {
-        hashlib.sha256(t.encode()).hexdigest(): v.astype("<f4").tobytes() for t, v in zip(texts, vectors, strict=True)
-    }
+    items = [(hashlib.sha256(t.encode()).hexdigest(), v.astype("<f4").tobytes()) for t, v in vectors.items()]
     with engine.begin() as conn:
-        items = list(rows.items())
         for start in range(0, len(items), 5000):
             conn.execute(
                 embedding_cache.insert(),
@@ -70,40 +123,102 @@ def fill_cache(engine: sa.Engine, texts: list[str], vectors: np.ndarray[Any, Any
             )
 
 
-def run(label: str, settings: Settings, texts: list[str], vectors: np.ndarray[Any, Any], args: Any) -> list[str]:
-    queries, corpus = texts[-200:], texts[:-200]
+def recall(found: list[list[str]], wanted: list[str]) -> float:
+    return sum(w in f for f, w in zip(found, wanted, strict=True)) / len(wanted)
+
+
+def run_lakehouse(label: str, settings: Settings, work: Workload) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     with Lakehouse(settings) as lh:
-        fill_cache(lh.opsdb, corpus + queries, vectors)
+        fill_cache(lh.opsdb, work.vectors)
         bare = MemoryStore(lh.opsdb)  # no embedder: the write path alone
-        add_times = []
-        per_scope = args.memories // args.scopes
-        scopes = [{"tenant": f"t{s % 10}", "user_id": f"u{s}"} for s in range(args.scopes)]
-        ids: list[str] = []
-        for s, scope in enumerate(scopes):
-            for i in range(per_scope):
-                text = corpus[(s * per_scope + i) % len(corpus)]
-                t0 = time.perf_counter()
-                memory = bare.add(scope, "fact", text)
-                add_times.append(time.perf_counter() - t0)
-                if i < 5:
-                    ids.append(memory.id)
-        fresh = [f"{t} (note {uuid.uuid4().hex[:6]})" for t in queries[:200]]
+        add_times: list[float] = []
+        ids: list[list[str]] = []
+        for scope, contents in zip(work.scopes, work.contents, strict=True):
+            mine = []
+            for text in contents:
+                elapsed, memory = timed(lambda s=scope, t=text: bare.add(s, "fact", t))
+                add_times.append(elapsed)
+                mine.append(memory.id)
+            ids.append(mine)
+        out["add"] = add_times
         lh.memory.add({"tenant": "warm"}, "fact", "load the model")
-        with_embedding = [timed(lambda t=t: lh.memory.add(scopes[0], "fact", t)) for t in fresh]
-        search_times = [timed(lambda q=q: lh.memory.search(scopes[1], q, k=10)) for q in queries[:100]]
-        for memory_id in ids[:50]:
-            scope = scopes[ids.index(memory_id) // 5]
-            memory = lh.memory.get(memory_id, scope)
+        spare = work.scopes[-1]
+        out["add_embed"] = [timed(lambda t=t: lh.memory.add(spare, "fact", t))[0] for t in work.new_texts]
+        labeled = sorted({s for s, _, _ in work.questions})
+        out["first_search"] = [timed(lambda s=s: lh.memory.search(work.scopes[s], "warm up", k=10))[0] for s in labeled]
+        for attempt in ("search", "search_cached"):
+            times, found = [], []
+            for s, question, _ in work.questions:
+                elapsed, answer = timed(lambda s=s, q=question: lh.memory.search(work.scopes[s], q, k=10))
+                times.append(elapsed)
+                found.append([r["content"] for r in answer["results"]])
+            out[attempt] = times
+            out[f"{attempt}_recall"] = recall(found, [f for _, _, f in work.questions])
+        history_ids = [(s, ids[s][i]) for s in range(min(10, len(ids))) for i in range(5)]
+        for s, memory_id in history_ids:
+            memory = lh.memory.get(memory_id, work.scopes[s])
             for n in range(4):
-                memory = lh.memory.update(memory_id, scope, expected_version=memory.version, tags=[f"t{n}"])
-        history_times = [timed(lambda m=m: lh.memory.history(m, scopes[ids.index(m) // 5])) for m in ids[:50]]
-    return [
-        f"| {label} | ADD without embedding ({len(add_times):,} memories, {args.scopes} scopes) | "
-        f"{percentiles(add_times)} |",
-        f"| {label} | ADD with embedding (local model, 200 new texts) | {percentiles(with_embedding)} |",
-        f"| {label} | search k=10, meaning + words fused, one scope of {per_scope:,} | {percentiles(search_times)} |",
-        f"| {label} | HISTORY of a memory with 5 events (p50 / p95) | {percentiles(history_times)} |",
+                memory = lh.memory.update(memory_id, work.scopes[s], expected_version=memory.version, tags=[f"t{n}"])
+        out["history"] = [timed(lambda s=s, m=m: lh.memory.history(m, work.scopes[s]))[0] for s, m in history_ids]
+    print(f"{label}: done", flush=True)
+    return out
+
+
+def run_mem0(work: Workload, tmp: Path) -> dict[str, Any]:
+    os.environ["MEM0_TELEMETRY"] = "False"
+    os.environ.setdefault("OPENAI_API_KEY", "unused")  # the default LLM client is built; infer=False never calls it
+    from mem0 import Memory
+
+    model_path = str(LocalEmbedder(EmbedSettings()).model_path())
+    memory = Memory.from_config(
+        {
+            "embedder": {"provider": "huggingface", "config": {"model": model_path}},
+            "vector_store": {
+                "provider": "qdrant",
+                "config": {"path": str(tmp / "qdrant"), "embedding_model_dims": 384, "collection_name": "bench"},
+            },
+            "history_db_path": str(tmp / "history.db"),
+        }
+    )
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    for scope, contents in zip(work.scopes, work.contents, strict=True):
+        for text in contents:
+            memory._create_memory(
+                text, {text: work.vectors[text].tolist()}, {"user_id": scope["user_id"], "role": "user"}
+            )
+    out["load_s"] = time.perf_counter() - t0
+    spare = work.scopes[-1]["user_id"]
+    memory.add([{"role": "user", "content": "load the model"}], user_id="warm", infer=False)
+    out["add_embed"] = [
+        timed(lambda t=t: memory.add([{"role": "user", "content": t}], user_id=spare, infer=False))[0]
+        for t in work.new_texts
     ]
+    times, found = [], []
+    for s, question, _ in work.questions:
+        user = work.scopes[s]["user_id"]
+        elapsed, answer = timed(lambda q=question, u=user: memory.search(q, filters={"user_id": u}, top_k=10))
+        times.append(elapsed)
+        found.append([r["memory"] for r in answer["results"]])
+    out["search"] = times
+    out["search_recall"] = recall(found, [f for _, _, f in work.questions])
+    print("mem0: done", flush=True)
+    return out
+
+
+def make_pg_database() -> tuple[str, Callable[[], None]]:
+    name = f"lh_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return sa.make_url(PG_SERVER).set(database=name).render_as_string(False), drop
 
 
 def main() -> None:
@@ -111,30 +226,63 @@ def main() -> None:
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--scopes", type=int, default=100)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--no-mem0", action="store_true")
     args = parser.parse_args()
-    texts = stdlib_paragraphs()
-    vectors, _ = embedded(texts)
-    rows = []
+    work = workload(args)
+    per_scope = args.memories // args.scopes
+    results: dict[str, dict[str, Any]] = {}
     for db in args.db.split(","):
         with tempfile.TemporaryDirectory(prefix="lh-bench-memory-") as tmp:
             values: dict[str, Any] = {"data_dir": Path(tmp) / "data"}
+            drop: Callable[[], None] | None = None
             if db == "postgres":
-                name = f"lh_bench_{uuid.uuid4().hex[:8]}"
-                admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-                values["opsdb"] = {"url": sa.make_url(PG_SERVER).set(database=name).render_as_string(False)}
+                url, drop = make_pg_database()
+                values["opsdb"] = {"url": url}
             try:
-                rows += run(db, Settings.model_validate(values), texts, vectors, args)
+                results[db] = run_lakehouse(db, Settings.model_validate(values), work)
             finally:
-                if db == "postgres":
-                    with admin.connect() as conn:
-                        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
-    print(f"{args.memories:,} memories over {args.scopes} scopes; stdlib paragraphs; all-MiniLM-L6-v2 (cached)")
-    print("| operational DB | measure | p50 / p95 |")
-    print("| --- | --- | --- |")
-    print("\n".join(rows))
+                if drop is not None:
+                    drop()
+    if not args.no_mem0:
+        with tempfile.TemporaryDirectory(prefix="lh-bench-mem0-") as tmp:
+            results["mem0"] = run_mem0(work, Path(tmp))
+
+    print(
+        f"\n{args.memories:,} memories over {args.scopes} scopes ({per_scope:,} each); {len(work.questions)} "
+        f"paraphrased questions over {min(LABELED_SCOPES, args.scopes)} scopes; all-MiniLM-L6-v2 on both sides"
+    )
+    systems = list(results)
+    print("| measure (p50 / p95) | " + " | ".join(systems) + " |")
+    print("| --- |" + " --- |" * len(systems))
+    rows = [
+        ("ADD without embedding (whole load)", "add"),
+        (f"ADD with embedding ({NEW_TEXTS} new texts)", "add_embed"),
+        ("search k=10, new question (embedded)", "search"),
+        ("search k=10, same questions again (embedding cached)", "search_cached"),
+        ("first search of a scope (index load)", "first_search"),
+        ("HISTORY of a memory with 5 events", "history"),
+    ]
+    for title, key in rows:
+        print(f"| {title} | " + " | ".join(fmt(r[key]) if key in r else "-" for r in results.values()) + " |")
+    print(
+        "| recall@10, paraphrased questions | "
+        + " | ".join(f"{r['search_recall']:.3f}" for r in results.values())
+        + " |"
+    )
+    if "mem0" in results:
+        peer = results["mem0"]
+        print(f"\nMem0 load through _create_memory: {peer['load_s']:.0f} s")
+        for db in systems:
+            if db == "mem0":
+                continue
+            ours = results[db]
+            add_ratio = p50_p95(peer["add_embed"])[0] / p50_p95(ours["add_embed"])[0]
+            search_ratio = p50_p95(peer["search"])[0] / p50_p95(ours["search"])[0]
+            print(
+                f"{db} vs Mem0, p50: ADD with embedding {add_ratio:.2f}x, search {search_ratio:.2f}x faster; "
+                f"ADD without embedding vs Mem0's ADD {p50_p95(peer['add_embed'])[0] / p50_p95(ours['add'])[0]:.1f}x; "
+                f"recall@10 {ours['search_recall']:.3f} vs {peer['search_recall']:.3f}"
+            )
 
 
 if __name__ == "__main__":

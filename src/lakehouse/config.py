@@ -209,6 +209,19 @@ class VectorsSettings(_Section):
     )
 
 
+class MemorySettings(_Section):
+    """Agent memory (`lakehouse.memory`, `/v1/memories`)."""
+
+    embed_on_write: Literal["background", "inline", "off"] = Field(
+        "background",
+        description="When new content is embedded: `background` (after the write returns, in batches), `inline` "
+        "(before it returns) or `off` (by the first search that needs it).",
+    )
+    index_scopes: int = Field(
+        256, ge=1, description="Scopes whose search index a process keeps in memory (least recently searched leave)."
+    )
+
+
 class StackSettings(_Section):
     """Ports of each daemon in `lakehouse up` mode (the gateway uses server.port)."""
 
@@ -236,6 +249,7 @@ class Settings(_Section):
     opsdb: OpsdbSettings = Field(default_factory=OpsdbSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     vectors: VectorsSettings = Field(default_factory=VectorsSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:

@@ -40,7 +40,7 @@ class Lakehouse:
         self.blobs: BlobStore = open_blob_store(settings)
         self.embeddings = Embeddings(settings, self.opsdb)
         self.vectors = VectorStore(settings, self.opsdb, lambda: self.lake, self.embeddings)
-        self.memory = MemoryStore(self.opsdb, self.embeddings)
+        self.memory = MemoryStore(self.opsdb, self.embeddings, settings.memory)
         self.pathways = Pathways(self.memory)
         self.playbooks = Playbooks(self.memory)
         self.memory.forgotten_listeners.append(self._drop_memory_tables)
@@ -190,6 +190,7 @@ class Lakehouse:
         return checks
 
     def close(self) -> None:
+        self.memory.close()
         self.vectors.close()
         self.embeddings.close()
         with self._lake_lock:

@@ -81,6 +81,7 @@ def test_valid_at_kinds_and_refusals(lh: Lakehouse) -> None:
 def test_forget_removes_the_content_from_the_embedding_cache(lh: Lakehouse) -> None:
     secret = "Card number 4111 1111 1111 1111 expires 12/29"
     memory = lh.memory.add(SCOPE, "fact", secret)
+    assert lh.memory.flush(timeout=120)  # the content is embedded after the ADD returns
     with lh.opsdb.connect() as conn:
         cached = conn.execute(sa.text("SELECT count(*) FROM embedding_cache")).scalar_one()
     assert cached >= 1
@@ -99,3 +100,36 @@ def test_bm25_and_fusion() -> None:
     assert scores[0][0] > scores[1][0] > 0 == scores[2][0] and scores[0][1] == ["green", "tea"]
     fused = fuse({"a": [0, 1, 2], "b": [2, 0]})
     assert fused[0] == pytest.approx(1 / 61 + 1 / 62) and max(fused, key=fused.__getitem__) == 0
+
+
+def test_content_is_embedded_after_the_write_and_a_forget_right_after_leaves_no_embedding(lh: Lakehouse) -> None:
+    def cached(text: str) -> int:
+        with lh.opsdb.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text("SELECT count(*) FROM embedding_cache WHERE text_sha256 = :h"),
+                    {"h": hashlib.sha256(text.encode()).hexdigest()},
+                ).scalar_one()
+            )
+
+    texts = [f"The customer in room {n} asked for a late checkout" for n in range(40)]
+    made = [lh.memory.add(SCOPE, "fact", text) for text in texts]  # each returns before its embedding is made
+    assert lh.memory.flush(timeout=120) and all(cached(t) == 1 for t in texts)
+    secret = "Passport number P-99812 belongs to the guest in room 7"
+    memory = lh.memory.add(SCOPE, "fact", secret)
+    lh.memory.forget(memory.id, SCOPE, reason="asked")  # while its embedding may still be in the making
+    assert lh.memory.flush(timeout=120) and cached(secret) == 0
+    found = lh.memory.search(SCOPE, "who wants to leave the hotel later?", k=3)
+    assert found["semantic"] is True and found["results"][0]["id"] in {m.id for m in made}
+
+
+def test_embed_on_write_inline_and_off(tmp_path: Path) -> None:
+    for mode, expected in (("inline", 1), ("off", 0)):
+        settings = Settings.model_validate(
+            {"data_dir": tmp_path / mode, "memory": {"embed_on_write": mode}, "embed": {"provider": "hashing"}}
+        )
+        with Lakehouse(settings) as lakehouse:
+            lakehouse.memory.add(SCOPE, "fact", "written and embedded, or not")
+            with lakehouse.opsdb.connect() as conn:  # no flush: inline has embedded before the ADD returned
+                assert conn.execute(sa.text("SELECT count(*) FROM embedding_cache")).scalar_one() == expected
+            assert lakehouse.memory.search(SCOPE, "embedded")["semantic"] is True  # a search embeds what it needs

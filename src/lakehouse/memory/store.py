@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from lakehouse.config import MemorySettings
 from lakehouse.embed import Embeddings
 from lakehouse.errors import (
     EmbedderFailed,
@@ -47,6 +48,7 @@ from lakehouse.memory.model import (
     normalized,
 )
 from lakehouse.memory.search import search_memories
+from lakehouse.memory.warmer import Warmer
 from lakehouse.opsdb.engine import write_transaction
 from lakehouse.opsdb.schema import embedding_cache, memories, memory_events, memory_revisions
 
@@ -57,10 +59,15 @@ class MemoryStore:
     """Thread-safe; every method is one transaction. ``actor`` defaults to ``anonymous`` (the server passes the
     API key's name)."""
 
-    def __init__(self, opsdb: sa.Engine, embeddings: Embeddings | None = None) -> None:
+    def __init__(
+        self, opsdb: sa.Engine, embeddings: Embeddings | None = None, settings: MemorySettings | None = None
+    ) -> None:
         self.db = opsdb
         self._embeddings = embeddings
-        self.index = SearchIndex(opsdb, self.embed)  # what search reads for the present (memory.index)
+        self.settings = settings or MemorySettings()
+        # what search reads for the present (memory.index), and what embeds new content after a write returns
+        self.index = SearchIndex(opsdb, self.embed, capacity=self.settings.index_scopes)
+        self._warmer = Warmer(self.embed)
         # called after each FORGET commits, to purge copies held elsewhere in the process (the SQL engines' tables)
         self.forgotten_listeners: list[Callable[[], None]] = []
 
@@ -83,8 +90,21 @@ class MemoryStore:
         return np.concatenate(parts)
 
     def _warm(self, text: str) -> None:
-        """Embed a new content now (outside any transaction), so that searches find it in the cache."""
-        self.embed([text])
+        """Have a new content embedded into the cache (``memory.embed_on_write``: after the write returns, before it,
+        or not at all), so that searches find it there. Called outside any transaction."""
+        if self._embeddings is None or self.settings.embed_on_write == "off":
+            return
+        if self.settings.embed_on_write == "inline":
+            self.embed([text])
+        else:
+            self._warmer.submit(text)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the contents written so far are embedded into the cache (False when ``timeout`` ran out)."""
+        return self._warmer.flush(timeout)
+
+    def close(self) -> None:
+        self._warmer.close()
 
     # -- search ---------------------------------------------------------------------------------------------------
 
@@ -499,6 +519,7 @@ class MemoryStore:
         event remains (id, time, actor, reason)."""
         where = Scope.parse(scope)
         who, why = check_actor(actor), check_reason(reason, required=True)
+        self._warmer.flush()  # no embedding of what is purged may be written back after the purge
         with write_transaction(self.db, where.key) as conn:
             head = rows.head(conn, memory_id, where)
             contents = {head.content} | {
