@@ -34,7 +34,7 @@ def _memory_versions(t: Target) -> str:
     return "deduplicated; 409 version_conflict on a stale version; revised; 409 revision_cycle"
 
 
-@smoke("memory: retire, restore, history complete, forget leaves a tombstone")
+@smoke("memory: retire (search leaves it out), restore, history complete, forget leaves a tombstone (SQL too)")
 def _memory_lifecycle(t: Target) -> str:
     url, key = _any_url(t)
     scope = _memory_scope()
@@ -44,13 +44,28 @@ def _memory_lifecycle(t: Target) -> str:
         check(retired["status"] == "retired", f"after retire: {retired}")
         active = c.get("/v1/memories", params={**scope, "status": "active"}).json()["items"]
         check(active == [], f"a retired memory is listed as active: {active}")
+        found = c.post("/v1/memories/search", json={"scope": scope, "query": "door code", "k": 5}).json()
+        check(found["results"] == [] and found["suppressed"] == 1, f"search after retire: {found}")
         c.post(f"/v1/memories/{mid}/restore", json={"scope": scope})
         ops = [e["op"] for e in c.get(f"/v1/memories/{mid}/history", params=scope).json()["events"]]
         check(ops == ["add", "retire", "restore"], f"history: {ops}")
         gone = c.post(f"/v1/memories/{mid}/forget", json={"scope": scope, "reason": "verify cleanup"})
         check(gone.status_code == 200 and gone.json()["forgotten"] is True, f"forget -> {gone.text[:200]}")
         check_problem(c.get(f"/v1/memories/{mid}", params=scope), 404, "memory_not_found")
-    return "retired, restored; history add, retire, restore; forgotten: 404 after"
+        audit = c.post(
+            "/v1/sql",
+            json={
+                "sql": "SELECT op, reason, after FROM memory.events WHERE memory_id = ? ORDER BY id",
+                "params": [mid],
+            },
+        )
+        check(audit.status_code == 200, f"memory.events over /v1/sql -> {audit.status_code}: {audit.text[:200]}")
+        rows = audit.json()["rows"]
+        check(
+            [r[0] for r in rows] == ["add", "retire", "restore", "forget"] and all(r[2] is None for r in rows),
+            f"memory.events after forget: {rows}",
+        )
+    return "retired, left out of search, restored; history add, retire, restore; forgotten: 404, tombstone in SQL"
 
 
 @smoke("memory: a pathway with a retired step; a playbook promoted and found")
