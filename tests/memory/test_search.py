@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,9 @@ import sqlalchemy as sa
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
-from lakehouse.memory.ranking import bm25, fuse
+from lakehouse.memory.ranking import bm25, fuse, fuse_relative
+
+WEIGHTS = {"semantic": 0.75, "keyword": 0.25}
 
 SCOPE = {"tenant": "acme", "user_id": "u1"}
 
@@ -74,8 +77,8 @@ def test_valid_at_kinds_and_refusals(lh: Lakehouse) -> None:
     assert _ids(store.search(SCOPE, "office", valid_at="2026-01-01T00:00:00Z", kinds=["fact"])) == [new.id]
     assert _ids(store.search(SCOPE, "office", kinds=["playbook"])) == [how.id]
     with pytest.raises(RequestValidationFailed) as raised:
-        store.search(SCOPE, "", k=0, kinds=["opinion"], as_of="soon")
-    assert {e.field for e in raised.value.errors} == {"query", "k", "kinds", "as_of"}
+        store.search(SCOPE, "", k=0, kinds=["opinion"], as_of="soon", fusion="max", alpha=1.5)
+    assert {e.field for e in raised.value.errors} == {"query", "k", "kinds", "as_of", "fusion", "alpha"}
 
 
 def test_forget_removes_the_content_from_the_embedding_cache(lh: Lakehouse) -> None:
@@ -100,6 +103,40 @@ def test_bm25_and_fusion() -> None:
     assert scores[0][0] > scores[1][0] > 0 == scores[2][0] and scores[0][1] == ["green", "tea"]
     fused = fuse({"a": [0, 1, 2], "b": [2, 0]})
     assert fused[0] == pytest.approx(1 / 61 + 1 / 62) and max(fused, key=fused.__getitem__) == 0
+    relative = fuse_relative({"semantic": {0: 0.9, 1: 0.5, 2: 0.7}, "keyword": {1: 8.0, 2: 4.0}}, WEIGHTS)
+    assert relative == pytest.approx({0: 0.75, 1: 0.25, 2: 0.375})  # scaled 0-1 per list, then weighted
+    assert fuse_relative({"semantic": {}, "keyword": {3: 2.0}}, WEIGHTS) == {3: 1.0}  # words alone: their whole weight
+
+
+def test_relative_fusion_lets_meaning_decide_when_words_match_only_a_name(lh: Lakehouse) -> None:
+    store = lh.memory
+    facts = [
+        "Alice works as a nurse at the Lisbon office.",
+        "Alice drives a red electric car.",
+        "Alice is allergic to peanuts.",
+        "Alice prefers to be contacted by email.",
+        "Alice's favourite cuisine is Thai.",
+    ]
+    made = {text: store.add(SCOPE, "fact", text).id for text in facts}
+    question = "Which food must Alice stay away from?"
+    answer = store.search(SCOPE, question, k=5)
+    assert _ids(answer)[0] == made["Alice is allergic to peanuts."]
+    for hit in answer["results"]:  # each score is the two scaled parts, weighted 0.75 and 0.25
+        expected = 0.75 * _scaled(answer, hit, "semantic", "similarity") + 0.25 * _scaled(
+            answer, hit, "keyword", "score"
+        )
+        assert hit["score"] == pytest.approx(expected, abs=1e-4)
+    rrf = store.search(SCOPE, question, k=5, fusion="rrf")
+    assert len(rrf["results"]) == 5 and all(r["score"] < 2 / 61 for r in rrf["results"])
+
+
+def _scaled(answer: dict[str, Any], hit: dict[str, Any], part: str, field: str) -> float:
+    """The hit's score in one list scaled 0-1 over the answer's hits in that list (0 when it is not in it)."""
+    scores = [r["matched"][part][field] for r in answer["results"] if part in r["matched"]]
+    if part not in hit["matched"]:
+        return 0.0
+    own = hit["matched"][part][field]
+    return 1.0 if max(scores) == min(scores) else float((own - min(scores)) / (max(scores) - min(scores)))
 
 
 def test_content_is_embedded_after_the_write_and_a_forget_right_after_leaves_no_embedding(lh: Lakehouse) -> None:

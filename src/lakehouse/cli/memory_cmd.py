@@ -14,6 +14,7 @@ from rich.table import Table
 from lakehouse.cli._common import fail, open_lakehouse, settings_options
 from lakehouse.errors import LakehouseError
 from lakehouse.memory import KINDS, STATUSES, Memory
+from lakehouse.memory.ranking import ALPHA, FUSIONS
 
 
 def scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -341,6 +342,14 @@ memory.add_command(_status_command("forget", "FORGET: purge a memory's content e
 @click.option("--as-of", "as_of", help="What the system knew at this time (ISO 8601).")
 @click.option("--include-retired", is_flag=True, help="Also retired memories.")
 @click.option("--include-superseded", is_flag=True, help="Also superseded memories.")
+@click.option(
+    "--fusion",
+    type=click.Choice(FUSIONS),
+    default="relative",
+    show_default=True,
+    help="How meaning and words combine: scores scaled and weighted, or reciprocal rank.",
+)
+@click.option("--alpha", type=float, default=ALPHA, show_default=True, help="The weight of meaning (relative fusion).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @settings_options
 def search_(
@@ -355,6 +364,8 @@ def search_(
     as_of: str | None,
     include_retired: bool,
     include_superseded: bool,
+    fusion: str,
+    alpha: float,
     as_json: bool,
     config_path: str | None,
     data_dir: str | None,
@@ -378,6 +389,8 @@ def search_(
             as_of=as_of,
             include_retired=include_retired,
             include_superseded=include_superseded,
+            fusion=fusion,
+            alpha=alpha,
         ),
     )
     if as_json:

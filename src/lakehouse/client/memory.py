@@ -91,7 +91,7 @@ class Memories:
 
     def search(self, scope: dict[str, str], query: str, **options: Any) -> dict[str, Any]:
         """``{"results": [memory + "score" + "matched"], "suppressed", "semantic"}``; ``options``: k, kinds, tags,
-        filter, as_of, valid_at, include_retired, include_superseded."""
+        filter, as_of, valid_at, include_retired, include_superseded, fusion ("relative" or "rrf"), alpha."""
         return self._post("/v1/memories/search", {"scope": scope, "query": query, **options})
 
     def history(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:

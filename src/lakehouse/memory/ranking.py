@@ -1,5 +1,6 @@
-"""How memory search ranks: keyword scores (Okapi BM25 over the candidates' content), semantic similarity (cosine of
-embeddings), and reciprocal rank fusion of the two lists (each hit scores 1 / (60 + rank) per list it is in)."""
+"""How memory search ranks: keyword scores (Okapi BM25), semantic similarity (cosine of embeddings), and the two
+fused, by relative scores (each list's scores scaled to 0-1 over its hits, then weighted: ``alpha`` for meaning,
+``1 - alpha`` for words) or by reciprocal rank (each hit scores 1 / (60 + rank) per list it is in)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 RRF_K = 60
+FUSIONS = ("relative", "rrf")
+ALPHA = 0.75  # the weight of meaning in relative fusion
 BM25_K1 = 1.2
 BM25_B = 0.75
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -58,4 +61,19 @@ def fuse(rankings: dict[str, list[int]]) -> dict[int, float]:
     for ranked in rankings.values():
         for rank, index in enumerate(ranked, start=1):
             fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank)
+    return fused
+
+
+def fuse_relative(scores: dict[str, dict[int, float]], weights: dict[str, float]) -> dict[int, float]:
+    """Relative score fusion: each list's scores min-max scaled over its hits (all 1 when they are equal), weighted
+    by the list's share of the weights of the lists present, and summed per candidate index."""
+    present = {name: hits for name, hits in scores.items() if hits}
+    total = sum(weights[name] for name in present) or 1.0
+    fused: dict[int, float] = {}
+    for name, hits in present.items():
+        low, high = min(hits.values()), max(hits.values())
+        share = weights[name] / total
+        for index, score in hits.items():
+            scaled = (score - low) / (high - low) if high > low else 1.0
+            fused[index] = fused.get(index, 0.0) + share * scaled
     return fused

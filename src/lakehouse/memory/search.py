@@ -1,6 +1,6 @@
 """Memory search: the scope's memories (or each one as it was at ``as_of``), narrowed by kind, tags, metadata and
-world time, ranked by meaning (cosine of cached embeddings) and by words (BM25), the two rankings fused by
-reciprocal rank (``memory.ranking``)."""
+world time, ranked by meaning (cosine of cached embeddings) and by words (BM25), the two fused by relative scores
+or by reciprocal rank (``memory.ranking``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from lakehouse.errors import ErrorItem, RequestValidationFailed
 from lakehouse.memory import rows
 from lakehouse.memory.model import KINDS, Memory, Scope, aware, check_content, check_tags, check_time
-from lakehouse.memory.ranking import bm25, cosine, fuse, terms
+from lakehouse.memory.ranking import ALPHA, FUSIONS, bm25, cosine, fuse, fuse_relative, terms
 from lakehouse.opsdb.schema import memories, memory_revisions
 from lakehouse.vectors.filters import compile_filter
 
@@ -36,10 +36,14 @@ def search_memories(
     valid_at: Any = None,
     include_retired: bool = False,
     include_superseded: bool = False,
+    fusion: str = "relative",
+    alpha: float = ALPHA,
 ) -> dict[str, Any]:
-    """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for ``query``, fused by
-    reciprocal rank: ``{"results": [{..memory.., "score", "matched": {"semantic"?, "keyword"?}}], "suppressed":
-    N, "semantic": bool}``. Retired and superseded memories are left out unless included; ``suppressed`` counts
+    """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for ``query``, fused (``fusion``:
+    ``relative``, each list's scores scaled to 0-1 and weighted ``alpha`` for meaning, ``1 - alpha`` for words; or
+    ``rrf``, reciprocal rank):
+    ``{"results": [{..memory.., "score", "matched": {"semantic"?, "keyword"?}}], "suppressed": N, "semantic": bool}``.
+    Retired and superseded memories are left out unless included; ``suppressed`` counts
     those that would have been among the ``k``. ``as_of`` (a time): the memories as they were then, by the
     system's time axis (each one's revision current at that time). ``valid_at``: only memories true in the
     world then (``valid_from`` <= it < ``valid_until``, open bounds when not given)."""
@@ -51,6 +55,10 @@ def search_memories(
     if kinds is not None and (not isinstance(kinds, list | tuple) or any(x not in KINDS for x in kinds)):
         problems.append(ErrorItem(kind="validation_failed", field="kinds", reason=f"a list of {', '.join(KINDS)}"))
     wanted_tags = check_tags(tags, "tags", problems) if tags is not None else []
+    if fusion not in FUSIONS:
+        problems.append(ErrorItem(kind="validation_failed", field="fusion", reason=f"one of {', '.join(FUSIONS)}"))
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+        problems.append(ErrorItem(kind="validation_failed", field="alpha", reason="a number from 0 to 1"))
     moment = check_time(as_of, "as_of", problems)
     world = check_time(valid_at, "valid_at", problems)
     if problems:
@@ -100,7 +108,13 @@ def search_memories(
     }
     if similarity is not None:
         rankings["semantic"] = sorted(range(len(candidates)), key=lambda i: -similarity[candidates[i].id])
-    fused = fuse(rankings)
+    if fusion == "rrf":
+        fused = fuse(rankings)
+    else:
+        lists = {"keyword": {i: keyword[candidates[i].id][0] for i in rankings["keyword"]}}
+        if similarity is not None:
+            lists["semantic"] = {i: similarity[m.id] for i, m in enumerate(candidates)}
+        fused = fuse_relative(lists, {"semantic": float(alpha), "keyword": 1.0 - float(alpha)})
     order = sorted(fused, key=lambda i: (-fused[i], candidates[i].id))
     positions = {name: {index: rank for rank, index in enumerate(ranked, start=1)} for name, ranked in rankings.items()}
     results: list[dict[str, Any]] = []

@@ -47,6 +47,7 @@ from lakehouse.memory.model import (
     content_hash,
     normalized,
 )
+from lakehouse.memory.ranking import ALPHA
 from lakehouse.memory.search import search_memories
 from lakehouse.memory.warmer import Warmer
 from lakehouse.opsdb.engine import write_transaction
@@ -121,13 +122,11 @@ class MemoryStore:
         valid_at: Any = None,
         include_retired: bool = False,
         include_superseded: bool = False,
+        fusion: str = "relative",
+        alpha: float = ALPHA,
     ) -> dict[str, Any]:
-        """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for ``query``, fused by
-        reciprocal rank: ``{"results": [{..memory.., "score", "matched": {"semantic"?, "keyword"?}}], "suppressed":
-        N, "semantic": bool}``. Retired and superseded memories are left out unless included; ``suppressed`` counts
-        those that would have been among the ``k``. ``as_of`` (a time): the memories as they were then, by the
-        system's time axis (each one's revision current at that time). ``valid_at``: only memories true in the
-        world then (``valid_from`` <= it < ``valid_until``, open bounds when not given)."""
+        """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for ``query``, fused: see
+        ``memory.search.search_memories``."""
         return search_memories(
             self,
             scope,
@@ -140,6 +139,8 @@ class MemoryStore:
             valid_at=valid_at,
             include_retired=include_retired,
             include_superseded=include_superseded,
+            fusion=fusion,
+            alpha=alpha,
         )
 
     # -- reads ----------------------------------------------------------------------------------------------------

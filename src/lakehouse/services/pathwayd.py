@@ -156,6 +156,10 @@ class Search(BaseModel):
     valid_at: Any = Field(None, description="Only memories true in the world at this time (ISO 8601).")
     include_retired: bool = Field(False, description="Also retired memories.")
     include_superseded: bool = Field(False, description="Also superseded memories.")
+    fusion: Any = Field(
+        "relative", description="`relative` (scores scaled and weighted by `alpha`) or `rrf` (reciprocal rank)."
+    )
+    alpha: Any = Field(0.75, description="The weight of meaning in relative fusion (0-1; words get the rest).")
 
 
 @memories_router.post(
@@ -175,6 +179,8 @@ async def search(body: Search, request: Request) -> dict[str, Any]:
             valid_at=body.valid_at,
             include_retired=body.include_retired,
             include_superseded=body.include_superseded,
+            fusion=body.fusion,
+            alpha=body.alpha,
         )
     )
     return found
