@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis.strategies as st
-import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 
 from lakehouse.errors import (
     LakehouseError,
@@ -30,7 +29,6 @@ from lakehouse.memory import MemoryStore
 from lakehouse.memory.model import normalized
 from lakehouse.opsdb import create_engine, upgrade
 
-SCOPE = {"tenant": "sm"}
 WORDS = st.sampled_from(["alpha", "Alpha", "beta", "gamma  delta", "GAMMA delta", "epsilon", "zeta eta"])
 EVERY_WORD = "alpha beta gamma delta epsilon zeta eta"  # a query every memory matches by words
 KINDS = st.sampled_from(["fact", "playbook"])
@@ -61,16 +59,24 @@ class MemoryMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        directory = Path(TMP) / f"sm-{uuid.uuid4().hex}"  # a fresh database for every example
-        directory.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(f"sqlite:///{directory / 'opsdb.sqlite3'}")
-        upgrade(self.engine)
+        self.scope = {"tenant": f"sm-{uuid.uuid4().hex}"}  # a fresh scope for every example
+        shared = WHERE.get("engine")
+        if shared is None:  # SQLite: a fresh database for every example
+            directory = Path(WHERE["tmp"]) / self.scope["tenant"]
+            directory.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(f"sqlite:///{directory / 'opsdb.sqlite3'}")
+            upgrade(self.engine)
+        else:  # PostgreSQL: one fresh database for the test, a fresh scope per example (scopes never see each other)
+            self.engine = shared
+        self.owned = shared is None
         self.store = MemoryStore(self.engine)
         self.model = Model()
         self.checkpoints: list[tuple[datetime, dict[str, str]]] = []  # after each step: its time, active id -> norm
 
     def teardown(self) -> None:
-        self.engine.dispose()
+        self.store.close()
+        if self.owned:
+            self.engine.dispose()
 
     def _new(self, mid: str, kind: str, content: str, op: str) -> None:
         self.model.memories[mid] = {
@@ -85,7 +91,7 @@ class MemoryMachine(RuleBasedStateMachine):
     @rule(target=ids, kind=KINDS, content=WORDS)
     def add(self, kind: str, content: str) -> str:
         existing = self.model.active_with(kind, normalized(content))
-        memory = self.store.add(SCOPE, kind, content)
+        memory = self.store.add(self.scope, kind, content)
         if existing is not None:
             assert memory.id == existing and memory.extra["deduplicated"] is True
         else:
@@ -105,7 +111,7 @@ class MemoryMachine(RuleBasedStateMachine):
         version = (m["version"] if m else 1) + (1 if stale else 0)
         result = self._expect(
             mid,
-            lambda: self.store.update(mid, SCOPE, expected_version=version, content=content),
+            lambda: self.store.update(mid, self.scope, expected_version=version, content=content),
             (MemoryNotFound, MemorySuperseded, MemoryRetired, VersionConflict, MemoryExists),
         )
         if m is None:
@@ -128,7 +134,7 @@ class MemoryMachine(RuleBasedStateMachine):
         m = self.model.memories.get(mid)
         result = self._expect(
             mid,
-            lambda: self.store.revise(mid, SCOPE, content=content),
+            lambda: self.store.revise(mid, self.scope, content=content),
             (MemoryNotFound, MemorySuperseded, MemoryRetired, LakehouseError),
         )
         if m is None:
@@ -157,7 +163,7 @@ class MemoryMachine(RuleBasedStateMachine):
         m, s = self.model.memories.get(mid), self.model.memories.get(successor)
         result = self._expect(
             mid,
-            lambda: self.store.revise(mid, SCOPE, successor_id=successor),
+            lambda: self.store.revise(mid, self.scope, successor_id=successor),
             (MemoryNotFound, MemorySuperseded, MemoryRetired, RevisionCycle, LakehouseError),
         )
         if m is None:
@@ -185,7 +191,7 @@ class MemoryMachine(RuleBasedStateMachine):
         m = self.model.memories.get(mid)
         result = self._expect(
             mid,
-            lambda: self.store.retire(mid, SCOPE, reason="test"),
+            lambda: self.store.retire(mid, self.scope, reason="test"),
             (MemoryNotFound, MemorySuperseded, MemoryRetired),
         )
         if m is None:
@@ -201,7 +207,7 @@ class MemoryMachine(RuleBasedStateMachine):
     def restore(self, mid: str) -> None:
         m = self.model.memories.get(mid)
         result = self._expect(
-            mid, lambda: self.store.restore(mid, SCOPE), (MemoryNotFound, MemoryNotRetired, MemoryExists)
+            mid, lambda: self.store.restore(mid, self.scope), (MemoryNotFound, MemoryNotRetired, MemoryExists)
         )
         if m is None:
             assert isinstance(result, MemoryNotFound)
@@ -217,12 +223,12 @@ class MemoryMachine(RuleBasedStateMachine):
     @rule(mid=consumes(ids))
     def forget(self, mid: str) -> None:
         m = self.model.memories.pop(mid, None)
-        result = self._expect(mid, lambda: self.store.forget(mid, SCOPE, reason="test"), (MemoryNotFound,))
+        result = self._expect(mid, lambda: self.store.forget(mid, self.scope, reason="test"), (MemoryNotFound,))
         assert isinstance(result, MemoryNotFound) if m is None else result["forgotten"] is True
 
     @invariant()
     def same_as_the_model(self) -> None:
-        stored = {m.id: m for m in self.store.list_memories(SCOPE, limit=10_000)}
+        stored = {m.id: m for m in self.store.list_memories(self.scope, limit=10_000)}
         assert set(stored) == set(self.model.memories)
         for mid, m in self.model.memories.items():
             got = stored[mid]
@@ -235,13 +241,13 @@ class MemoryMachine(RuleBasedStateMachine):
 
     @invariant()
     def search_returns_the_active_memories_now_and_then(self) -> None:
-        answer = self.store.search(SCOPE, EVERY_WORD, k=1000)
+        answer = self.store.search(self.scope, EVERY_WORD, k=1000)
         active = {mid: m["norm"] for mid, m in self.model.memories.items() if m["status"] == "active"}
         assert {r["id"]: normalized(r["content"]) for r in answer["results"]} == active
         assert answer["suppressed"] == len(self.model.memories) - len(active)
         for moment, then in self.checkpoints[:1] + self.checkpoints[-2:]:
             known = {mid: norm for mid, norm in then.items() if mid in self.model.memories}  # less the forgotten
-            past = self.store.search(SCOPE, EVERY_WORD, k=1000, as_of=moment)
+            past = self.store.search(self.scope, EVERY_WORD, k=1000, as_of=moment)
             assert {r["id"]: normalized(r["content"]) for r in past["results"]} == known
         self.checkpoints.append((datetime.now(UTC), active))
 
@@ -269,21 +275,30 @@ class MemoryMachine(RuleBasedStateMachine):
     @invariant()
     def histories_are_complete_and_ordered(self) -> None:
         for mid, m in self.model.memories.items():
-            events = self.store.history(mid, SCOPE)["events"]
+            events = self.store.history(mid, self.scope)["events"]
             assert [e["op"] for e in events] == m["ops"]
             assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
 
 
-TMP = ""
-
-
-@pytest.fixture(autouse=True)
-def _tmp(tmp_path: Path) -> None:
-    global TMP  # the machine is built by hypothesis, which takes no fixtures
-    TMP = str(tmp_path)
-
-
-MemoryMachine.TestCase.settings = settings(
+WHERE: dict[str, Any] = {}  # the machine is built by hypothesis, which takes no fixtures
+SETTINGS = settings(
     max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-test_memory_operations_against_a_model = MemoryMachine.TestCase
+
+
+def test_memory_operations_against_a_model_on_sqlite(tmp_path: Path) -> None:
+    WHERE.clear()
+    WHERE["tmp"] = str(tmp_path)
+    run_state_machine_as_test(MemoryMachine, settings=SETTINGS)
+
+
+def test_memory_operations_against_a_model_on_postgres(pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    upgrade(engine)
+    WHERE.clear()
+    WHERE["engine"] = engine
+    try:
+        run_state_machine_as_test(MemoryMachine, settings=settings(SETTINGS, max_examples=25))
+    finally:
+        WHERE.clear()
+        engine.dispose()
