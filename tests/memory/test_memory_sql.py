@@ -78,6 +78,8 @@ def test_an_operator_audits_memory_with_sql(make_client: Callable[..., AppClient
     ]
     columns = client.post("/v1/sql", json={"sql": "SELECT recorded_at, tags, id FROM memory.memories LIMIT 1"})
     assert [c["type"] for c in columns.json()["columns"]] == ["TIMESTAMP WITH TIME ZONE", "JSON", "VARCHAR"]
+    times = _sql(client, "SELECT recorded_at <= now() FROM memory.events ORDER BY id")  # ``at``, a keyword, renamed
+    assert times == [[True]] * 6
     # joins with the lake's own catalog work in the one statement
     joined = "SELECT m.status, e.op, count(*) FROM memory.events e JOIN memory.memories m ON m.id = e.memory_id "
     assert _sql(client, joined + "GROUP BY ALL ORDER BY ALL") == [

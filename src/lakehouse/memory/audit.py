@@ -8,7 +8,7 @@ transaction and events are never deleted, so their count and newest id are the c
 copies at once (``QueryEngine.drop_memory_tables``), so forgotten content does not outlive its purge here either.
 
 JSON text columns (``data``, ``meta``, ``tags``, the scope, an event's ``before``/``after``) are DuckDB ``JSON``;
-times are ``TIMESTAMP WITH TIME ZONE``.
+times are ``TIMESTAMP WITH TIME ZONE``; an event's time (``at``, a keyword in SQL) is ``recorded_at``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ CATALOG = "memory"
 # SQL name -> the operational table it copies
 TABLES: dict[str, sa.Table] = {"memories": memories, "revisions": memory_revisions, "events": memory_events}
 JSON_COLUMNS = frozenset({"scope_key", "data", "meta", "tags", "before", "after"})
+# columns whose names SQL keeps for itself, renamed in the copy (an event's ``at`` is when it was recorded)
+RENAMED = {("events", "at"): "recorded_at"}
 
 Token = tuple[int, int]
 
@@ -42,7 +44,8 @@ def select_sql(name: str, source: str) -> str:
     """The DuckDB statement that makes ``memory.<name>`` from the registered Arrow table ``source``."""
     table = TABLES[name]
     columns = ", ".join(
-        f'"{c.name}"::JSON AS "{c.name}"' if c.name in JSON_COLUMNS else f'"{c.name}"' for c in table.columns
+        f'"{c.name}"{"::JSON" if c.name in JSON_COLUMNS else ""} AS "{RENAMED.get((name, c.name), c.name)}"'
+        for c in table.columns
     )
     order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
     return f'CREATE OR REPLACE TABLE {CATALOG}.main."{name}" AS SELECT {columns} FROM "{source}" ORDER BY {order}'  # noqa: S608 (names are constants)
