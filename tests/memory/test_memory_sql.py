@@ -135,7 +135,7 @@ def test_forget_leaves_no_content_in_the_sql_copy(make_client: Callable[..., App
     assert forgotten.status_code == 200
     # the process's copy went with the FORGET itself, before any query asked
     lakehouse = client.lakehouse
-    assert lakehouse is not None and lakehouse.queries._current.memory_token is None
+    assert lakehouse is not None and lakehouse.queries._current.memory.token is None
     assert _sql(client, find) == [[0]]
     assert _sql(client, f"SELECT op, reason FROM memory.events WHERE memory_id = '{secret['id']}' ORDER BY id") == [
         ["add", None],

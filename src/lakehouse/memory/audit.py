@@ -13,6 +13,7 @@ times are ``TIMESTAMP WITH TIME ZONE``; an event's time (``at``, a keyword in SQ
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,3 +84,45 @@ class MemoryTables:
                     }
                 )
         return token, out
+
+
+class MemoryCopy:
+    """One DuckDB instance's copy of the memory tables, remade when memory has changed."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db  # a duckdb.DuckDBPyConnection
+        self.token: Token | None = None  # the change token of the copy held (None: no copy); guarded by the lock
+        self.lock = threading.Lock()
+
+    def refresh(self, tables: MemoryTables) -> None:
+        """Make ``memory.memories``, ``memory.revisions`` and ``memory.events`` current, if memory has changed since
+        the copy was made. Queries whose transactions began before keep reading the copy they saw."""
+        if self.token is not None and self.token == tables.token():
+            return
+        with self.lock:
+            token, loaded = tables.load()
+            if token == self.token:
+                return
+            cur = self.db.cursor()
+            try:
+                cur.execute("BEGIN")
+                for name, table in loaded.items():
+                    source = f"_memory_{name}"
+                    cur.register(source, table)
+                    cur.execute(select_sql(name, source))
+                    cur.unregister(source)
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+            self.token = token
+
+    def drop(self) -> None:
+        """Drop the copy (after a FORGET): the next query that names the tables reads them anew."""
+        with self.lock:
+            cur = self.db.cursor()
+            try:
+                for name in TABLES:
+                    cur.execute(f'DROP TABLE IF EXISTS {CATALOG}.main."{name}"')
+            finally:
+                cur.close()
+            self.token = None

@@ -46,7 +46,7 @@ from lakehouse.errors import (
     StoreUnavailable,
 )
 from lakehouse.memory import audit as memory_audit
-from lakehouse.memory.audit import MemoryTables
+from lakehouse.memory.audit import MemoryCopy, MemoryTables
 from lakehouse.tables.lake import LatestSnapshot, data_path, open_lake_db, sql_literal
 from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
 from lakehouse.tables.watchdog import Watchdog
@@ -163,42 +163,7 @@ class _Engine:
         )
         self.users = 0  # queries holding it (QueryEngine's lock guards this and ``retired``)
         self.retired = False  # out of the cache: closed when its last query ends
-        # the change token of the memory tables copied into this instance (None: no copy); guarded by memory_lock
-        self.memory_token: tuple[int, int] | None = None
-        self.memory_lock = threading.Lock()
-
-    def copy_memory(self, tables: MemoryTables) -> None:
-        """Make ``memory.memories``, ``memory.revisions`` and ``memory.events`` current, if memory has changed since
-        the copy this instance holds. Queries that started before keep reading the copy their transaction saw."""
-        if self.memory_token is not None and self.memory_token == tables.token():
-            return
-        with self.memory_lock:
-            token, loaded = tables.load()
-            if token == self.memory_token:
-                return
-            cur = self.db.cursor()
-            try:
-                cur.execute("BEGIN")
-                for name, table in loaded.items():
-                    source = f"_memory_{name}"
-                    cur.register(source, table)
-                    cur.execute(memory_audit.select_sql(name, source))
-                    cur.unregister(source)
-                cur.execute("COMMIT")
-            finally:
-                cur.close()
-            self.memory_token = token
-
-    def drop_memory(self) -> None:
-        """Drop the copies of the memory tables (after a FORGET): the next query that names them reads them anew."""
-        with self.memory_lock:
-            cur = self.db.cursor()
-            try:
-                for name in memory_audit.TABLES:
-                    cur.execute(f'DROP TABLE IF EXISTS {memory_audit.CATALOG}.main."{name}"')
-            finally:
-                cur.close()
-            self.memory_token = None
+        self.memory = MemoryCopy(self.db)  # the memory tables as memory.*, copied when a query names them
 
     def close(self) -> None:
         self.reads.close()
@@ -465,7 +430,7 @@ class QueryEngine:
             if memory:
                 assert self._memory is not None
                 try:
-                    engine.copy_memory(self._memory)
+                    engine.memory.refresh(self._memory)
                 except duckdb.Error as exc:
                     raise _map_error(exc, running) from exc
             while True:
@@ -603,7 +568,7 @@ class QueryEngine:
         with self._lock:  # held so that no engine is closed under the drop
             for engine in [self._current, *self._pinned.values()]:
                 if not engine.retired:
-                    engine.drop_memory()
+                    engine.memory.drop()
 
     def close(self) -> None:
         with self._lock:
