@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from lakehouse.config import Settings
+from lakehouse.config import MemorySettings, Settings
 from lakehouse.embed import Embeddings
 from lakehouse.memory import MemoryStore
+from lakehouse.memory import index as index_module
 from lakehouse.memory.index import SearchIndex
 from lakehouse.memory.model import Scope
 from lakehouse.opsdb import create_engine, upgrade
@@ -118,3 +119,19 @@ def test_scopes_are_bounded_and_forget_drops_its_scope(engine: sa.Engine) -> Non
     store.forget(made[2].id, scopes[2], reason="asked")
     assert Scope.parse(scopes[2]).key not in store.index._scopes
     assert store.search(scopes[2], "secret")["results"] == []
+
+
+def test_memories_indexed_while_the_embedder_was_down_get_vectors_later(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.model_validate({"data_dir": tmp_path / "data", "embed": {"provider": "hashing"}})
+    store = MemoryStore(engine, Embeddings(settings, engine), MemorySettings(embed_on_write="off"))
+    store.add(SCOPE, "fact", "the loading dock closes at six")
+    working = store.index._embed
+    store.index._embed = lambda texts: None  # the embedder cannot be had
+    assert store.search(SCOPE, "loading dock")["semantic"] is False  # words alone
+    store.index._embed = working
+    assert store.search(SCOPE, "loading dock")["semantic"] is False  # not asked again so soon
+    monkeypatch.setattr(index_module, "RETRY_SECONDS", 0.0)
+    answer = store.search(SCOPE, "loading dock")
+    assert answer["semantic"] is True and answer["results"][0]["matched"]["semantic"]["rank"] == 1

@@ -10,13 +10,15 @@ is read whole again. Each process keeps its own index and sees another process's
 ``capacity`` scopes are kept, the least recently searched leaving first; a FORGET drops its scope at once.
 
 Embeddings come from the embedding cache (warmed when content is written) or, for any not there yet, from the
-embedder when the memory enters the index; without an embedder the index has no vectors and search ranks by words.
+embedder when the memory enters the index; without an embedder the index has no vectors and search ranks by words,
+and the memories left without one are embedded again at most every 30 seconds.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from lakehouse.memory.ranking import BM25_B, BM25_K1, terms
 from lakehouse.opsdb.engine import read_transaction
 from lakehouse.opsdb.schema import memories, memory_events
 
+RETRY_SECONDS = 30.0  # how often memories left without a vector (no embedder then) are embedded again
 Embed = Callable[[list[str]], "np.ndarray[Any, Any] | None"]
 
 
@@ -52,6 +55,7 @@ class ScopeIndex:
     postings: dict[str, dict[str, int]] = field(default_factory=dict)  # term -> memory id -> frequency
     total_length: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    embedded_at: float = 0.0  # when embeddings were last asked for (monotonic seconds)
     _order: list[str] | None = None  # the memory ids in matrix row order (None: to be rebuilt)
     _matrix: np.ndarray[Any, Any] | None = None
 
@@ -152,10 +156,9 @@ class SearchIndex:
                 sa.select(sa.func.count(), sa.func.max(memory_events.c.id)).where(in_scope)
             ).one()
             newest = int(newest or 0)
-            if (count, newest) == (index.count, index.newest):
-                return
+            unchanged = (count, newest) == (index.count, index.newest)
             changed: set[str] | None = None
-            if index.count >= 0:
+            if not unchanged and index.count >= 0:
                 later = conn.execute(
                     sa.select(memory_events.c.memory_id).where(in_scope, memory_events.c.id > index.newest)
                 ).scalars()
@@ -165,7 +168,10 @@ class SearchIndex:
             query = sa.select(memories).where(memories.c.scope_key == where.key)
             if changed is not None:
                 query = query.where(memories.c.id.in_(sorted(changed)))
-            heads = [rows.row_to_memory(row) for row in conn.execute(query)]
+            heads = [] if unchanged else [rows.row_to_memory(row) for row in conn.execute(query)]
+        if unchanged:
+            self._embed_missing(index)
+            return
         vectors = self._vectors(heads, index)
         if changed is None:
             index.entries.clear()
@@ -178,6 +184,22 @@ class SearchIndex:
         for memory, vector in zip(heads, vectors, strict=True):
             index.put(memory, vector)
         index.count, index.newest = count, newest
+        index.embedded_at = time.monotonic()
+
+    def _embed_missing(self, index: ScopeIndex) -> None:
+        """Memories that entered the index while no embedder could be had are embedded again, at most every
+        ``RETRY_SECONDS`` (until then, and if it fails again, search ranks the scope by words)."""
+        if time.monotonic() - index.embedded_at < RETRY_SECONDS:
+            return
+        index.embedded_at = time.monotonic()
+        missing = [entry.memory for entry in index.entries.values() if entry.vector is None]
+        if not missing:
+            return
+        embedded = self._embed([m.content for m in missing])
+        if embedded is not None:
+            for memory, vector in zip(missing, embedded, strict=True):
+                index.entries[memory.id].vector = vector
+            index._order = None
 
     def _vectors(self, heads: list[Memory], index: ScopeIndex) -> list[np.ndarray[Any, Any] | None]:
         """Each head's embedding: kept from the index when its content has not changed, else from the cache or the
