@@ -222,6 +222,16 @@ class MemorySettings(_Section):
     )
 
 
+class ValidationSettings(_Section):
+    """Schema validation (`lakehouse.validation`, `/v1/schemas`, `/v1/validate`)."""
+
+    max_errors: int = Field(
+        100, ge=1, le=10_000, description="Error items reported per invalid payload (or ingest request), at most."
+    )
+    max_batch: int = Field(10_000, ge=1, description="Payloads in one batch validation, at most.")
+    cache_size: int = Field(256, ge=1, description="Compiled schemas a process keeps (least recently used leave).")
+
+
 class StackSettings(_Section):
     """Ports of each daemon in `lakehouse up` mode (the gateway uses server.port)."""
 
@@ -250,6 +260,7 @@ class Settings(_Section):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     vectors: VectorsSettings = Field(default_factory=VectorsSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:

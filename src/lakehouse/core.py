@@ -24,6 +24,7 @@ from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
+from lakehouse.validation import SchemaCache, SchemaRegistry, Validation
 from lakehouse.vectors import VectorStore
 
 
@@ -44,6 +45,11 @@ class Lakehouse:
         self.pathways = Pathways(self.memory)
         self.playbooks = Playbooks(self.memory)
         self.memory.forgotten_listeners.append(self._drop_memory_tables)
+        cache = SchemaCache(settings.validation.cache_size)
+        self.schemas = SchemaRegistry(self.opsdb, cache)
+        self.validation = Validation(
+            self.schemas, cache, max_errors=settings.validation.max_errors, max_batch=settings.validation.max_batch
+        )
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

@@ -28,7 +28,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── PointNotFound (404 point_not_found)
     │   ├── MemoryNotFound (404 memory_not_found)
     │   ├── StepNotFound (404 step_not_found)
-    │   └── QueryNotFound (404 query_not_found)
+    │   ├── QueryNotFound (404 query_not_found)
+    │   └── SchemaNotFound (404 schema_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── ApiKeyExists (409 api_key_exists)
@@ -46,7 +47,10 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── MemoryRetired (409 memory_retired)
     │   ├── MemoryNotRetired (409 memory_not_retired)
     │   ├── MemoryExists (409 memory_exists)
-    │   └── PathwayEnded (409 pathway_ended)
+    │   ├── PathwayEnded (409 pathway_ended)
+    │   └── BreakingChange (409 breaking_change)
+    ├── Gone (410 gone)
+    │   └── SchemaRetired (410 schema_retired)
     ├── NotAcceptable (406 not_acceptable)
     ├── QueryTimeout (408 query_timeout)
     ├── PreconditionFailed (412 precondition_failed)
@@ -63,7 +67,10 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── InvalidPoint (422 invalid_point)
     │   ├── EmptyBatch (422 empty_batch)
     │   ├── InvalidText (422 invalid_text)
-    │   └── UnknownModel (422 unknown_model)
+    │   ├── UnknownModel (422 unknown_model)
+    │   ├── InvalidSchema (422 invalid_schema)
+    │   ├── UnresolvableRef (422 unresolvable_ref)
+    │   └── InvalidPayload (422 invalid_payload)
     ├── EmbedderFailed (502 embedder_failed)
     ├── StoreUnavailable (503 store_unavailable)
     │   └── EmbedderUnavailable (503 embedder_unavailable)
@@ -84,6 +91,7 @@ __all__ = [
     "BadRequest",
     "BatchTooLarge",
     "BlobNotFound",
+    "BreakingChange",
     "CollectionExists",
     "CollectionNotFound",
     "ConfigError",
@@ -99,6 +107,7 @@ __all__ = [
     "ErrorItem",
     "Forbidden",
     "ForbiddenStatement",
+    "Gone",
     "IdempotencyConflict",
     "IdempotencyInProgress",
     "InvalidBucket",
@@ -108,7 +117,9 @@ __all__ = [
     "InvalidJson",
     "InvalidKey",
     "InvalidName",
+    "InvalidPayload",
     "InvalidPoint",
+    "InvalidSchema",
     "InvalidScope",
     "InvalidSql",
     "InvalidText",
@@ -138,10 +149,13 @@ __all__ = [
     "RevisionCycle",
     "RouteNotFound",
     "SchemaMismatch",
+    "SchemaNotFound",
+    "SchemaRetired",
     "StepNotFound",
     "StoreUnavailable",
     "Unauthenticated",
     "UnknownModel",
+    "UnresolvableRef",
     "UnsupportedMediaType",
     "VersionConflict",
     "error_class_for_kind",
@@ -310,6 +324,10 @@ class QueryNotFound(NotFound):
     kind, title = "query_not_found", "No such running query"
 
 
+class SchemaNotFound(NotFound):
+    kind, title = "schema_not_found", "No such schema"
+
+
 class MethodNotAllowed(LakehouseError):
     status, kind, title = 405, "method_not_allowed", "Method not allowed"
 
@@ -390,6 +408,18 @@ class PathwayEnded(Conflict):
     kind, title = "pathway_ended", "The pathway's run has ended"
 
 
+class BreakingChange(Conflict):
+    kind, title = "breaking_change", "The new schema version breaks the previous one"
+
+
+class Gone(LakehouseError):
+    status, kind, title = 410, "gone", "Gone"
+
+
+class SchemaRetired(Gone):
+    kind, title = "schema_retired", "The schema version is retired"
+
+
 class PreconditionFailed(LakehouseError):
     status, kind, title = 412, "precondition_failed", "Precondition failed"
 
@@ -448,6 +478,18 @@ class InvalidText(RequestValidationFailed):
 
 class UnknownModel(RequestValidationFailed):
     kind, title = "unknown_model", "No such embedding model here"
+
+
+class InvalidSchema(RequestValidationFailed):
+    kind, title = "invalid_schema", "The schema is not valid JSON Schema"
+
+
+class UnresolvableRef(RequestValidationFailed):
+    kind, title = "unresolvable_ref", "A $ref of the schema cannot be resolved"
+
+
+class InvalidPayload(RequestValidationFailed):
+    kind, title = "invalid_payload", "The payload does not match the schema"
 
 
 class EmbedderFailed(LakehouseError):

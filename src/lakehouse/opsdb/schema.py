@@ -141,3 +141,19 @@ memory_events = sa.Table(
     sa.Index("ix_memory_events_memory", "memory_id", "id"),
     sa.Index("ix_memory_events_scope", "scope_key", "id"),
 )
+
+# -- validation (lakehouse.validation): the schema registry; a version is immutable, retiring it stamps retired_at --
+
+schema_versions = sa.Table(
+    "schema_versions",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # sha256 of the canonical JSON
+    sa.Column("draft", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("breaking_changes", sa.Text, nullable=True),  # JSON: the changes a forced registration accepted
+)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from lakehouse.services import catalogd, embedd, gateway, ingestd, pathwayd, queryd, storaged, vectord
+from lakehouse.services import catalogd, embedd, gateway, ingestd, pathwayd, queryd, storaged, validatord, vectord
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,13 @@ SERVICES: dict[str, Service] = {
             ("/v1/memories", "/v1/pathways", "/v1/playbooks"),
             "pathwayd",
             "agent memories, their history, pathways and playbooks",
+        ),
+        Service(
+            "validatord",
+            validatord.router,
+            ("/v1/schemas", "/v1/validate"),
+            "validatord",
+            "the schema registry and validation of payloads",
         ),
     )
 }

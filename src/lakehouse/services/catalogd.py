@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.paging import decode_cursor, encode_cursor
@@ -84,6 +84,17 @@ async def list_datasets(
 async def get_dataset(name: str, request: Request) -> dict[str, Any]:
     datasets = await run_in_threadpool(_datasets, request)
     return (await run_in_threadpool(datasets.get, name)).to_dict()
+
+
+@router.get(
+    "/{name}/schema.json",
+    summary="The dataset's row as a JSON Schema (register it with POST /v1/schemas)",
+    dependencies=[require("read")],
+)
+async def dataset_json_schema(name: str, request: Request) -> Response:
+    datasets = await run_in_threadpool(_datasets, request)
+    document = await run_in_threadpool(datasets.json_schema, name)
+    return JSONResponse(document, media_type="application/schema+json")
 
 
 @router.patch("/{name}", summary="Rename a dataset or set its description", dependencies=[require("write")])

@@ -195,6 +195,25 @@ class Datasets:
         with self.lake.cursor() as cur:
             return self._describe(cur, namespace, name)
 
+    def json_schema(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
+        """The JSON Schema (2020-12) of one row of the dataset (``tables.json_schema``)."""
+        import pyarrow
+
+        from lakehouse.tables.json_schema import row_schema
+
+        namespace, name = split_name(name, namespace)
+        with self.lake.cursor() as cur, transaction(cur):
+            dataset = self._describe(cur, namespace, name, in_transaction=True)
+            if dataset.state != READY:
+                arrow = pyarrow.schema([])
+            else:
+                arrow = cur.execute(f"SELECT * FROM {_qualified(namespace, name)} LIMIT 0").fetch_arrow_table().schema  # noqa: S608 (validated, quoted identifiers)
+        not_null = {c.name for c in dataset.columns if not c.nullable}
+        document = row_schema(f"{namespace}.{name}", arrow, not_null, dataset.description)
+        if dataset.state != READY:
+            document.pop("additionalProperties")
+        return document
+
     def _describe(
         self, cur: duckdb.DuckDBPyConnection, namespace: str, name: str, *, in_transaction: bool = False
     ) -> Dataset:
