@@ -24,7 +24,9 @@ from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
-from lakehouse.validation import SchemaCache, SchemaRegistry, Validation
+from lakehouse.tables.screen import OnError, RowScreen
+from lakehouse.validation import SchemaCache, SchemaRegistry, Validation, Verdict
+from lakehouse.validation.validate import SchemaSpec
 from lakehouse.vectors import VectorStore
 
 
@@ -108,18 +110,23 @@ class Lakehouse:
         mode: Mode = "append",
         key: Sequence[str] = (),
         create: bool = False,
+        schema: str | None = None,
+        on_error: OnError = "reject",
     ) -> IngestResult:
         """Write ``data`` into ``dataset`` as one lake commit, exactly as ``POST /v1/datasets/{name}/ingest`` does.
 
         ``data``: a path (read in place), bytes, a binary file or an iterable of chunks (spooled to disk first),
         each with ``format`` (csv, ndjson, json, parquet, arrow); or anything that exports an Arrow stream (a
-        ``pyarrow.Table``, a pandas or polars DataFrame), written as Arrow IPC without ``format``."""
+        ``pyarrow.Table``, a pandas or polars DataFrame), written as Arrow IPC without ``format``. ``schema``
+        (``"name"`` or ``"name@version"``) checks every row first: ``on_error="reject"`` refuses the data when any
+        row fails, ``"skip"`` writes the rows that pass and reports the others (``result.screened``)."""
         ingestor = Ingestor(self.lake)
+        screen = self.row_screen(schema, on_error) if schema is not None else None
         if isinstance(data, Path):
             format = format or format_of_file(data)
             if format is None:
                 raise ValueError(f"cannot tell the format of {data.name} by its suffix: give format=")
-            return ingestor.ingest_file(dataset, data, format, mode=mode, key=key, create=create)
+            return ingestor.ingest_file(dataset, data, format, mode=mode, key=key, create=create, screen=screen)
         spool_dir = self.settings.in_data_dir(self.settings.lake.spool_path)
         spool_dir.mkdir(parents=True, exist_ok=True)
         spool = spool_dir / f"{uuid.uuid4().hex}.body"
@@ -137,9 +144,26 @@ class Lakehouse:
                 else:
                     for chunk in data:
                         handle.write(chunk)
-            return ingestor.ingest_file(dataset, spool, format, mode=mode, key=key, create=create)
+            return ingestor.ingest_file(dataset, spool, format, mode=mode, key=key, create=create, screen=screen)
         finally:
             spool.unlink(missing_ok=True)
+
+    def row_screen(self, schema: str, on_error: OnError = "reject") -> RowScreen:
+        """The check ingest runs on each row for ``?schema=`` (the schema resolved now: 404 or 410 if it cannot)."""
+        bound = self.validation.validator(schema)
+        limit = bound.max_errors
+        compiled = bound.compiled
+        return RowScreen(
+            check=lambda row: compiled.errors(row, limit),
+            label=self.validation.label(bound.schema),
+            on_error=on_error,
+            max_errors=limit,
+        )
+
+    def validate(self, schema: SchemaSpec, payload: Any, *, max_errors: int | None = None) -> Verdict:
+        """Validate ``payload`` against a registered schema (``"name"``, ``"name@3"``) or one inline, exactly as
+        ``POST /v1/validate`` does; the verdict's ``errors`` are the wire's error items."""
+        return self.validation.validate(schema, payload, max_errors=max_errors)
 
     def embed(self, texts: Sequence[str], *, model: str | None = None) -> EmbedResult:
         """Vectors for ``texts``, exactly as ``POST /v1/embed`` gives them: ``result.vectors`` is a float32 array, one

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from lakehouse.core import Lakehouse
+from lakehouse.errors import RequestValidationFailed
 from lakehouse.idempotency import IdempotencyStore
 from lakehouse.idempotency import validate_key as validate_idempotency_key
 from lakehouse.server.auth import require
@@ -78,9 +79,16 @@ async def ingest(
     mode: Literal["append", "overwrite", "upsert"] = Query("append"),
     key: str | None = Query(None, description="Key column(s) for upsert, comma-separated."),
     create: bool = Query(False, description="Create the dataset from the data's schema if it does not exist."),
+    schema: str | None = Query(None, description='Check every row against this schema ("name" or "name@version").'),
+    on_error: Literal["reject", "skip"] | None = Query(
+        None, description="With schema: reject (default) refuses the body if any row fails; skip writes the others."
+    ),
 ) -> Any:
     fmt = format_for(request.headers.get("content-type"))
     lakehouse: Lakehouse = request.app.state.lakehouse
+    if on_error is not None and schema is None:
+        raise RequestValidationFailed("on_error needs schema=<name>", field="on_error")
+    screen = await run_in_threadpool(lakehouse.row_screen, schema, on_error or "reject") if schema is not None else None
     settings = lakehouse.settings
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
@@ -93,13 +101,15 @@ async def ingest(
         keys = [k.strip() for k in key.split(",") if k.strip()] if key else []
 
         def run(tag: str | None) -> dict[str, Any]:
-            return ingestor.ingest_file(name, spool, fmt, mode=mode, key=keys, create=create, commit_tag=tag).to_dict()
+            return ingestor.ingest_file(
+                name, spool, fmt, mode=mode, key=keys, create=create, commit_tag=tag, screen=screen
+            ).to_dict()
 
         if idempotency_key is None:
             return await run_in_threadpool(run, None)
         owner = owner_of(request)
         request_hash = hashlib.sha256(
-            json.dumps([name, mode, sorted(keys), create, fmt, body_hash]).encode()
+            json.dumps([name, mode, sorted(keys), create, fmt, body_hash, schema, on_error]).encode()
         ).hexdigest()
         return await _idempotent(lakehouse, ingestor, owner, idempotency_key, request_hash, run)
     finally:

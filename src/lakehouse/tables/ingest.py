@@ -35,6 +35,7 @@ from lakehouse.errors import (
 from lakehouse.tables.datasets import Datasets, _qualified, split_name
 from lakehouse.tables.lake import Lake, sql_literal
 from lakehouse.tables.names import quote, validate_identifier
+from lakehouse.tables.screen import RowScreen, Screened, screen_rows
 
 Format = Literal["csv", "ndjson", "json", "parquet", "arrow"]
 Mode = Literal["append", "overwrite", "upsert"]
@@ -153,9 +154,11 @@ class IngestResult:
     duration_ms: float
     created: bool
     schema_changes: list[dict[str, str]] = field(default_factory=list)
+    screened: Screened | None = None
+    schema: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "dataset": f"{self.namespace}.{self.name}",
             "mode": self.mode,
             "rows_written": self.rows_written,
@@ -165,6 +168,14 @@ class IngestResult:
             "created": self.created,
             "schema_changes": self.schema_changes,
         }
+        out.update(_screen_summary(self.schema, self.screened))
+        return out
+
+
+def _screen_summary(schema: str | None, screened: Screened | None) -> dict[str, Any]:
+    if screened is None:
+        return {}
+    return {"schema": schema, "rows_rejected": screened.rows_rejected, "rejected": screened.rejected}
 
 
 def format_for(content_type: str | None) -> Format:
@@ -296,9 +307,11 @@ class Ingestor:
         namespace: str | None = None,
         commit_tag: str | None = None,
         progress: Callable[[float], None] | None = None,
+        screen: RowScreen | None = None,
     ) -> IngestResult:
         """Ingest ``path``. ``commit_tag`` (an idempotency token) is recorded in the lake commit with the result;
-        ``progress`` is called from another thread with DuckDB's percentage of the write while it runs."""
+        ``progress`` is called from another thread with DuckDB's percentage of the write while it runs; ``screen``
+        checks every row against a schema first (``tables.screen``)."""
         started = time.perf_counter()
         namespace, name = split_name(name, namespace)
         keys = [validate_identifier(k, "key") for k in key]
@@ -313,7 +326,29 @@ class Ingestor:
             if not exists and not create and not awaiting:
                 raise DatasetNotFound(f"no dataset {namespace}.{name} (pass create=true to make it)", field="name")
             target = self._columns(cur, namespace, name) if exists else {}
-            source = self._source_columns(self._stage(cur, fmt, path, target, cleanup), fmt)
+            described = self._stage(cur, fmt, path, target, cleanup)
+            screened = None
+            if screen is not None:
+                spool = self.lake.settings.in_data_dir(self.lake.settings.lake.spool_path)
+                screened = screen_rows(cur, fmt, path, screen, spool)
+                if screened.replacement is not None:
+                    path, fmt = screened.replacement
+                    cleanup.callback(path.unlink, missing_ok=True)
+                    if screened.rows_rejected == screened.rows:  # nothing passed: nothing is written
+                        return IngestResult(
+                            namespace=namespace,
+                            name=name,
+                            mode=mode,
+                            rows_written=0,
+                            snapshot_id=self.lake.current_snapshot(),
+                            bytes_read=size,
+                            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                            created=False,
+                            screened=screened,
+                            schema=screen.label,
+                        )
+                    described = self._stage(cur, fmt, path, target, cleanup)
+            source = self._source_columns(described, fmt)
             missing_keys = [k for k in keys if k not in source]
             if missing_keys:
                 raise InvalidName(f"key column {', '.join(missing_keys)} is not in the data", field="key")
@@ -339,6 +374,7 @@ class Ingestor:
                             "bytes_read": size,
                             "created": not exists,
                             "schema_changes": changes,
+                            **_screen_summary(screen.label if screen else None, screened),
                         }
                         info = json.dumps({"idempotency": commit_tag, "result": summary})
                         cur.execute("CALL lake.set_commit_message('lakehouse', 'ingest', extra_info => ?)", [info])
@@ -355,6 +391,8 @@ class Ingestor:
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             created=not exists,
             schema_changes=changes if exists else [{"change": "created", "column": c} for c in source],
+            screened=screened,
+            schema=screen.label if screen else None,
         )
 
     def find_commit(self, commit_tag: str) -> tuple[int, dict[str, Any]] | None:
