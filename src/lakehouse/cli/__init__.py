@@ -12,6 +12,7 @@ from lakehouse.cli.doctor_cmd import doctor
 from lakehouse.cli.keys import keys
 from lakehouse.cli.lake_cmd import lake
 from lakehouse.cli.memory_cmd import memory, playbooks
+from lakehouse.cli.schemas_cmd import schemas, validate
 from lakehouse.cli.serve import serve
 from lakehouse.cli.tables import datasets, ingest, sql
 from lakehouse.cli.vectors_cmd import collections, search
@@ -45,6 +46,8 @@ for command in (
     search,
     memory,
     playbooks,
+    schemas,
+    validate,
 ):
     cli.add_command(command)
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from lakehouse.cli._common import fail, open_lakehouse, settings_options
 from lakehouse.errors import LakehouseError
 from lakehouse.tables.ingest import SUFFIX_FORMATS, Format, Ingestor, Mode, format_of_file
+from lakehouse.tables.screen import OnError
 
 
 @click.command()
@@ -69,6 +70,14 @@ def _print_dataset(described: dict[str, object]) -> None:
 @click.option("--mode", type=click.Choice(["append", "overwrite", "upsert"]), default="append", show_default=True)
 @click.option("--key", help="Key column(s) for upsert, comma-separated.")
 @click.option("--create/--no-create", default=True, show_default=True, help="Create the dataset if missing.")
+@click.option("--schema", help="Check every row against this registered schema (name or name@version) first.")
+@click.option(
+    "--on-error",
+    type=click.Choice(["reject", "skip"]),
+    default="reject",
+    show_default=True,
+    help="With --schema: refuse the file if any row fails, or write the rows that pass.",
+)
 @settings_options
 def ingest(
     file: Path,
@@ -77,6 +86,8 @@ def ingest(
     mode: str,
     key: str | None,
     create: bool,
+    schema: str | None,
+    on_error: str,
     config_path: str | None,
     data_dir: str | None,
 ) -> None:
@@ -86,6 +97,7 @@ def ingest(
     Examples:
       lakehouse ingest customers.csv --dataset crm.customers
       lakehouse ingest changes.parquet --dataset crm.customers --mode upsert --key id
+      lakehouse ingest orders.ndjson --dataset orders --schema order --on-error skip
     """
     chosen = fmt or format_of_file(file)
     if chosen is None:
@@ -104,6 +116,7 @@ def ingest(
     ):
         task = progress.add_task(f"ingesting {file.name} ({file.stat().st_size / 2**20:,.1f} MiB)", total=100)
         try:
+            screen = lakehouse.row_screen(schema, cast(OnError, on_error)) if schema else None
             result = Ingestor(lakehouse.lake).ingest_file(
                 dataset,
                 file,
@@ -112,11 +125,13 @@ def ingest(
                 key=keys,
                 create=create,
                 progress=lambda percent: progress.update(task, completed=percent),
+                screen=screen,
             )
         except LakehouseError as exc:
             progress.stop()
             for item in exc.errors:
                 where = f" (line {item.extra['line']})" if "line" in item.extra else ""
+                where = f" (row {item.extra['row']})" if "row" in item.extra else where
                 click.echo(f"  {item.kind}: {item.field or ''} {item.reason}{where}", err=True)
             fail(exc)
     click.echo(json.dumps(result.to_dict(), indent=2))

@@ -19,6 +19,8 @@ from lakehouse.client.memory import PATHWAY_ROUTES as _PATHWAY_ROUTES
 from lakehouse.client.memory import PLAYBOOK_ROUTES as _PLAYBOOK_ROUTES
 from lakehouse.client.memory import ROUTES as _MEMORY_ROUTES
 from lakehouse.client.memory import Memories, Pathways, Playbooks
+from lakehouse.client.schemas import ROUTES as _SCHEMA_ROUTES
+from lakehouse.client.schemas import Schemas, Validator
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
 from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
@@ -35,6 +37,7 @@ ROUTES = (
     | _MEMORY_ROUTES
     | _PATHWAY_ROUTES
     | _PLAYBOOK_ROUTES
+    | _SCHEMA_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -63,6 +66,10 @@ class Client:
         self.memories = Memories(self._transport)
         self.pathways = Pathways(self._transport)
         self.playbooks = Playbooks(self._transport)
+        self.schemas = Schemas(self._transport)
+        self._validator = Validator(self._transport)
+        self.validate = self._validator.validate
+        self.validate_many = self._validator.validate_many
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._transport.json("GET", "/health")

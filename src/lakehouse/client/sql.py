@@ -41,11 +41,14 @@ class Tables:
         mode: str = "append",
         key: list[str] | None = None,
         create: bool = False,
+        schema: str | None = None,
+        on_error: str | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Write ``data`` into ``dataset`` as one commit: bytes, a binary file, chunks or a path (streamed) in
         ``format``; or, without ``format``, anything that exports an Arrow stream (a ``pyarrow.Table``, a pandas or
-        polars DataFrame), sent as Arrow IPC. With ``idempotency_key`` a retry returns the first answer and writes
+        polars DataFrame), sent as Arrow IPC. ``schema`` checks every row against a registered schema first
+        (``on_error``: ``reject`` or ``skip``). With ``idempotency_key`` a retry returns the first answer and writes
         nothing."""
         if hasattr(data, "__arrow_c_stream__") and format in (None, "arrow"):
             from lakehouse.tables.ingest import write_arrow_stream
@@ -58,6 +61,10 @@ class Tables:
         params: dict[str, Any] = {"mode": mode, "create": str(create).lower()}
         if key:
             params["key"] = ",".join(key)
+        if schema is not None:
+            params["schema"] = schema
+        if on_error is not None:
+            params["on_error"] = on_error
         headers = {"Content-Type": CONTENT_TYPES[format], **idempotency(idempotency_key)}
         if isinstance(data, Path):
             with data.open("rb") as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,10 +37,13 @@ class ProblemItem(BaseModel):
     got: str | None = Field(None, description="schema_mismatch: the incoming column type.")
     current_version: int | None = Field(None, description="version_conflict: the version the memory is at.")
     cycle: list[str] | None = Field(None, description="revision_cycle: the ids of the cycle, in order.")
+    ctx: dict[str, Any] | None = Field(None, description="The rule's parameters, e.g. {'limit': 5} (per kind).")
+    index: int | None = Field(None, description="Batch validation: the index of the payload at fault.")
+    row: int | None = Field(None, description="Ingest with a schema: the 1-based row at fault.")
 
 
 class Problem(BaseModel):
-    """The RFC 9457 body of every error (``application/problem+json``)."""
+    """The RFC 9457 body of every error (``application/problem+json``); ``PROBLEM_SCHEMA`` is its JSON Schema."""
 
     type: str = Field(description="urn:lakehouse:problem:<kind>")
     title: str
@@ -48,6 +52,9 @@ class Problem(BaseModel):
     request_id: str | None
     errors: list[ProblemItem] = Field(min_length=1)
 
+
+#: the JSON Schema of the problem body, checked in next to this module (``problem.schema.json``)
+PROBLEM_SCHEMA: dict[str, Any] = json.loads((Path(__file__).parent / "problem.schema.json").read_text())
 
 # pydantic error types -> stable wire kinds (docs/wire-format.md)
 _PYDANTIC_KINDS = {
