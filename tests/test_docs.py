@@ -53,8 +53,9 @@ def _kinds() -> set[str]:
         kinds.add(cls.kind)
         stack.extend(cls.__subclasses__())
     from lakehouse.server.problems import _PYDANTIC_KINDS
+    from lakehouse.validation.report import KINDS
 
-    return kinds | set(_PYDANTIC_KINDS.values()) | {"type", "invalid_value"}
+    return kinds | set(_PYDANTIC_KINDS.values()) | {"type", "invalid_value"} | set(KINDS) | {"breaking_change"}
 
 
 @pytest.mark.parametrize("kind", sorted(_kinds()))

@@ -8,10 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 
 from lakehouse.errors import PROBLEM_CONTENT_TYPE
+from lakehouse.server.problems import PROBLEM_SCHEMA
 from tests.asgi import AppClient
+
+PROBLEM_VALIDATOR = jsonschema_rs.validator_for(PROBLEM_SCHEMA, offline=True)
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id", "errors"}
 ITEM_KEYS = {"kind", "field", "pointer", "reason"}
@@ -21,6 +25,9 @@ ITEM_EXTRAS = {
     "got",
     "current_version",
     "cycle",
+    "ctx",
+    "index",
+    "row",
 }  # optional members, documented in docs/wire-format.md
 
 
@@ -28,6 +35,8 @@ def assert_problem(response: httpx.Response, status: int, kind: str | None = Non
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE)
     body: dict[str, Any] = response.json()
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in PROBLEM_VALIDATOR.iter_errors(body)]
+    assert not errors, f"the body breaks problem.schema.json: {errors}"
     assert set(body) == PROBLEM_KEYS
     assert body["status"] == status
     assert body["type"].startswith("urn:lakehouse:problem:")
@@ -153,6 +162,14 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
             {"content": b"a", "headers": {"content-type": "x/y"}},
             415,
         ),
+        ("POST", "/v1/schemas"): ({}, {"json": {"name": "s", "schema": {"type": "nonsense"}}}, 422),
+        ("GET", "/v1/schemas"): ({}, {"params": {"cursor": "not-ours"}}, 400),
+        ("GET", "/v1/schemas/{name}"): ({"name": "missing"}, {}, 404),
+        ("GET", "/v1/schemas/{name}/versions"): ({"name": "missing"}, {}, 404),
+        ("GET", "/v1/schemas/{name}/versions/{version}"): ({"name": "missing", "version": "1"}, {}, 404),
+        ("DELETE", "/v1/schemas/{name}/versions/{version}"): ({"name": "missing", "version": "0"}, {}, 422),
+        ("POST", "/v1/validate"): ({}, {"json": {"schema": "missing", "payload": {}}}, 404),
+        ("GET", "/v1/datasets/{name}/schema.json"): ({"name": "missing"}, {}, 404),
         ("GET", "/health"): None,
         ("GET", "/ready"): None,
         ("GET", "/metrics"): None,

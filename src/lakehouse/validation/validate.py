@@ -98,7 +98,10 @@ class BoundValidator:
 
     def problem(self, verdict: Verdict) -> InvalidPayload:
         """The 422 ``invalid_payload`` error for an invalid verdict."""
-        first = verdict.errors[0].reason if len(verdict.errors) == 1 else f"{len(verdict.errors)} error(s)"
+        count = len(verdict.errors)
+        first = verdict.errors[0].reason if count == 1 else f"{count} error(s)"
+        if count >= self.max_errors > 1:
+            first = f"the first {count} error(s) (max_errors)"
         return InvalidPayload(f"the payload does not match {_label(self.schema)}: {first}", errors=verdict.errors)
 
 
