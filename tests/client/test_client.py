@@ -134,3 +134,38 @@ def test_memories(server: tuple[str, str]) -> None:
         assert c.memories.forget(mid, scope, "done")["forgotten"] is True
         with pytest.raises(MemoryNotFound):
             c.memories.get(mid, scope)
+
+
+def test_schemas_and_validation(server: tuple[str, str]) -> None:
+    """The client's verdicts equal the in-process ones; registry errors are raised as the same classes."""
+    from lakehouse.errors import BreakingChange, InvalidSchema, SchemaRetired
+
+    url, admin = server
+    schema = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "minimum": 1}}}
+    with Client(url, api_key=admin) as c:
+        first = c.schemas.register("client_order", schema, description="orders", idempotency_key="reg-1")
+        assert first["version"] == 1 and first["created"] is True
+        again = c.schemas.register("client_order", schema, description="orders", idempotency_key="reg-1")
+        assert again == first  # replayed
+        with pytest.raises(BreakingChange) as refused:
+            c.schemas.register("client_order", {**schema, "required": ["id", "name"]})
+        assert refused.value.errors[0].extra["ctx"] == {"change": "required_added", "property": "name"}
+        with pytest.raises(InvalidSchema):
+            c.schemas.register("client_bad", {"type": 1})
+        assert c.validate("client_order", {"id": 2}).valid
+        verdict = c.validate("client_order@1", {"id": 0})
+        assert not verdict.valid and verdict.errors[0].to_dict() == {
+            "kind": "minimum",
+            "field": "id",
+            "pointer": "/id",
+            "reason": "id must be >= 1",
+            "ctx": {"limit": 1},
+        }
+        batch = c.validate_many("client_order", [{"id": 1}, {}, {"id": "x"}])
+        assert [r.valid for r in batch.results] == [True, False, False]
+        assert [e.kind for e in batch.results[2].errors] == ["type"] and batch.invalid_count == 2
+        assert any(s["name"] == "client_order" for s in c.schemas.list())
+        assert [v["version"] for v in c.schemas.versions("client_order")] == [1]
+        assert c.schemas.retire("client_order", 1)["retired_at"] is not None
+        with pytest.raises(SchemaRetired):
+            c.validate("client_order@1", {"id": 2})

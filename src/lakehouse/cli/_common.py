@@ -53,7 +53,9 @@ def fail(exc: LakehouseError) -> NoReturn:
     click.echo(f"error: {exc.detail}", err=True)
     for item in exc.errors:
         if item.reason != exc.detail:
-            click.echo(f"  {item.kind} at {item.field or '(request)'}: {item.reason}", err=True)
+            change = item.extra.get("ctx", {}).get("change")  # breaking_change: which change
+            note = f" ({change})" if change else ""
+            click.echo(f"  {item.kind} at {item.field or '(request)'}: {item.reason}{note}", err=True)
     sys.exit(EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAIL)
 
 

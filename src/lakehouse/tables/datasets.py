@@ -207,7 +207,7 @@ class Datasets:
             if dataset.state != READY:
                 arrow = pyarrow.schema([])
             else:
-                arrow = cur.execute(f"SELECT * FROM {_qualified(namespace, name)} LIMIT 0").fetch_arrow_table().schema  # noqa: S608 (validated, quoted identifiers)
+                arrow = cur.execute(f"SELECT * FROM {_qualified(namespace, name)} LIMIT 0").to_arrow_table().schema  # noqa: S608 (validated, quoted identifiers)
         not_null = {c.name for c in dataset.columns if not c.nullable}
         document = row_schema(f"{namespace}.{name}", arrow, not_null, dataset.description)
         if dataset.state != READY:

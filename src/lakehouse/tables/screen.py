@@ -119,7 +119,7 @@ def screen_rows(cur: duckdb.DuckDBPyConnection, fmt: str, path: Path, screen: Ro
     import pyarrow.parquet
 
     target = spool_dir / f"{uuid.uuid4().hex}.screened.parquet"
-    reader = cur.execute("SELECT * FROM src").fetch_record_batch(_BATCH)
+    reader = cur.execute("SELECT * FROM src").to_arrow_reader(_BATCH)
     writer = pyarrow.parquet.ParquetWriter(str(target), reader.schema) if keep else None
     try:
         for batch in reader:
