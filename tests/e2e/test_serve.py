@@ -94,6 +94,7 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
                 "embedd",
                 "vectord",
                 "pathwayd",
+                "validatord",
             }
             assert c.ready()["checks"]["opsdb"]["ok"]
             c.blobs.put("e2e", "k", b"hello")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -65,6 +67,15 @@ def _any_url(t: Target) -> tuple[str, str | None]:
     return t.auth_url, t.admin_key
 
 
+@functools.cache
+def _problem_validator() -> Any:
+    import jsonschema_rs
+
+    from lakehouse.server.problems import PROBLEM_SCHEMA
+
+    return jsonschema_rs.validator_for(PROBLEM_SCHEMA, offline=True)
+
+
 def check_problem(response: httpx.Response, status: int, kind: str) -> None:
     """Hold a response to the problem+json shape with the given status and kind."""
     check(
@@ -74,6 +85,8 @@ def check_problem(response: httpx.Response, status: int, kind: str) -> None:
     ctype = response.headers.get("content-type", "")
     check(ctype.startswith("application/problem+json"), f"content-type is {ctype!r}")
     body = response.json()
+    broken = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in _problem_validator().iter_errors(body)]
+    check(not broken, f"the body breaks the problem JSON Schema: {broken[:3]}")
     check(set(body) == PROBLEM_KEYS, f"body keys are {sorted(body)}")
     check(body["status"] == status, "status member differs from the HTTP status")
     check(bool(body["errors"]) and all(set(i) >= ITEM_KEYS for i in body["errors"]), "error items malformed")
