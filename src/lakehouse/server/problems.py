@@ -24,6 +24,7 @@ from lakehouse.errors import (
     problem_body,
 )
 from lakehouse.server.logs import request_id_var
+from lakehouse.validation.report import location
 
 
 class ProblemItem(BaseModel):
@@ -88,11 +89,7 @@ def _validation_kind(pydantic_type: str) -> str:
 def _field(loc: tuple[Any, ...]) -> tuple[str | None, str]:
     """FastAPI's error location -> (dotted field, JSON pointer); the leading 'body'/'query'/... is dropped."""
     parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
-    dotted = ""
-    for part in parts:
-        dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))
-    pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-    return (dotted or None), pointer
+    return location(parts)
 
 
 def problem_response(exc: LakehouseError, request_id: str | None = None) -> Response:

@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 
-PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id", "errors"}
-ITEM_KEYS = {"kind", "field", "pointer", "reason"}
 BUCKET = "lakehouse-verify"
 
 
@@ -86,10 +84,8 @@ def check_problem(response: httpx.Response, status: int, kind: str) -> None:
     check(ctype.startswith("application/problem+json"), f"content-type is {ctype!r}")
     body = response.json()
     broken = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in _problem_validator().iter_errors(body)]
-    check(not broken, f"the body breaks the problem JSON Schema: {broken[:3]}")
-    check(set(body) == PROBLEM_KEYS, f"body keys are {sorted(body)}")
+    check(not broken, f"the body breaks the problem JSON Schema (members, items, kinds): {broken[:3]}")
     check(body["status"] == status, "status member differs from the HTTP status")
-    check(bool(body["errors"]) and all(set(i) >= ITEM_KEYS for i in body["errors"]), "error items malformed")
     check(
         body["type"].endswith(":" + kind) or body["errors"][0]["kind"] == kind,
         f"type is {body['type']!r} and the first item's kind {body['errors'][0]['kind']!r}; expected {kind!r}",
