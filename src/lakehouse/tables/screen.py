@@ -49,17 +49,23 @@ class Screened:
 
     rows: int = 0
     rows_rejected: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    reported: int = 0
+    items: list[ErrorItem] = field(default_factory=list)  # the reported items, each with its row
     replacement: tuple[Path, Literal["ndjson", "parquet"]] | None = None
 
     def record(self, row: int, errors: list[ErrorItem], limit: int) -> None:
         self.rows_rejected += 1
-        room = limit - self.reported
-        if room > 0:
-            items = [{**e.to_dict(), "row": row} for e in errors[:room]]
-            self.reported += len(items)
-            self.rejected.append({"row": row, "errors": items})
+        room = limit - len(self.items)
+        self.items.extend(
+            ErrorItem(e.kind, e.reason, e.field, e.pointer, {**e.extra, "row": row}) for e in errors[:room]
+        )
+
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        """The reported items grouped by row: ``[{"row", "errors": [...]}]``."""
+        by_row: dict[int, list[dict[str, Any]]] = {}
+        for item in self.items:
+            by_row.setdefault(int(item.extra["row"]), []).append(item.to_dict())
+        return [{"row": row, "errors": errors} for row, errors in by_row.items()]
 
 
 def as_json(value: Any) -> Any:
@@ -145,19 +151,8 @@ def _finish(out: Screened, screen: RowScreen, target: Path, fmt: Literal["ndjson
     else:
         target.unlink(missing_ok=True)
     if out.rows_rejected and screen.on_error == "reject":
-        items = [
-            ErrorItem(
-                i["kind"],
-                i["reason"],
-                i["field"],
-                i["pointer"],
-                {k: v for k, v in i.items() if k not in ("kind", "reason", "field", "pointer")},
-            )
-            for entry in out.rejected
-            for i in entry["errors"]
-        ]
         raise InvalidPayload(
             f"{out.rows_rejected} of {out.rows} row(s) do not match {screen.label}; nothing was written "
             "(on_error=skip writes the rows that do)",
-            errors=items,
+            errors=out.items,
         )

@@ -138,6 +138,7 @@ class SchemaRegistry:
                     errors=changes,
                 )
             version = (int(rows[0].version) if rows else 0) + 1
+            now = datetime.now(UTC)
             values = {
                 "name": name,
                 "version": version,
@@ -145,12 +146,22 @@ class SchemaRegistry:
                 "fingerprint": compiled.fingerprint,
                 "draft": compiled.draft,
                 "description": description,
-                "created_at": datetime.now(UTC),
+                "created_at": now,
                 "retired_at": None,
                 "breaking_changes": json.dumps([c.to_dict() for c in changes]) if changes else None,
             }
             conn.execute(table.insert().values(**values))
-        return Registered(_row(_Values(values)), created=True)
+        version_row = SchemaVersion(
+            name=name,
+            version=version,
+            schema=schema,
+            draft=compiled.draft,
+            fingerprint=compiled.fingerprint,
+            description=description,
+            created_at=now,
+            breaking_changes=[c.to_dict() for c in changes],
+        )
+        return Registered(version_row, created=True)
 
     def get(self, name: str, version: int | None = None) -> SchemaVersion:
         """``version`` of ``name``, or its newest live version (404 ``schema_not_found``, 410 when all retired)."""
@@ -229,10 +240,3 @@ class SchemaRegistry:
                 conn.execute(table.update().where(where).values(retired_at=datetime.now(UTC)))
                 row = conn.execute(sa.select(table).where(where)).first()
         return _row(row)
-
-
-class _Values:
-    """Attribute access over a dict of column values (what ``register`` just inserted)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
