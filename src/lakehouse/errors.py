@@ -18,6 +18,7 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     ├── Unauthenticated (401 unauthenticated)
     ├── Forbidden (403 forbidden)
     │   ├── ForbiddenStatement (403 forbidden_statement)
+    │   ├── ForbiddenFunction (403 forbidden_function)
     │   └── PermissionDenied (403 permission_denied)
     ├── NotFound (404 not_found)
     │   ├── RouteNotFound (404 route_not_found)
@@ -106,6 +107,7 @@ __all__ = [
     "EmptyBody",
     "ErrorItem",
     "Forbidden",
+    "ForbiddenFunction",
     "ForbiddenStatement",
     "Gone",
     "IdempotencyConflict",
@@ -278,6 +280,10 @@ class Forbidden(LakehouseError):
 
 class ForbiddenStatement(Forbidden):
     kind, title = "forbidden_statement", "Only one read statement is allowed"
+
+
+class ForbiddenFunction(Forbidden):
+    kind, title = "forbidden_function", "The SQL calls a function the sandbox does not allow"
 
 
 class PermissionDenied(Forbidden):

@@ -1,4 +1,4 @@
-"""Read-only SQL: results, time travel, limits, and a table of escape attempts that must all fail."""
+"""Read-only SQL: results, time travel, limits, cancelling (the sandbox's escape table is in test_sandbox.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import pytest
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import (
-    ForbiddenStatement,
+    ForbiddenFunction,
     InvalidSql,
-    LakehouseError,
-    PermissionDenied,
     QueryCancelled,
     QueryNotFound,
     QueryTimeout,
 )
-from lakehouse.tables.query import check_statement
 from tests.conftest import fresh_pg_database
 
 
@@ -127,7 +124,7 @@ def test_outputs(lh: Lakehouse) -> None:
     assert table.num_rows == 2 and table.column_names == ["id", "name"]
     assert lh.sql(ordered, output="pandas")["name"].tolist() == ["ada", "bob"]
     assert lh.sql(ordered, output="polars")["id"].to_list() == [1, 2]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ForbiddenFunction):
         lh.sql("SELECT * FROM read_csv('/etc/passwd')", output="arrow")
     with pytest.raises(ValueError, match="output must be one of"):
         lh.sql(ordered, output="xml")
@@ -187,80 +184,6 @@ def test_timeout_interrupts(lh: Lakehouse) -> None:
     with pytest.raises(QueryTimeout):
         lh.sql("SELECT count(*) FROM range(10000000000) a", timeout_ms=200)
     assert lh.sql("SELECT 1").rows == [[1]]  # the engine is still usable
-
-
-ESCAPES: list[tuple[str, type[LakehouseError]]] = [
-    ("SELECT * FROM read_csv('/etc/passwd')", PermissionDenied),
-    ("SELECT * FROM read_csv_auto('/etc/hostname')", PermissionDenied),
-    ("SELECT * FROM read_text('/etc/hostname')", PermissionDenied),
-    ("SELECT * FROM read_blob('/etc/hostname')", PermissionDenied),
-    ("SELECT * FROM read_json('/etc/hostname')", PermissionDenied),
-    ("SELECT * FROM read_parquet('/tmp/x.parquet')", PermissionDenied),
-    ("SELECT * FROM glob('/*')", PermissionDenied),
-    ("SELECT * FROM sniff_csv('/etc/passwd')", PermissionDenied),
-    ("SELECT * FROM 'https://example.com/data.csv'", PermissionDenied),
-    ("SELECT getenv('HOME')", InvalidSql),
-    ("COPY customers TO '/tmp/out.csv'", ForbiddenStatement),
-    ("COPY (SELECT 1) TO '/tmp/out.parquet' (FORMAT parquet)", ForbiddenStatement),
-    ("EXPORT DATABASE '/tmp/export'", ForbiddenStatement),
-    ("ATTACH '/tmp/other.db' AS other", ForbiddenStatement),
-    ("DETACH lake", ForbiddenStatement),
-    ("INSTALL httpfs", ForbiddenStatement),
-    ("LOAD httpfs", ForbiddenStatement),
-    ("SET enable_external_access = true", ForbiddenStatement),
-    ("RESET enable_external_access", ForbiddenStatement),
-    ("SET allowed_directories = ['/']", ForbiddenStatement),
-    ("PRAGMA enable_profiling", ForbiddenStatement),
-    ("CALL pragma_version()", ForbiddenStatement),
-    ("CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')", ForbiddenStatement),
-    ("INSERT INTO customers VALUES (9, 'evil')", ForbiddenStatement),
-    ("UPDATE customers SET name = 'evil'", ForbiddenStatement),
-    ("DELETE FROM customers", ForbiddenStatement),
-    ("DROP TABLE customers", ForbiddenStatement),
-    ("ALTER TABLE customers ADD COLUMN x INT", ForbiddenStatement),
-    ("CREATE TABLE evil AS SELECT 1", ForbiddenStatement),
-    ("CREATE VIEW v AS SELECT 1", ForbiddenStatement),
-    ("CREATE MACRO m() AS 1", ForbiddenStatement),
-    ("TRUNCATE customers", ForbiddenStatement),
-    ("SELECT 1; DROP TABLE customers", ForbiddenStatement),
-    ("SELECT 1; SELECT 2", ForbiddenStatement),
-    ("SELECT 1 /* ; */; DELETE FROM customers -- ", ForbiddenStatement),
-    ("WITH x AS (SELECT 1) DELETE FROM customers", ForbiddenStatement),
-    ("PIVOT customers ON name", ForbiddenStatement),
-    ("CHECKPOINT", ForbiddenStatement),
-    ("VACUUM", ForbiddenStatement),
-    ("BEGIN TRANSACTION", ForbiddenStatement),
-    ("USE memory", ForbiddenStatement),
-    ("SELECT * FROM query('DROP TABLE customers')", InvalidSql),
-    ("SELECT * FROM duckdb_secrets()", PermissionDenied),
-    ('SELECT * FROM "DuckDB_Secrets"(redact := false)', PermissionDenied),
-    ("SELECT * FROM which_secret('s3://bucket/x', 's3')", PermissionDenied),
-    (
-        "SELECT * FROM ducklake_table_changes('lake', 'main', 'customers', 0, 1) WHERE 0; DROP TABLE customers",
-        ForbiddenStatement,
-    ),
-]
-
-
-@pytest.mark.parametrize(("sql", "error"), ESCAPES, ids=[s[:40] for s, _ in ESCAPES])
-def test_escapes_are_refused_and_change_nothing(shared_lh: Lakehouse, sql: str, error: type[LakehouseError]) -> None:
-    lh = shared_lh
-    before = lh.lake.current_snapshot()
-    with pytest.raises(error):
-        lh.sql(sql)
-    assert lh.lake.current_snapshot() == before
-    assert lh.sql("SELECT count(*) FROM customers").rows == [[2]]
-    assert lh.sql("SELECT current_setting('enable_external_access')").rows == [[False]]
-    assert not Path("/tmp/out.csv").exists() and not Path("/tmp/export").exists()
-
-
-def test_statement_check_uses_the_parser() -> None:
-    check_statement("SELECT ';' AS semicolon -- DROP TABLE x")
-    check_statement("FROM customers")
-    check_statement("EXPLAIN SELECT 1")
-    check_statement("SELECT 'duckdb_secrets' AS word -- which_secret()")
-    with pytest.raises(InvalidSql):
-        check_statement("SELEC 1")
 
 
 def test_sql_on_a_fresh_lake(tmp_path: Path) -> None:

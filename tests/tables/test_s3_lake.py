@@ -10,7 +10,7 @@ import pytest
 
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
-from lakehouse.errors import ConfigError, PermissionDenied
+from lakehouse.errors import ConfigError, ForbiddenFunction, PermissionDenied
 from lakehouse.tables.lake import s3_secret_sql
 
 pytestmark = [pytest.mark.s3]
@@ -60,8 +60,10 @@ def test_the_sandbox_reads_only_its_own_prefix(s3_lakehouse: Any) -> None:
         f"SELECT * FROM glob('s3://{s3['bucket']}/*')",
         "SELECT * FROM duckdb_secrets()",
     ):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(ForbiddenFunction):
             lakehouse.sql(sql)
+    with pytest.raises(PermissionDenied):
+        lakehouse.sql(f"SELECT * FROM 's3://{s3['bucket']}/tenant-b/secret.csv'")
 
 
 def test_plain_http_endpoint_needs_allow_http(tmp_path: Path) -> None:

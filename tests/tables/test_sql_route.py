@@ -38,7 +38,8 @@ def test_sql_refusals(client: AppClient) -> None:
     cases = [
         ({"sql": "DROP TABLE x"}, 403, "forbidden_statement"),
         ({"sql": "SELECT 1; SELECT 2"}, 403, "forbidden_statement"),
-        ({"sql": "SELECT * FROM read_csv('/etc/passwd')"}, 403, "permission_denied"),
+        ({"sql": "SELECT * FROM read_csv('/etc/passwd')"}, 403, "forbidden_function"),
+        ({"sql": "SELECT * FROM '/etc/passwd'"}, 403, "permission_denied"),
         ({"sql": "SELEC 1"}, 400, "invalid_sql"),
         ({"sql": "SELECT * FROM no_such_table"}, 400, "invalid_sql"),
         ({"sql": "SELECT 1", "snapshot": 1, "as_of": "2026-01-01T00:00:00Z"}, 400, "invalid_sql"),

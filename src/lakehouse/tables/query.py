@@ -45,19 +45,16 @@ from lakehouse.errors import (
     QueryTimeout,
     StoreUnavailable,
 )
-from lakehouse.memory import audit as memory_audit
 from lakehouse.memory.audit import MemoryCopy, MemoryTables
 from lakehouse.tables.lake import LatestSnapshot, data_path, open_lake_db, sql_literal
 from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
+from lakehouse.tables.sandbox import UNRESTRICTED, Grant, Verdict, judge
 from lakehouse.tables.watchdog import Watchdog
 
-ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _PINNED_ENGINES = 8
 # Rows per streamed batch: columnar formats in large batches (one Parquet row group each, few chunks to send),
 # text formats in small ones so the first bytes go out early.
 BATCH_ROWS = {"arrow": 32_768, "parquet": 131_072, "csv": 10_000, "ndjson": 10_000}
-# Functions that describe the engine's credentials (the lake's S3 secret): never callable from /v1/sql.
-DENIED_FUNCTIONS = frozenset({"duckdb_secrets", "which_secret"})
 
 
 def _session_gone(exc: duckdb.Error) -> bool:
@@ -91,43 +88,15 @@ def as_frame(table: Any, output: str) -> Any:
     return table
 
 
-# Statements up to this long have their verdict remembered (agents repeat queries; the parser costs ~0.2 ms).
-_REMEMBERED_SQL = 4096
+def check_statement(sql: str, grant: Grant = UNRESTRICTED) -> Verdict:
+    """Judge ``sql`` by the sandbox's allow-lists (``tables.sandbox``): the statement to run, or an error."""
+    return judge(sql, grant)
 
 
-def check_statement(sql: str) -> frozenset[str]:
-    """Exactly one statement, and a read: anything else is refused before it reaches a connection. Returns the
-    identifiers the statement names (lowercase)."""
-    if len(sql) <= _REMEMBERED_SQL:
-        return _judged(sql)
-    return _judge(sql)
-
-
-def _judge(sql: str) -> frozenset[str]:
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.ParserException as exc:
-        raise InvalidSql(str(exc).split("\n")[0], field="sql") from exc
-    if len(statements) != 1:
-        raise ForbiddenStatement(
-            f"send exactly one statement (got {len(statements)})",
-            errors=[ErrorItem(kind="forbidden_statement", field="sql", reason="exactly one statement is allowed")],
-        )
-    kind = statements[0].type
-    if kind not in ALLOWED_STATEMENTS:
-        name = kind.name
-        raise ForbiddenStatement(
-            f"{name} statements are not allowed: /v1/sql is read-only (SELECT, EXPLAIN)",
-            errors=[ErrorItem(kind="forbidden_statement", field="sql", reason=f"{name} is not a read")],
-        )
-    identifiers = frozenset(_identifiers(sql))
-    denied = sorted(DENIED_FUNCTIONS.intersection(identifiers))
-    if denied:
-        raise PermissionDenied(f"{denied[0]}() is not available over /v1/sql", field="sql")
-    return identifiers
-
-
-_judged = functools.lru_cache(maxsize=1024)(_judge)  # refusals raise, so only accepted statements are remembered
+@functools.lru_cache(maxsize=1024)
+def _reads_clock(sql: str) -> bool:
+    """Whether the statement names a function DuckDB evaluates once per transaction (then it runs in a fresh one)."""
+    return not CLOCK_FUNCTIONS.isdisjoint(_identifiers(sql))
 
 
 class _Engine:
@@ -149,6 +118,7 @@ class _Engine:
                 raise InvalidSql(f"no such snapshot: {message}", field="snapshot") from exc
             raise StoreUnavailable(f"cannot attach the lake catalog: {message}", field="lake") from exc
         self.db.execute(f"SET allowed_directories = [{sql_literal(lake_data)}]")
+        self.db.execute("SET python_enable_replacements = false")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
         # The current lake's engine asks ``latest`` whether an idle transaction still reads the newest snapshot; a
@@ -408,6 +378,7 @@ class QueryEngine:
         timeout_ms: int | None,
         query_id: str | None,
         owner: str | None,
+        grant: Grant = UNRESTRICTED,
     ) -> Iterator[tuple[duckdb.DuckDBPyConnection, Lease, str]]:
         """A cursor in a read transaction, with ``sql`` executed, its lease (the snapshot it reads; set
         ``reusable`` once the whole result is read) and the query's id (generated when not given), registered as
@@ -417,15 +388,14 @@ class QueryEngine:
         and fetching: the watchdog interrupts the cursor when it runs out. A reused transaction whose catalog session
         has gone (a PostgreSQL restart, say) fails with a transaction, connection or I/O error before any row: the
         query then runs once more in a fresh one."""
-        identifiers = check_statement(sql)
+        verdict = judge(sql, grant)
         limit_ms = self.settings.lake.query_timeout_ms
         deadline_at = time.monotonic() + min(timeout_ms or limit_ms, limit_ms) / 1000
         query_id = query_id or uuid.uuid4().hex
-        fresh = not CLOCK_FUNCTIONS.isdisjoint(identifiers)
-        # A statement naming the memory catalog reads a current copy of the memory tables, in a transaction begun
-        # after the copy was made (an idle one may predate it).
-        memory = self._memory is not None and memory_audit.CATALOG in identifiers
-        fresh = fresh or memory
+        # A statement that reads the memory tables reads a current copy of them, in a transaction begun after the
+        # copy was made (an idle one may predate it).
+        memory = self._memory is not None and verdict.reads_memory
+        fresh = memory or _reads_clock(sql)
         with self._engine(snapshot, as_of) as engine, self._register(sql, query_id, owner) as running:
             if memory:
                 assert self._memory is not None
@@ -444,9 +414,9 @@ class QueryEngine:
                             if running.cancelled:  # before DuckDB had a query to interrupt
                                 raise running.cancelled_error()
                             if params:
-                                cur.execute(sql, params)
+                                cur.execute(verdict.sql, params)
                             else:
-                                cur.execute(sql)
+                                cur.execute(verdict.sql)
                         except duckdb.Error as exc:
                             if (
                                 reused
@@ -490,11 +460,12 @@ class QueryEngine:
         timeout_ms: int | None = None,
         query_id: str | None = None,
         owner: str | None = None,
+        grant: Grant = UNRESTRICTED,
     ) -> QueryResult:
         """Run a query and return at most ``max_rows`` rows (``truncated`` says when there were more)."""
         started = time.perf_counter()
         limit = min(max_rows or self.settings.lake.query_max_rows, self.settings.lake.query_max_rows)
-        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, lease, query_id):
+        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner, grant) as (cur, lease, query_id):
             description = cur.description or []
             fetched = cur.fetchmany(limit + 1)
             lease.reusable = len(fetched) <= limit  # read to its end
@@ -519,9 +490,10 @@ class QueryEngine:
         timeout_ms: int | None = None,
         query_id: str | None = None,
         owner: str | None = None,
+        grant: Grant = UNRESTRICTED,
     ) -> Any:
         """Run a query and return every row as a ``pyarrow.Table`` (no row cap; the time limit applies)."""
-        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner) as (cur, lease, _):
+        with self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner, grant) as (cur, lease, _):
             try:
                 table = cur.to_arrow_table()
             except duckdb.Error as exc:
@@ -541,6 +513,7 @@ class QueryEngine:
         batch_rows: int | None = None,
         query_id: str | None = None,
         owner: str | None = None,
+        grant: Grant = UNRESTRICTED,
     ) -> tuple[int, Iterator[bytes]]:
         """Run a query and return (snapshot id, the result encoded as ``fmt``, batch by batch).
 
@@ -549,7 +522,7 @@ class QueryEngine:
         the stream ends early)."""
         stack = contextlib.ExitStack()
         try:
-            opened = self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner)
+            opened = self._cursor(sql, params, snapshot, as_of, timeout_ms, query_id, owner, grant)
             cur, lease, _ = stack.enter_context(opened)
             reader = cur.to_arrow_reader(batch_rows or BATCH_ROWS[fmt])
         except BaseException:
