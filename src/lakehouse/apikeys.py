@@ -3,6 +3,10 @@
 A key is ``lh_`` + 32 random bytes (URL-safe base64). Only its SHA-256 is stored, next to a short prefix used
 to find candidate rows; the hash is compared in constant time. Scopes: ``read``, ``write``, ``sql``, ``admin``
 (``admin`` grants every scope).
+
+A key may be bound: to one memory ``tenant`` (its memory, pathway and playbook routes answer only within that
+tenant; in SQL it reads only that tenant's rows of ``memory.*``) and to lake ``namespaces`` (dataset namespaces and
+collection namespaces: ingest, catalog, vector and SQL routes refuse anything outside them). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from lakehouse.errors import ApiKeyExists, ApiKeyNotFound, BadRequest, InvalidScope
+from lakehouse.inputs import check_text
 from lakehouse.opsdb.schema import api_keys
+from lakehouse.tables.names import validate_identifier
 
-__all__ = ["SCOPES", "ApiKey", "ApiKeyStore", "CreatedKey", "parse_scopes"]
+__all__ = ["SCOPES", "ApiKey", "ApiKeyStore", "CreatedKey", "check_tenant", "parse_namespaces", "parse_scopes"]
 
 SCOPES = ("read", "write", "sql", "admin")
 KEY_PREFIX = "lh_"
@@ -38,9 +44,20 @@ class ApiKey:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    tenant: str | None = None  # bound to this memory tenant (None: any tenant)
+    namespaces: tuple[str, ...] | None = None  # bound to these lake namespaces (None: every namespace)
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
+
+    @property
+    def unbound(self) -> bool:
+        """Bound to no tenant and no namespace."""
+        return self.tenant is None and self.namespaces is None
+
+    def reaches(self, namespace: str) -> bool:
+        """Whether the key may use the lake namespace ``namespace``."""
+        return self.namespaces is None or namespace in self.namespaces
 
     def to_dict(self) -> dict[str, object]:
         def iso(value: datetime | None) -> str | None:
@@ -51,6 +68,8 @@ class ApiKey:
             "name": self.name,
             "prefix": self.prefix,
             "scopes": list(self.scopes),
+            "tenant": self.tenant,
+            "namespaces": list(self.namespaces) if self.namespaces is not None else None,
             "created_at": iso(self.created_at),
             "last_used_at": iso(self.last_used_at),
             "revoked_at": iso(self.revoked_at),
@@ -77,6 +96,25 @@ def parse_scopes(scopes: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
+def parse_namespaces(namespaces: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Validate lake namespaces (comma-separated or a list) into a sorted tuple; None or empty: no binding."""
+    if namespaces is None:
+        return None
+    items = namespaces.split(",") if isinstance(namespaces, str) else list(namespaces)
+    cleaned = sorted({validate_identifier(str(n).strip(), "namespaces") for n in items if str(n).strip()})
+    return tuple(cleaned) or None
+
+
+def check_tenant(tenant: str | None) -> str | None:
+    """A tenant a key may be bound to: 1-200 characters of valid text (None: no binding)."""
+    if tenant is None:
+        return None
+    check_text(tenant, "tenant")
+    if not tenant.strip() or len(tenant) > 200:
+        raise BadRequest("tenant must be 1-200 characters", field="tenant")
+    return tenant
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -91,6 +129,7 @@ def _row_to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
     m = row._mapping
     created = _aware(m["created_at"])
     assert created is not None
+    namespaces = m["namespaces"]
     return ApiKey(
         id=m["id"],
         name=m["name"],
@@ -99,6 +138,8 @@ def _row_to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
         created_at=created,
         last_used_at=_aware(m["last_used_at"]),
         revoked_at=_aware(m["revoked_at"]),
+        tenant=m["tenant"],
+        namespaces=tuple(str(namespaces).split(",")) if namespaces else None,
     )
 
 
@@ -108,11 +149,22 @@ class ApiKeyStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def create(self, name: str, scopes: str | list[str] | tuple[str, ...]) -> CreatedKey:
+    def create(
+        self,
+        name: str,
+        scopes: str | list[str] | tuple[str, ...],
+        *,
+        tenant: str | None = None,
+        namespaces: str | list[str] | tuple[str, ...] | None = None,
+    ) -> CreatedKey:
+        """A new key with ``scopes``, optionally bound to one memory ``tenant`` and to lake ``namespaces``."""
+        check_text(name, "name")
         name = name.strip()
         if not name or len(name) > 200:
             raise BadRequest("key name must be 1-200 characters", field="name")
         parsed = parse_scopes(scopes)
+        bound_tenant = check_tenant(tenant)
+        bound_namespaces = parse_namespaces(namespaces)
         token = secrets.token_urlsafe(32)
         secret = KEY_PREFIX + token
         row = {
@@ -121,6 +173,8 @@ class ApiKeyStore:
             "prefix": token[:_PREFIX_CHARS],
             "key_hash": _hash(secret),
             "scopes": ",".join(parsed),
+            "tenant": bound_tenant,
+            "namespaces": ",".join(bound_namespaces) if bound_namespaces else None,
             "created_at": datetime.now(UTC),
             "last_used_at": None,
             "revoked_at": None,

@@ -40,6 +40,9 @@ class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address to bind. Non-loopback needs auth on.")
     port: int = Field(3100, ge=1, le=65535, description="Port to bind (the gateway's port in a stack).")
     max_body_bytes: int = Field(16 * MiB, ge=1, description="Largest request body, except blob uploads.")
+    max_json_depth: int = Field(
+        64, ge=2, le=512, description="Deepest nesting of a JSON body or ingested JSON row (arrays and objects)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
 

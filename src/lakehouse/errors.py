@@ -14,12 +14,18 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── InvalidName (400 invalid_name)
     │   ├── EmptyBody (400 empty_body)
     │   ├── MalformedInput (400 malformed_input)
+    │   ├── LoneSurrogate (400 lone_surrogate)
+    │   ├── NulCharacter (400 nul_character)
+    │   ├── NestingTooDeep (400 nesting_too_deep)
+    │   ├── NonFiniteNumber (400 non_finite_number)
+    │   ├── TruncatedInput (400 truncated_input)
     │   └── InvalidSql (400 invalid_sql)
     ├── Unauthenticated (401 unauthenticated)
     ├── Forbidden (403 forbidden)
     │   ├── ForbiddenStatement (403 forbidden_statement)
     │   ├── ForbiddenFunction (403 forbidden_function)
-    │   └── PermissionDenied (403 permission_denied)
+    │   ├── PermissionDenied (403 permission_denied)
+    │   └── TenantForbidden (403 tenant_forbidden)
     ├── NotFound (404 not_found)
     │   ├── RouteNotFound (404 route_not_found)
     │   ├── BlobNotFound (404 blob_not_found)
@@ -60,6 +66,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RangeNotSatisfiable (416 range_not_satisfiable)
     ├── RequestValidationFailed (422 validation_failed)
+    │   ├── IntegerOutOfRange (422 integer_out_of_range)
+    │   ├── MixedTypes (422 mixed_types)
     │   ├── InvalidColumnType (422 invalid_column_type)
     │   ├── ConversionFailed (422 conversion_failed)
     │   ├── DuplicateKey (422 duplicate_key)
@@ -74,7 +82,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   └── InvalidPayload (422 invalid_payload)
     ├── EmbedderFailed (502 embedder_failed)
     ├── StoreUnavailable (503 store_unavailable)
-    │   └── EmbedderUnavailable (503 embedder_unavailable)
+    │   ├── EmbedderUnavailable (503 embedder_unavailable)
+    │   └── Overloaded (503 overloaded)
     └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
 
 :func:`problem_body` is the only place that builds the wire body.
@@ -112,6 +121,7 @@ __all__ = [
     "Gone",
     "IdempotencyConflict",
     "IdempotencyInProgress",
+    "IntegerOutOfRange",
     "InvalidBucket",
     "InvalidColumnType",
     "InvalidCursor",
@@ -127,6 +137,7 @@ __all__ = [
     "InvalidText",
     "KeyConflict",
     "LakehouseError",
+    "LoneSurrogate",
     "MalformedInput",
     "MemoryExists",
     "MemoryNotFound",
@@ -134,8 +145,13 @@ __all__ = [
     "MemoryRetired",
     "MemorySuperseded",
     "MethodNotAllowed",
+    "MixedTypes",
+    "NestingTooDeep",
+    "NonFiniteNumber",
     "NotAcceptable",
     "NotFound",
+    "NulCharacter",
+    "Overloaded",
     "PathwayEnded",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -155,6 +171,8 @@ __all__ = [
     "SchemaRetired",
     "StepNotFound",
     "StoreUnavailable",
+    "TenantForbidden",
+    "TruncatedInput",
     "Unauthenticated",
     "UnknownModel",
     "UnresolvableRef",
@@ -266,6 +284,26 @@ class MalformedInput(BadRequest):
     kind, title = "malformed_input", "The body cannot be parsed in its declared format"
 
 
+class LoneSurrogate(BadRequest):
+    kind, title = "lone_surrogate", "A string holds a lone surrogate"
+
+
+class NulCharacter(BadRequest):
+    kind, title = "nul_character", "A string holds a NUL character"
+
+
+class NestingTooDeep(BadRequest):
+    kind, title = "nesting_too_deep", "The input nests too deep"
+
+
+class NonFiniteNumber(BadRequest):
+    kind, title = "non_finite_number", "A number is not finite"
+
+
+class TruncatedInput(BadRequest):
+    kind, title = "truncated_input", "The body ends before its format's end marker"
+
+
 class InvalidSql(BadRequest):
     kind, title = "invalid_sql", "The SQL does not parse or names something that does not exist"
 
@@ -288,6 +326,10 @@ class ForbiddenFunction(Forbidden):
 
 class PermissionDenied(Forbidden):
     kind, title = "permission_denied", "The query reaches outside the lake"
+
+
+class TenantForbidden(Forbidden):
+    kind, title = "tenant_forbidden", "The API key is bound to another tenant"
 
 
 class NotFound(LakehouseError):
@@ -450,6 +492,14 @@ class RequestValidationFailed(LakehouseError):
     status, kind, title = 422, "validation_failed", "Request validation failed"
 
 
+class IntegerOutOfRange(RequestValidationFailed):
+    kind, title = "integer_out_of_range", "An integer is out of range"
+
+
+class MixedTypes(RequestValidationFailed):
+    kind, title = "mixed_types", "A column holds values of different types"
+
+
 class InvalidColumnType(RequestValidationFailed):
     kind, title = "invalid_column_type", "Invalid column type"
 
@@ -508,6 +558,10 @@ class StoreUnavailable(LakehouseError):
 
 class EmbedderUnavailable(StoreUnavailable):
     kind, title = "embedder_unavailable", "No embedding provider is set up"
+
+
+class Overloaded(StoreUnavailable):
+    kind, title = "overloaded", "Too much work is queued; retry after a pause"
 
 
 class ConfigError(LakehouseError):

@@ -22,6 +22,8 @@ api_keys = sa.Table(
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("tenant", sa.String(200), nullable=True),  # bound to this memory tenant (None: any)
+    sa.Column("namespaces", sa.String(2000), nullable=True),  # comma-separated lake namespaces (None: any)
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),

@@ -14,11 +14,19 @@ from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed import describe
 from lakehouse.errors import ConfigError
+from lakehouse.server.json_body import JsonBodyMiddleware
 from lakehouse.server.metrics import Metrics
 from lakehouse.server.middleware import RequestContextMiddleware
 from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
+
+
+def _streams(scope: Scope) -> bool:
+    """Whether the request's body is streamed to a store (a blob upload, an ingest) rather than parsed whole."""
+    return (scope["method"] == "PUT" and scope["path"].startswith("/v1/blobs/")) or (
+        scope["method"] == "POST" and scope["path"].endswith("/ingest")
+    )
 
 
 def _body_limit(settings: Settings) -> Callable[[Scope], int]:
@@ -75,5 +83,6 @@ def create_app(
         app.include_router(SERVICES[name].router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     limit = _body_limit(settings)
+    app.add_middleware(JsonBodyMiddleware, max_depth=settings.server.max_json_depth, streams=_streams)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)
     return app

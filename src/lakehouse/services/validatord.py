@@ -14,6 +14,7 @@ from lakehouse.errors import RequestValidationFailed
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
 from lakehouse.server.idempotent import Answer, idempotent
+from lakehouse.validation.registry import MAX_VERSION
 
 router = APIRouter(tags=["validation"])
 
@@ -99,7 +100,7 @@ async def list_versions(name: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/schemas/{name}/versions/{version}", summary="One version of a schema", dependencies=[require("read")])
-async def get_version(name: str, request: Request, version: int = Path(ge=1)) -> dict[str, Any]:
+async def get_version(name: str, request: Request, version: int = Path(ge=1, le=MAX_VERSION)) -> dict[str, Any]:
     registry = _lakehouse(request).schemas
     return (await run_in_threadpool(registry.get, name, version)).to_dict()
 
@@ -109,7 +110,7 @@ async def get_version(name: str, request: Request, version: int = Path(ge=1)) ->
     summary="Retire a version (validation against it is then 410 schema_retired)",
     dependencies=[require("write")],
 )
-async def retire_version(name: str, request: Request, version: int = Path(ge=1)) -> Response:
+async def retire_version(name: str, request: Request, version: int = Path(ge=1, le=MAX_VERSION)) -> Response:
     registry = _lakehouse(request).schemas
 
     async def work() -> Answer:

@@ -29,9 +29,12 @@ from lakehouse.errors import (
     ErrorItem,
     InvalidName,
     MalformedInput,
+    MixedTypes,
     SchemaMismatch,
+    TruncatedInput,
     UnsupportedMediaType,
 )
+from lakehouse.inputs import check_json_file
 from lakehouse.tables.datasets import Datasets, _qualified, split_name
 from lakehouse.tables.lake import Lake, sql_literal
 from lakehouse.tables.names import quote, validate_identifier
@@ -53,6 +56,9 @@ MEDIA_TYPES: dict[str, Format] = {
 }
 
 
+_ARROW_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # continuation marker + zero-length message
+
+
 def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
     """An Arrow IPC stream file rewritten, batch by batch, as an uncompressed Parquet file next to it (removed by
     ``cleanup``), which DuckDB scans as often as needed with memory bounded by a row group. DuckDB's own scan of an
@@ -61,6 +67,11 @@ def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
     import pyarrow.ipc
     import pyarrow.parquet
 
+    with path.open("rb") as handle:  # a stream cut short (between batches, too) lacks its end-of-stream marker
+        handle.seek(max(path.stat().st_size - len(_ARROW_EOS), 0))
+        if handle.read() != _ARROW_EOS:
+            item = ErrorItem(kind="truncated_input", field="body", reason="no end-of-stream marker at the end")
+            raise TruncatedInput("the Arrow IPC stream ends without its end-of-stream marker", errors=[item])
     staged = path.with_name(path.name + ".parquet")
     cleanup.callback(staged.unlink, missing_ok=True)
     try:
@@ -257,6 +268,28 @@ def _csv_reader(cur: duckdb.DuckDBPyConnection, path: Path, known: dict[str, str
     return f"read_csv({sql_literal(path)}, {', '.join(options)})"
 
 
+def _refuse_mixed_types(
+    cur: duckdb.DuckDBPyConnection, described: list[tuple[Any, ...]], target: dict[str, str]
+) -> None:
+    """A JSON column whose values are of different JSON types (a string in one row, an object in another) is refused,
+    naming the first row whose type differs from the first row's: stored, every value would be re-encoded as JSON."""
+    for column, kind, *_ in described:
+        if str(kind) != "JSON" or target.get(str(column)) == "JSON":  # a JSON column of the dataset takes any JSON
+            continue
+        col = quote(str(column))
+        rows = cur.execute(
+            f"SELECT json_type({col}) AS t, min(n) FROM (SELECT {col}, row_number() OVER () AS n FROM src) "  # noqa: S608
+            f"WHERE {col} IS NOT NULL AND json_type({col}) <> 'NULL' GROUP BY t ORDER BY 2"
+        ).fetchall()
+        if len(rows) > 1:
+            (first, _), (other, row) = rows[0], rows[1]
+            names = {"VARCHAR": "string", "BIGINT": "integer", "UBIGINT": "integer", "DOUBLE": "number"}
+            a, b = (names.get(str(t), str(t).lower()) for t in (first, other))
+            reason = f"column {column!r} holds a {a} in row 1 of its values and, in row {row}, a {b}"
+            item = ErrorItem(kind="mixed_types", field=str(column), reason=reason, extra={"row": int(row)})
+            raise MixedTypes(f"{reason}: send one type per column", errors=[item])
+
+
 def _line_of(message: str) -> int | None:
     match = _LINE.search(message)
     return int(match.group(1)) if match else None
@@ -433,10 +466,15 @@ class Ingestor:
                 reader = _reader("parquet", _arrow_as_parquet(path, cleanup), {})
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             else:
+                if fmt in ("ndjson", "json"):  # depth, lone surrogates, non-finite numbers: before DuckDB parses
+                    check_json_file(path, lines=fmt == "ndjson", max_depth=self.lake.settings.server.max_json_depth)
                 # our spool path, and names and types quoted as literals
                 reader = _csv_reader(cur, path, target) if fmt == "csv" else _reader(fmt, path, target)
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
-            return cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs: structural errors surface here
+            described = cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs: structural errors surface here
+            if fmt in ("ndjson", "json"):
+                _refuse_mixed_types(cur, described, target)
+            return described
         except duckdb.Error as exc:
             raise _input_error(exc, fmt, path) from exc
 

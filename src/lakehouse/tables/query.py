@@ -34,7 +34,6 @@ import duckdb
 
 from lakehouse.config import Settings
 from lakehouse.errors import (
-    ErrorItem,
     ForbiddenStatement,
     InvalidSql,
     PermissionDenied,

@@ -95,14 +95,19 @@ def _row(row: Any) -> SchemaVersion:
     )
 
 
+MAX_VERSION = 2**31 - 1  # versions are 32-bit integers in the operational DB
+
+
 def parse_ref(ref: str) -> tuple[str, int | None]:
     """``"name"`` -> (name, None); ``"name@3"`` -> (name, 3)."""
     name, at, version = ref.partition("@")
     validate_name(name, "schema")
     if not at:
         return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidName(f"schema reference {ref!r}: the version after @ is a positive integer", field="schema")
+    if not (version.isascii() and version.isdigit()) or len(version) > 10 or not 1 <= int(version) <= MAX_VERSION:
+        raise InvalidName(
+            f"schema reference {ref!r}: the version after @ is an integer from 1 to {MAX_VERSION}", field="schema"
+        )
     return name, int(version)
 
 
