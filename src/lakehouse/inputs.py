@@ -36,6 +36,7 @@ __all__ = [
     "MAX_DEPTH",
     "InvalidJson",
     "check_json_file",
+    "check_no_nul",
     "check_text",
     "check_value",
     "loads",
@@ -145,7 +146,7 @@ def loads(data: bytes | str, field: str = "body", max_depth: int = MAX_DEPTH, *,
 
 
 # A line with more opening brackets than MAX_DEPTH could nest too deep; NaN/Infinity are tokens JSON does not have.
-_SUSPECT_LINE = re.compile(rb"\\u[dD][89a-fA-F]|\d{19,}|[eE][+-]?\d{3,}|NaN|Infinity")
+_SUSPECT_LINE = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\d{19,}|[eE][+-]?\d{3,}|NaN|Infinity")
 _CHUNK = 8 << 20
 
 
@@ -159,7 +160,8 @@ def check_json_file(path: Any, lines: bool, max_depth: int = MAX_DEPTH) -> None:
     """Check an NDJSON (``lines``) or JSON file under the rules of ``loads`` before a reader of the lake sees it.
 
     The bytes are scanned in C, a chunk at a time; only a chunk where a rule could be broken is parsed, line by line,
-    so the error names the line (``line`` in the error item, 1-based). Strings may hold NUL here: the lake keeps it."""
+    so the error names the line (``line`` in the error item, 1-based). A NUL in a string is refused too: the lake's
+    catalog keeps column statistics as text, and a NUL in them breaks its later reads."""
     with open(path, "rb") as handle:  # noqa: PTH123 (a path or a str)
         if not lines:
             head = handle.read(_CHUNK)
@@ -190,7 +192,7 @@ def check_json_file(path: Any, lines: bool, max_depth: int = MAX_DEPTH) -> None:
 
 def _check_line(line: bytes, number: int, max_depth: int) -> None:
     try:
-        loads(line, "body", max_depth, nul=True)
+        loads(line, "body", max_depth)
     except InvalidJson:  # not JSON at all: the lake's reader reports it with its own words
         return
     except LakehouseError as exc:
@@ -202,6 +204,19 @@ def _check_line(line: bytes, number: int, max_depth: int) -> None:
 
 def _check_document(data: bytes, max_depth: int) -> None:
     try:
-        loads(data, "body", max_depth, nul=True)
+        loads(data, "body", max_depth)
     except InvalidJson:
         return
+
+
+def check_no_nul(path: Any) -> None:
+    """Refuse a text file (CSV) with a NUL byte, naming its line: the lake cannot keep NUL in text."""
+    number = 0
+    with open(path, "rb") as handle:  # noqa: PTH123 (a path or a str)
+        while block := handle.read(_CHUNK):
+            at = block.find(b"\x00")
+            if at >= 0:
+                line = number + block.count(b"\n", 0, at) + 1
+                item = ErrorItem(kind="nul_character", field="body", reason="a NUL byte", extra={"line": line})
+                raise NulCharacter(f"line {line}: the body holds a NUL byte, which the lake cannot keep", errors=[item])
+            number += block.count(b"\n")

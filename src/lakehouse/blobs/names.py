@@ -7,6 +7,7 @@ import re
 from lakehouse.errors import InvalidBucket, InvalidKey
 
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255  # one path component on the local store's file systems; held on S3 too, so keys move freely
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -22,10 +23,11 @@ def validate_bucket(bucket: str) -> str:
 
 
 def validate_key(key: str) -> str:
-    """A key is 1-1024 UTF-8 bytes of ``/``-separated segments, none empty, ``.`` or ``..``.
+    """A key is 1-1024 UTF-8 bytes of ``/``-separated segments of 1-255 bytes, none ``.`` or ``..``.
 
-    Absolute keys, backslashes, NUL and other control characters are refused: no key can name a file outside
-    its bucket.
+    Any Unicode text is allowed, kept exactly as given (no normalization: an NFC and an NFD spelling are two keys,
+    as on S3). Absolute keys, backslashes, NUL and other control characters and lone surrogates are refused: no key
+    can name a file outside its bucket.
     """
 
     def bad(reason: str) -> InvalidKey:
@@ -46,4 +48,6 @@ def validate_key(key: str) -> str:
     for segment in key.split("/"):
         if segment in ("", ".", ".."):
             raise bad("segments must not be empty, '.' or '..'")
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise bad(f"a segment is longer than {MAX_SEGMENT_BYTES} bytes")
     return key

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import Scope
 
 from lakehouse import __version__
@@ -14,7 +14,7 @@ from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed import describe
 from lakehouse.errors import ConfigError
-from lakehouse.server.json_body import JsonBodyMiddleware
+from lakehouse.server.json_body import JsonBodyMiddleware, require_json_content_type
 from lakehouse.server.metrics import Metrics
 from lakehouse.server.middleware import RequestContextMiddleware
 from lakehouse.server.openapi import build_openapi
@@ -72,6 +72,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(require_json_content_type)],
     )
     app.state.lakehouse = lh
     app.state.settings = settings

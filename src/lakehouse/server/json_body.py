@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakehouse import inputs
+from lakehouse.errors import UnsupportedMediaType
 
 _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\d{19,}|[eE][+-]?\d{3,}|NaN|Infinity")
 
@@ -67,3 +69,19 @@ class JsonBodyMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def require_json_content_type(request: Request) -> None:
+    """An app-wide dependency: a route that takes a JSON body answers any other declared content type with 415
+    (a body sent as ``text/plain`` is not parsed as JSON by guesswork)."""
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is None or request.method not in ("POST", "PUT", "PATCH"):
+        return
+    declared = request.headers.get("content-type")
+    if declared is None or _is_json(request.scope):
+        return
+    if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers:
+        return  # no body: the route's own validation answers
+    raise UnsupportedMediaType(
+        f"this route takes application/json, not {declared.split(';')[0].strip()[:100]!r}", field="Content-Type"
+    )

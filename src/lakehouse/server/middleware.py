@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lakehouse.apikeys import KEY_PREFIX
 from lakehouse.errors import LakehouseError, PayloadTooLarge
 from lakehouse.server.logs import request_id_var
 from lakehouse.server.metrics import Metrics
@@ -17,7 +18,9 @@ from lakehouse.server.problems import problem_response
 
 _log = logging.getLogger("lakehouse.access")
 _errors = logging.getLogger("lakehouse.error")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A request id is taken from the client only when it looks like one: short, safe characters, and not an API key
+# (a key sent there by mistake would be logged and echoed in clear).
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class _Exchange:
@@ -80,7 +83,7 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.fullmatch(given) and not given.startswith(KEY_PREFIX) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = _Exchange(scope, receive, send, request_id, self.body_limit(scope))

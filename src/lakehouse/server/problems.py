@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from lakehouse.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -133,6 +134,20 @@ def from_http_exception(exc: StarletteHTTPException) -> LakehouseError:
     return cls(str(exc.detail), headers=headers)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this path (a 405's ``Allow``: routes of one path may be
+    declared apart, and the router reports only the first it tried)."""
+    allowed = []
+    for method in _METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_lakehouse_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LakehouseError)
@@ -142,9 +157,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return problem_response(from_validation_error(exc))
 
-    async def on_http_exception(_request: Request, exc: Exception) -> Response:
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(from_http_exception(exc))
+        error = from_http_exception(exc)
+        if exc.status_code == 405:
+            error.headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(error)
 
     app.add_exception_handler(LakehouseError, on_lakehouse_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
@@ -44,7 +45,7 @@ async def put_blob(bucket: str, key: str, request: Request) -> Response:
     async def work() -> Answer:
         info = await _store(request).put(bucket, key, request.stream(), if_none_match=condition is not None)
         headers = _headers(info)
-        headers["Location"] = f"/v1/blobs/{bucket}/{key}"
+        headers["Location"] = f"/v1/blobs/{bucket}/{quote(key, safe='/')}"
         return 201, info.to_dict(), headers
 
     return await idempotent(request, [condition], work, body_digest=lambda body: str(body["sha256"]))

@@ -30,11 +30,12 @@ from lakehouse.errors import (
     InvalidName,
     MalformedInput,
     MixedTypes,
+    NulCharacter,
     SchemaMismatch,
     TruncatedInput,
     UnsupportedMediaType,
 )
-from lakehouse.inputs import check_json_file
+from lakehouse.inputs import check_json_file, check_no_nul
 from lakehouse.tables.datasets import Datasets, _qualified, split_name
 from lakehouse.tables.lake import Lake, sql_literal
 from lakehouse.tables.names import quote, validate_identifier
@@ -290,6 +291,23 @@ def _refuse_mixed_types(
             raise MixedTypes(f"{reason}: send one type per column", errors=[item])
 
 
+def _refuse_nul(cur: duckdb.DuckDBPyConnection, described: list[tuple[Any, ...]]) -> None:
+    """A text value with a NUL (from a Parquet file or an Arrow stream) is refused, naming its column and row."""
+    texts = [str(row[0]) for row in described if str(row[1]) == "VARCHAR"]
+    if not texts:
+        return
+    found = " OR ".join(f"strpos({quote(c)}, chr(0)) > 0" for c in texts)
+    row = cur.execute(
+        f"SELECT n, [{', '.join(quote(c) for c in texts)}] FROM "  # noqa: S608 (quoted identifiers)
+        f"(SELECT *, row_number() OVER () AS n FROM src) WHERE {found} LIMIT 1"
+    ).fetchone()
+    if row is not None:
+        column = next(c for c, v in zip(texts, row[1], strict=True) if v is not None and "\x00" in v)
+        reason = f"column {column!r} holds a NUL character in row {row[0]}, which the lake cannot keep"
+        item = ErrorItem(kind="nul_character", field=column, reason=reason, extra={"row": int(row[0])})
+        raise NulCharacter(reason, errors=[item])
+
+
 def _line_of(message: str) -> int | None:
     match = _LINE.search(message)
     return int(match.group(1)) if match else None
@@ -386,7 +404,10 @@ class Ingestor:
             if missing_keys:
                 raise InvalidName(f"key column {', '.join(missing_keys)} is not in the data", field="key")
             if keys:
-                self._check_duplicates(cur, keys)
+                try:  # the first full read of the data: a value that does not convert surfaces here
+                    self._check_duplicates(cur, keys)
+                except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.ConstraintException) as exc:
+                    raise _input_error(exc, fmt, path) from exc
             changes: list[dict[str, str]] = []
             try:
                 if progress is not None:
@@ -466,14 +487,18 @@ class Ingestor:
                 reader = _reader("parquet", _arrow_as_parquet(path, cleanup), {})
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             else:
-                if fmt in ("ndjson", "json"):  # depth, lone surrogates, non-finite numbers: before DuckDB parses
+                if fmt in ("ndjson", "json"):  # depth, lone surrogates, NUL, non-finite numbers: before DuckDB parses
                     check_json_file(path, lines=fmt == "ndjson", max_depth=self.lake.settings.server.max_json_depth)
+                elif fmt == "csv":
+                    check_no_nul(path)
                 # our spool path, and names and types quoted as literals
                 reader = _csv_reader(cur, path, target) if fmt == "csv" else _reader(fmt, path, target)
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             described = cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs: structural errors surface here
             if fmt in ("ndjson", "json"):
                 _refuse_mixed_types(cur, described, target)
+            elif fmt in ("parquet", "arrow"):
+                _refuse_nul(cur, described)
             return described
         except duckdb.Error as exc:
             raise _input_error(exc, fmt, path) from exc
