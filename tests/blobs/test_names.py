@@ -28,6 +28,9 @@ BAD_KEYS = {
     "del": "a\x7fb",
     "too long": "k" * 1025,
     "too long in bytes": "é" * 513,
+    "segment too long": "a/" + "k" * 256,
+    "segment too long in bytes": "é" * 128,
+    "lone surrogate": "a\ud800b",
 }
 
 
@@ -40,7 +43,10 @@ def test_bad_keys_are_refused(key: str) -> None:
     assert info.value.errors[0].field == "key"
 
 
-@pytest.mark.parametrize("key", ["a", "a/b/c.txt", "k" * 1024, "dir.with.dots/..hidden", "ünï/cödé", "a b/c%20d"])
+@pytest.mark.parametrize(
+    "key",
+    ["a", "a/b/c.txt", "/".join(["k" * 255] * 4), "é" * 127, "dir.with.dots/..hidden", "ünï/cödé", "a b/c%20d"],
+)
 def test_good_keys_pass(key: str) -> None:
     assert validate_key(key) == key
 

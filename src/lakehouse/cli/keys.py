@@ -28,22 +28,37 @@ def _open(config_path: str | None, data_dir: str | None) -> Lakehouse:
 @keys.command("create")
 @click.option("--name", required=True, help="Unique name among active keys.")
 @click.option("--scopes", required=True, help="Comma-separated: read, write, sql, admin.")
+@click.option("--tenant", default=None, help="Bind the key to this memory tenant (its memory, pathways, playbooks).")
+@click.option("--namespaces", default=None, help="Bind the key to these comma-separated lake namespaces.")
 @settings_options
-def create(name: str, scopes: str, config_path: str | None, data_dir: str | None) -> None:
+def create(
+    name: str,
+    scopes: str,
+    tenant: str | None,
+    namespaces: str | None,
+    config_path: str | None,
+    data_dir: str | None,
+) -> None:
     """Create a key and print it once (only its hash is stored).
 
     \b
     Example:
       lakehouse keys create --name etl --scopes read,write
+      lakehouse keys create --name acme-agent --scopes read,write,sql --tenant acme --namespaces crm,support
     """
     with _open(config_path, data_dir) as lakehouse:
         try:
-            created = lakehouse.keys.create(name, scopes)
+            created = lakehouse.keys.create(name, scopes, tenant=tenant, namespaces=namespaces)
         except LakehouseError as exc:
             fail(exc)
     click.echo(created.secret)
+    bound = ""
+    if created.key.tenant is not None:
+        bound += f", bound to tenant {created.key.tenant!r}"
+    if created.key.namespaces is not None:
+        bound += f", bound to namespaces {','.join(created.key.namespaces)}"
     click.echo(
-        f"created key {name!r} with scopes {','.join(created.key.scopes)}; it is shown only this once",
+        f"created key {name!r} with scopes {','.join(created.key.scopes)}{bound}; it is shown only this once",
         err=True,
     )
 
@@ -65,13 +80,15 @@ def list_(include_revoked: bool, as_json: bool, config_path: str | None, data_di
         click.echo(json.dumps(items, indent=2))
         return
     table = Table(title="API keys")
-    for column in ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"):
+    for column in ("name", "prefix", "scopes", "tenant", "namespaces", "created_at", "last_used_at", "revoked_at"):
         table.add_column(column)
     for item in items:
         table.add_row(
             str(item["name"]),
             f"lh_{item['prefix']}…",
             ",".join(item["scopes"]),  # type: ignore[arg-type]
+            str(item["tenant"] or ""),
+            ",".join(item["namespaces"] or []),  # type: ignore[arg-type]
             str(item["created_at"]),
             str(item["last_used_at"] or ""),
             str(item["revoked_at"] or ""),

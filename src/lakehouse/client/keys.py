@@ -15,9 +15,17 @@ class Keys:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def create(self, name: str, scopes: list[str]) -> dict[str, Any]:
-        """Create a key; the result's ``secret`` is shown this once."""
-        result: dict[str, Any] = self._t.json("POST", "/v1/keys", json={"name": name, "scopes": scopes})
+    def create(
+        self, name: str, scopes: list[str], *, tenant: str | None = None, namespaces: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Create a key (bound to one memory ``tenant`` and to lake ``namespaces`` when given); the result's
+        ``secret`` is shown this once."""
+        body: dict[str, Any] = {"name": name, "scopes": scopes}
+        if tenant is not None:
+            body["tenant"] = tenant
+        if namespaces is not None:
+            body["namespaces"] = namespaces
+        result: dict[str, Any] = self._t.json("POST", "/v1/keys", json=body)
         return result
 
     def list(self, include_revoked: bool = False) -> Iterator[dict[str, Any]]:

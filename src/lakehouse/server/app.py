@@ -24,9 +24,8 @@ from lakehouse.server.problems import install_problem_handlers
 
 def _streams(scope: Scope) -> bool:
     """Whether the request's body is streamed to a store (a blob upload, an ingest) rather than parsed whole."""
-    return (scope["method"] == "PUT" and scope["path"].startswith("/v1/blobs/")) or (
-        scope["method"] == "POST" and scope["path"].endswith("/ingest")
-    )
+    method, path = str(scope["method"]), str(scope["path"])
+    return (method == "PUT" and path.startswith("/v1/blobs/")) or (method == "POST" and path.endswith("/ingest"))
 
 
 def _body_limit(settings: Settings) -> Callable[[Scope], int]:

@@ -1,4 +1,5 @@
-"""API-key auth as FastAPI dependencies: each route declares the scope it needs with ``require(scope)``."""
+"""API-key auth as FastAPI dependencies: each route declares the scope it needs with ``require(scope)``; keys
+bound to a tenant or to lake namespaces are held to them here (``BOUND_TENANT``, ``check_namespace``, ``sql_grant``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from starlette.concurrency import run_in_threadpool
 
 from lakehouse.apikeys import SCOPES, ApiKey
 from lakehouse.core import Lakehouse
-from lakehouse.errors import Forbidden, Unauthenticated
+from lakehouse.errors import (
+    Forbidden,
+    LakehouseError,
+    MemoryNotFound,
+    PermissionDenied,
+    TenantForbidden,
+    Unauthenticated,
+)
+from lakehouse.tables.datasets import split_name
+from lakehouse.tables.names import collection_namespace
+from lakehouse.tables.sandbox import Grant
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="lakehouse"'}
 
@@ -64,3 +75,92 @@ def route_scope(dependencies: list[Callable[..., Awaitable[Any]]]) -> str | None
         if scope:
             return str(scope)
     return None
+
+
+def api_key(request: Request) -> ApiKey | None:
+    """The key the request was admitted with (None with auth off)."""
+    key: ApiKey | None = getattr(request.state, "api_key", None)
+    return key
+
+
+# -- keys bound to a tenant --------------------------------------------------------------------------------------
+
+_BY_ID = ("memory_id", "pathway_id", "playbook_id")
+
+
+async def _bound_tenant(request: Request) -> None:
+    """After ``require``: a key bound to a tenant is answered only within it. The scope's tenant comes from the query
+    (reads) or the body's ``scope`` (writes); a request about one memory, run or playbook of another tenant is
+    answered exactly as a missing one (404), any other request naming another tenant 403 ``tenant_forbidden``.
+    A request whose scope is missing or malformed passes on to the route, which refuses it (422)."""
+    key = api_key(request)
+    if key is None or key.tenant is None:
+        return
+    tenant: Any = request.query_params.get("tenant")
+    if tenant is None and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        try:
+            body = await request.json()
+        except Exception:  # no JSON body: the route answers
+            return
+        scope = body.get("scope") if isinstance(body, dict) else None
+        tenant = scope.get("tenant") if isinstance(scope, dict) else None
+    if tenant is None or tenant == key.tenant:
+        return
+    for name in _BY_ID:
+        if name in request.path_params:
+            raise MemoryNotFound(f"no memory {request.path_params[name]} in this scope", field="id")
+    raise TenantForbidden(f"key {key.name!r} is bound to one tenant and cannot reach another", field="scope.tenant")
+
+
+BOUND_TENANT = Depends(_bound_tenant)
+
+
+# -- keys bound to lake namespaces -------------------------------------------------------------------------------
+
+
+def check_namespace(request: Request, namespace: str, what: str) -> None:
+    """403 ``permission_denied`` when the request's key is bound to namespaces and ``namespace`` is not one."""
+    key = api_key(request)
+    if key is not None and not key.reaches(namespace):
+        raise PermissionDenied(f"key {key.name!r} may not use {what} (namespace {namespace!r})", field="name")
+
+
+def reaches(request: Request) -> Callable[[str], bool]:
+    """Whether the request's key may use a namespace (for filtering lists)."""
+    key = api_key(request)
+    return (lambda _ns: True) if key is None else key.reaches
+
+
+def sql_grant(request: Request) -> Grant:
+    """What the request's key may read through /v1/sql: its namespaces; every tenant's memory for an admin key bound
+    to no tenant (and with auth off), only its tenant's for a key bound to one, none for other keys."""
+    key = api_key(request)
+    if key is None:
+        return Grant()
+    namespaces = frozenset(key.namespaces) if key.namespaces is not None else None
+    if key.tenant is not None:
+        return Grant(namespaces=namespaces, memory="tenant", tenant=key.tenant)
+    return Grant(namespaces=namespaces, memory="all" if "admin" in key.scopes else "none")
+
+
+async def _dataset_in_namespace(request: Request) -> None:
+    """After ``require``: the dataset a path names (``{name}``) must be in one of the key's namespaces."""
+    name = request.path_params.get("name")
+    if not isinstance(name, str):
+        return
+    try:
+        namespace, _ = split_name(name)
+    except LakehouseError:
+        return  # the route refuses the name itself
+    check_namespace(request, namespace, f"dataset {name!r}")
+
+
+async def _collection_in_namespace(request: Request) -> None:
+    """After ``require``: the collection a path names (``{name}``) must be in one of the key's namespaces."""
+    name = request.path_params.get("name")
+    if isinstance(name, str):
+        check_namespace(request, collection_namespace(name), f"collection {name!r}")
+
+
+DATASET_NAMESPACE = Depends(_dataset_in_namespace)
+COLLECTION_NAMESPACE = Depends(_collection_in_namespace)

@@ -25,7 +25,7 @@ _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\d{19,}|[eE][+-]?\d{3,}|NaN|I
 def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers") or []:
         if name == b"content-type":
-            media = value.split(b";")[0].strip().lower()
+            media = bytes(value).split(b";")[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return False
 

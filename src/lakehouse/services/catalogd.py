@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.paging import decode_cursor, encode_cursor
-from lakehouse.server.auth import require
+from lakehouse.server.auth import DATASET_NAMESPACE, check_namespace, reaches, require
 from lakehouse.server.idempotent import Answer, idempotent
-from lakehouse.tables.datasets import Datasets
+from lakehouse.tables.datasets import Datasets, split_name
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
@@ -50,6 +50,8 @@ def _datasets(request: Request) -> Datasets:
 
 @router.post("", status_code=201, summary="Create a dataset", dependencies=[require("write")])
 async def create_dataset(body: DatasetCreate, request: Request) -> Response:
+    namespace, _ = split_name(body.name, body.namespace)
+    check_namespace(request, namespace, f"dataset {body.name!r}")
     columns = [c.model_dump() for c in body.columns] if body.columns is not None else None
 
     async def work() -> Answer:
@@ -71,7 +73,8 @@ async def list_datasets(
 ) -> dict[str, Any]:
     after = decode_cursor(cursor)
     datasets = await run_in_threadpool(_datasets, request)
-    names = [f"{ns}.{name}" for ns, name in await run_in_threadpool(datasets.list, namespace)]
+    visible = reaches(request)
+    names = [f"{ns}.{name}" for ns, name in await run_in_threadpool(datasets.list, namespace) if visible(ns)]
     remaining = [n for n in names if after is None or n > after]
     page = remaining[:limit]
     return {
@@ -80,7 +83,7 @@ async def list_datasets(
     }
 
 
-@router.get("/{name}", summary="Describe a dataset", dependencies=[require("read")])
+@router.get("/{name}", summary="Describe a dataset", dependencies=[require("read"), DATASET_NAMESPACE])
 async def get_dataset(name: str, request: Request) -> dict[str, Any]:
     datasets = await run_in_threadpool(_datasets, request)
     return (await run_in_threadpool(datasets.get, name)).to_dict()
@@ -89,7 +92,7 @@ async def get_dataset(name: str, request: Request) -> dict[str, Any]:
 @router.get(
     "/{name}/schema.json",
     summary="The dataset's row as a JSON Schema (register it with POST /v1/schemas)",
-    dependencies=[require("read")],
+    dependencies=[require("read"), DATASET_NAMESPACE],
 )
 async def dataset_json_schema(name: str, request: Request) -> Response:
     datasets = await run_in_threadpool(_datasets, request)
@@ -97,7 +100,9 @@ async def dataset_json_schema(name: str, request: Request) -> Response:
     return JSONResponse(document, media_type="application/schema+json")
 
 
-@router.patch("/{name}", summary="Rename a dataset or set its description", dependencies=[require("write")])
+@router.patch(
+    "/{name}", summary="Rename a dataset or set its description", dependencies=[require("write"), DATASET_NAMESPACE]
+)
 async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> Response:
     async def work() -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
@@ -109,7 +114,11 @@ async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> Resp
     return await idempotent(request, [body.model_dump()], work)
 
 
-@router.delete("/{name}", summary="Drop a dataset (time travel still reaches it)", dependencies=[require("write")])
+@router.delete(
+    "/{name}",
+    summary="Drop a dataset (time travel still reaches it)",
+    dependencies=[require("write"), DATASET_NAMESPACE],
+)
 async def delete_dataset(name: str, request: Request) -> Response:
     async def work() -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
@@ -119,7 +128,11 @@ async def delete_dataset(name: str, request: Request) -> Response:
     return await idempotent(request, [], work)
 
 
-@router.get("/{name}/snapshots", summary="The snapshots that changed a dataset", dependencies=[require("read")])
+@router.get(
+    "/{name}/snapshots",
+    summary="The snapshots that changed a dataset",
+    dependencies=[require("read"), DATASET_NAMESPACE],
+)
 async def dataset_snapshots(name: str, request: Request) -> dict[str, Any]:
     datasets = await run_in_threadpool(_datasets, request)
     return {"items": [s.to_dict() for s in await run_in_threadpool(datasets.snapshots, name)]}

@@ -20,6 +20,12 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200, description="Unique among active keys.")
     scopes: list[str] = Field(min_length=1, description=f"Some of: {', '.join(SCOPES)}.")
+    tenant: str | None = Field(
+        None, min_length=1, max_length=200, description="Bind the key to this memory tenant (memory, pathways, SQL)."
+    )
+    namespaces: list[str] | None = Field(
+        None, min_length=1, description="Bind the key to these lake namespaces (datasets, collections, SQL)."
+    )
 
 
 def _lakehouse(request: Request) -> Lakehouse:
@@ -34,7 +40,10 @@ def _lakehouse(request: Request) -> Lakehouse:
     dependencies=[require("admin")],
 )
 async def create_key(body: KeyCreate, request: Request) -> dict[str, Any]:
-    created = await run_in_threadpool(_lakehouse(request).keys.create, body.name, body.scopes)
+    keys = _lakehouse(request).keys
+    created = await run_in_threadpool(
+        lambda: keys.create(body.name, body.scopes, tenant=body.tenant, namespaces=body.namespaces)
+    )
     return {"key": created.key.to_dict(), "secret": created.secret}
 
 

@@ -20,7 +20,7 @@ from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
 from lakehouse.idempotency import IdempotencyStore
 from lakehouse.idempotency import validate_key as validate_idempotency_key
-from lakehouse.server.auth import require
+from lakehouse.server.auth import DATASET_NAMESPACE, require
 from lakehouse.server.idempotent import ABANDONED_AFTER_SECONDS, REPLAYED, owner_of
 from lakehouse.tables.ingest import Ingestor, format_for
 
@@ -71,7 +71,7 @@ async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Pa
 @router.post(
     "/v1/datasets/{name}/ingest",
     summary="Ingest CSV, NDJSON, JSON, Parquet or Arrow IPC into a dataset (one commit)",
-    dependencies=[require("write")],
+    dependencies=[require("write"), DATASET_NAMESPACE],
 )
 async def ingest(
     name: str,

@@ -19,7 +19,7 @@ from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
 from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.paging import decode_cursor, encode_cursor
-from lakehouse.server.auth import require
+from lakehouse.server.auth import BOUND_TENANT, require
 
 memories_router = APIRouter(prefix="/v1/memories", tags=["memory"])
 
@@ -121,7 +121,10 @@ def _given(model: BaseModel, *names: str) -> dict[str, Any]:
 
 
 @memories_router.post(
-    "", status_code=201, summary="ADD a memory (deduplicated within its scope)", dependencies=[require("write")]
+    "",
+    status_code=201,
+    summary="ADD a memory (deduplicated within its scope)",
+    dependencies=[require("write"), BOUND_TENANT],
 )
 async def add(body: Add, request: Request, response: Response) -> dict[str, Any]:
     store = _memory(request)
@@ -163,7 +166,9 @@ class Search(BaseModel):
 
 
 @memories_router.post(
-    "/search", summary="Search a scope's memories: meaning and words, fused", dependencies=[require("read")]
+    "/search",
+    summary="Search a scope's memories: meaning and words, fused",
+    dependencies=[require("read"), BOUND_TENANT],
 )
 async def search(body: Search, request: Request) -> dict[str, Any]:
     store = _memory(request)
@@ -186,7 +191,7 @@ async def search(body: Search, request: Request) -> dict[str, Any]:
     return found
 
 
-@memories_router.get("", summary="The memories of a scope, paged", dependencies=[require("read")])
+@memories_router.get("", summary="The memories of a scope, paged", dependencies=[require("read"), BOUND_TENANT])
 async def list_memories(
     request: Request,
     scope: Scoped,
@@ -207,7 +212,9 @@ async def list_memories(
     }
 
 
-@memories_router.get("/{memory_id}", summary="One memory (ETag: its version)", dependencies=[require("read")])
+@memories_router.get(
+    "/{memory_id}", summary="One memory (ETag: its version)", dependencies=[require("read"), BOUND_TENANT]
+)
 async def get_memory(
     memory_id: str,
     request: Request,
@@ -221,7 +228,7 @@ async def get_memory(
 
 
 @memories_router.get(
-    "/{memory_id}/history", summary="HISTORY: every event and the lineage", dependencies=[require("read")]
+    "/{memory_id}/history", summary="HISTORY: every event and the lineage", dependencies=[require("read"), BOUND_TENANT]
 )
 async def history(
     memory_id: str,
@@ -245,7 +252,9 @@ def _if_match(header: str | None, body_version: Any) -> Any:
 
 
 @memories_router.patch(
-    "/{memory_id}", summary="UPDATE: a new revision at the expected version", dependencies=[require("write")]
+    "/{memory_id}",
+    summary="UPDATE: a new revision at the expected version",
+    dependencies=[require("write"), BOUND_TENANT],
 )
 async def update(
     memory_id: str,
@@ -274,7 +283,7 @@ async def update(
 @memories_router.post(
     "/{memory_id}/revise",
     summary="REVISE: supersede by new content or an existing memory",
-    dependencies=[require("write")],
+    dependencies=[require("write"), BOUND_TENANT],
 )
 async def revise(memory_id: str, body: Revise, request: Request, response: Response) -> dict[str, Any]:
     store = _memory(request)
@@ -295,7 +304,9 @@ async def revise(memory_id: str, body: Revise, request: Request, response: Respo
     return successor.to_dict()
 
 
-@memories_router.post("/{memory_id}/retire", summary="RETIRE, with a reason", dependencies=[require("write")])
+@memories_router.post(
+    "/{memory_id}/retire", summary="RETIRE, with a reason", dependencies=[require("write"), BOUND_TENANT]
+)
 async def retire(memory_id: str, body: Retire, request: Request, response: Response) -> dict[str, Any]:
     store = _memory(request)
     memory = await run_in_threadpool(
@@ -311,7 +322,9 @@ async def retire(memory_id: str, body: Retire, request: Request, response: Respo
     return memory.to_dict()
 
 
-@memories_router.post("/{memory_id}/restore", summary="RESTORE a retired memory", dependencies=[require("write")])
+@memories_router.post(
+    "/{memory_id}/restore", summary="RESTORE a retired memory", dependencies=[require("write"), BOUND_TENANT]
+)
 async def restore(memory_id: str, body: Restore, request: Request, response: Response) -> dict[str, Any]:
     store = _memory(request)
     memory = await run_in_threadpool(
@@ -322,7 +335,9 @@ async def restore(memory_id: str, body: Restore, request: Request, response: Res
 
 
 @memories_router.post(
-    "/{memory_id}/forget", summary="FORGET: purge content, keep a tombstone", dependencies=[require("write")]
+    "/{memory_id}/forget",
+    summary="FORGET: purge content, keep a tombstone",
+    dependencies=[require("write"), BOUND_TENANT],
 )
 async def forget(memory_id: str, body: Forget, request: Request) -> dict[str, Any]:
     store = _memory(request)
@@ -377,7 +392,9 @@ class StepRetire(BaseModel):
     actor: str | None = None
 
 
-@pathways_router.post("", status_code=201, summary="Start (or record) a pathway", dependencies=[require("write")])
+@pathways_router.post(
+    "", status_code=201, summary="Start (or record) a pathway", dependencies=[require("write"), BOUND_TENANT]
+)
 async def start_pathway(body: PathwayStart, request: Request) -> dict[str, Any]:
     pathways = _pathways(request)
     started: dict[str, Any] = await run_in_threadpool(
@@ -395,7 +412,9 @@ async def start_pathway(body: PathwayStart, request: Request) -> dict[str, Any]:
     return started
 
 
-@pathways_router.get("", summary="The scope's pathways, retired traces left out", dependencies=[require("read")])
+@pathways_router.get(
+    "", summary="The scope's pathways, retired traces left out", dependencies=[require("read"), BOUND_TENANT]
+)
 async def list_pathways(
     request: Request,
     scope: Scoped,
@@ -407,7 +426,9 @@ async def list_pathways(
     return found
 
 
-@pathways_router.get("/{pathway_id}", summary="A pathway without its retired steps", dependencies=[require("read")])
+@pathways_router.get(
+    "/{pathway_id}", summary="A pathway without its retired steps", dependencies=[require("read"), BOUND_TENANT]
+)
 async def get_pathway(
     pathway_id: str,
     request: Request,
@@ -418,7 +439,9 @@ async def get_pathway(
     return found
 
 
-@pathways_router.post("/{pathway_id}/steps", summary="Append steps to a live run", dependencies=[require("write")])
+@pathways_router.post(
+    "/{pathway_id}/steps", summary="Append steps to a live run", dependencies=[require("write"), BOUND_TENANT]
+)
 async def append_steps(pathway_id: str, body: StepsAppend, request: Request) -> dict[str, Any]:
     pathways = _pathways(request)
     found: dict[str, Any] = await run_in_threadpool(
@@ -433,7 +456,9 @@ async def append_steps(pathway_id: str, body: StepsAppend, request: Request) -> 
     return found
 
 
-@pathways_router.post("/{pathway_id}/end", summary="Record the run's outcome", dependencies=[require("write")])
+@pathways_router.post(
+    "/{pathway_id}/end", summary="Record the run's outcome", dependencies=[require("write"), BOUND_TENANT]
+)
 async def end_pathway(pathway_id: str, body: PathwayEnd, request: Request) -> dict[str, Any]:
     pathways = _pathways(request)
     found: dict[str, Any] = await run_in_threadpool(
@@ -443,7 +468,9 @@ async def end_pathway(pathway_id: str, body: PathwayEnd, request: Request) -> di
 
 
 @pathways_router.post(
-    "/{pathway_id}/steps/{step_id}/retire", summary="Retire a wrong or harmful step", dependencies=[require("write")]
+    "/{pathway_id}/steps/{step_id}/retire",
+    summary="Retire a wrong or harmful step",
+    dependencies=[require("write"), BOUND_TENANT],
 )
 async def retire_step(pathway_id: str, step_id: str, body: StepRetire, request: Request) -> dict[str, Any]:
     pathways = _pathways(request)
@@ -493,7 +520,10 @@ class PlaybookSearch(BaseModel):
 
 
 @playbooks_router.post(
-    "", status_code=201, summary="Promote successful pathways to a playbook", dependencies=[require("write")]
+    "",
+    status_code=201,
+    summary="Promote successful pathways to a playbook",
+    dependencies=[require("write"), BOUND_TENANT],
 )
 async def promote(body: Promote, request: Request) -> dict[str, Any]:
     playbooks = _playbooks(request)
@@ -513,7 +543,7 @@ async def promote(body: Promote, request: Request) -> dict[str, Any]:
 
 
 @playbooks_router.post(
-    "/search", summary="Playbooks for a task: similarity x confidence", dependencies=[require("read")]
+    "/search", summary="Playbooks for a task: similarity x confidence", dependencies=[require("read"), BOUND_TENANT]
 )
 async def search_playbooks(body: PlaybookSearch, request: Request) -> dict[str, Any]:
     playbooks = _playbooks(request)
@@ -521,7 +551,9 @@ async def search_playbooks(body: PlaybookSearch, request: Request) -> dict[str, 
     return found
 
 
-@playbooks_router.get("/{playbook_id}", summary="A playbook with its record", dependencies=[require("read")])
+@playbooks_router.get(
+    "/{playbook_id}", summary="A playbook with its record", dependencies=[require("read"), BOUND_TENANT]
+)
 async def get_playbook(
     playbook_id: str,
     request: Request,
@@ -532,7 +564,9 @@ async def get_playbook(
     return found
 
 
-@playbooks_router.post("/{playbook_id}/uses", summary="Record a use and its outcome", dependencies=[require("write")])
+@playbooks_router.post(
+    "/{playbook_id}/uses", summary="Record a use and its outcome", dependencies=[require("write"), BOUND_TENANT]
+)
 async def record_use(playbook_id: str, body: Use, request: Request) -> dict[str, Any]:
     playbooks = _playbooks(request)
     found: dict[str, Any] = await run_in_threadpool(

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from lakehouse.apikeys import ApiKey
 from lakehouse.core import Lakehouse
 from lakehouse.errors import InvalidSql, NotAcceptable
-from lakehouse.server.auth import require
+from lakehouse.server.auth import require, sql_grant
 
 router = APIRouter(tags=["sql"])
 QUERY_ID_HEADER = "X-Lakehouse-Query-Id"
@@ -73,6 +73,7 @@ async def run_sql(body: SqlRequest, request: Request) -> Any:
     media = _negotiate(request.headers.get("accept"))
     query_id = body.query_id or uuid.uuid4().hex
     owner = _owner(request)
+    grant = sql_grant(request)
     if media is not None:
         snapshot_id, chunks = await run_in_threadpool(
             lambda: lakehouse.queries.stream(
@@ -84,6 +85,7 @@ async def run_sql(body: SqlRequest, request: Request) -> Any:
                 timeout_ms=body.timeout_ms,
                 query_id=query_id,
                 owner=owner,
+                grant=grant,
             )
         )
         headers = {"X-Lakehouse-Snapshot": str(snapshot_id), QUERY_ID_HEADER: query_id}
@@ -98,6 +100,7 @@ async def run_sql(body: SqlRequest, request: Request) -> Any:
             timeout_ms=body.timeout_ms,
             query_id=query_id,
             owner=owner,
+            grant=grant,
         )
     )
     # the body is JSON-ready already: skip FastAPI's re-encoding of every row

@@ -12,8 +12,9 @@ from starlette.responses import Response
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
 from lakehouse.paging import decode_cursor, encode_cursor
-from lakehouse.server.auth import require
+from lakehouse.server.auth import check_namespace, require
 from lakehouse.server.idempotent import Answer, idempotent
+from lakehouse.tables.datasets import split_name
 from lakehouse.validation.registry import MAX_VERSION
 
 router = APIRouter(tags=["validation"])
@@ -60,6 +61,8 @@ async def register_schema(body: SchemaRegister, request: Request) -> Response:
     lakehouse = _lakehouse(request)
     if (body.schema_ is None) == (body.from_dataset is None):
         raise RequestValidationFailed("give exactly one of schema and from_dataset", field="schema")
+    if body.from_dataset is not None:
+        check_namespace(request, split_name(body.from_dataset)[0], f"dataset {body.from_dataset!r}")
 
     def register() -> Answer:
         document: Any = (

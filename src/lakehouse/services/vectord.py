@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError, MalformedInput, RequestValidationFailed, UnsupportedMediaType
 from lakehouse.paging import decode_cursor, encode_cursor
-from lakehouse.server.auth import require
-from lakehouse.vectors import Point
+from lakehouse.server.auth import COLLECTION_NAMESPACE, check_namespace, reaches, require
+from lakehouse.tables.names import collection_namespace
+from lakehouse.vectors import Collection, Point
 
 router = APIRouter(prefix="/v1/collections", tags=["vectors"])
 Include = Literal["metadata", "text", "vector"]
@@ -73,6 +74,7 @@ def _point(point: Point, include: Sequence[str]) -> dict[str, Any]:
 
 @router.post("", status_code=201, summary="Create a collection", dependencies=[require("write")])
 async def create_collection(body: CollectionCreate, request: Request) -> dict[str, Any]:
+    check_namespace(request, collection_namespace(body.name), f"collection {body.name!r}")
     vectors = _lakehouse(request).vectors
     created = await run_in_threadpool(vectors.create, body.name, body.dim, body.metric, body.embedder)
     return created.to_dict()
@@ -85,7 +87,14 @@ async def list_collections(
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     after = decode_cursor(cursor)
-    found = await run_in_threadpool(_lakehouse(request).vectors.list_collections, limit + 1, after)
+    visible = reaches(request)
+    found: list[Collection] = []
+    while len(found) <= limit:  # a key bound to namespaces sees its collections only: fill the page past the rest
+        batch = await run_in_threadpool(_lakehouse(request).vectors.list_collections, limit + 1, after)
+        found += [c for c in batch if visible(collection_namespace(c.name))]
+        if len(batch) <= limit:
+            break
+        after = batch[-1].name
     page = found[:limit]
     return {
         "items": [c.to_dict() for c in page],
@@ -93,13 +102,17 @@ async def list_collections(
     }
 
 
-@router.get("/{name}", summary="A collection: count, index state, memory", dependencies=[require("read")])
+@router.get(
+    "/{name}", summary="A collection: count, index state, memory", dependencies=[require("read"), COLLECTION_NAMESPACE]
+)
 async def get_collection(name: str, request: Request) -> dict[str, Any]:
     described: dict[str, Any] = await run_in_threadpool(_lakehouse(request).vectors.describe, name)
     return described
 
 
-@router.delete("/{name}", summary="Delete a collection and its points", dependencies=[require("write")])
+@router.delete(
+    "/{name}", summary="Delete a collection and its points", dependencies=[require("write"), COLLECTION_NAMESPACE]
+)
 async def delete_collection(name: str, request: Request) -> dict[str, Any]:
     deleted = await run_in_threadpool(_lakehouse(request).vectors.delete, name)
     return {"deleted": deleted.to_dict()}
@@ -108,7 +121,7 @@ async def delete_collection(name: str, request: Request) -> dict[str, Any]:
 @router.post(
     "/{name}/upsert",
     summary="Insert or replace points (one commit): JSON, or Arrow IPC with id and vector columns",
-    dependencies=[require("write")],
+    dependencies=[require("write"), COLLECTION_NAMESPACE],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -146,13 +159,17 @@ def _read_arrow(body: bytes) -> Any:
         raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", field="body") from exc
 
 
-@router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read")])
+@router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read"), COLLECTION_NAMESPACE])
 async def get_point(name: str, point_id: str, request: Request) -> dict[str, Any]:
     point = await run_in_threadpool(_lakehouse(request).vectors.get_point, name, point_id)
     return _point(point, ["metadata", "text", "vector"])
 
 
-@router.post("/{name}/delete", summary="Delete points by id or by filter (one commit)", dependencies=[require("write")])
+@router.post(
+    "/{name}/delete",
+    summary="Delete points by id or by filter (one commit)",
+    dependencies=[require("write"), COLLECTION_NAMESPACE],
+)
 async def delete_points(name: str, body: Delete, request: Request) -> dict[str, Any]:
     vectors = _lakehouse(request).vectors
     result: dict[str, Any] = await run_in_threadpool(
@@ -161,7 +178,11 @@ async def delete_points(name: str, body: Delete, request: Request) -> dict[str, 
     return result
 
 
-@router.post("/{name}/search", summary="Nearest points, filtered by metadata", dependencies=[require("read")])
+@router.post(
+    "/{name}/search",
+    summary="Nearest points, filtered by metadata",
+    dependencies=[require("read"), COLLECTION_NAMESPACE],
+)
 async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
     vectors = _lakehouse(request).vectors
 

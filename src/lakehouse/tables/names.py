@@ -79,6 +79,12 @@ def validate_namespace(namespace: str) -> str:
     return namespace
 
 
+def collection_namespace(collection: str) -> str:
+    """The lake namespace a vector collection belongs to, for keys bound to namespaces: its name up to the first
+    ``_`` (``support_faq`` -> ``support``), or its whole name (``docs``)."""
+    return collection.split("_", 1)[0] or collection
+
+
 def quote(identifier: str) -> str:
     """Double-quote a validated identifier for SQL."""
     return '"' + identifier.replace('"', '""') + '"'

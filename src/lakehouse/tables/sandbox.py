@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.errors import ErrorItem, ForbiddenFunction, ForbiddenStatement, InvalidSql, PermissionDenied
+from lakehouse.tables.names import VECTORS_NAMESPACE, collection_namespace
 from lakehouse.tables.sql_functions import FUNCTIONS, TABLE_FUNCTIONS
 
 __all__ = ["Grant", "Verdict", "judge"]
@@ -236,7 +237,7 @@ class _Judge:
             raise self._denied(
                 shown, node, f"names a DuckDB system view; a lake table of that name is lake.main.{table}"
             )
-        namespace = schema or "main"
+        namespace = collection_namespace(table) if schema == VECTORS_NAMESPACE else schema or "main"
         if self.grant.namespaces is not None and namespace not in self.grant.namespaces:
             raise self._denied(shown, node, f"this key may not read the namespace {namespace!r}")
 
@@ -278,7 +279,8 @@ class _Judge:
         schema, table = (_constant(args[1]) if len(args) > 1 else None), (_constant(args[2]) if len(args) > 2 else None)
         if schema is None or table is None:
             raise self._forbidden_function(name, function, "its schema and table must be string constants")
-        if self.grant.namespaces is not None and schema.lower() not in self.grant.namespaces:
+        namespace = collection_namespace(table.lower()) if schema.lower() == VECTORS_NAMESPACE else schema.lower()
+        if self.grant.namespaces is not None and namespace not in self.grant.namespaces:
             raise self._denied(f"{schema}.{table}", function, f"this key may not read the namespace {schema!r}")
 
     def _replace(self, node: dict[str, Any], subquery_sql: str, alias: str) -> None:
