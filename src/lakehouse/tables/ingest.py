@@ -377,7 +377,8 @@ class Ingestor:
             if not exists and not create and not awaiting:
                 raise DatasetNotFound(f"no dataset {namespace}.{name} (pass create=true to make it)", field="name")
             target = self._columns(cur, namespace, name) if exists else {}
-            described = self._stage(cur, fmt, path, target, cleanup)
+            # with a schema, rows of the wrong type are the screen's to reject, one by one
+            described = self._stage(cur, fmt, path, target, cleanup, mixed_types=screen is not None)
             screened = None
             if screen is not None:
                 spool = self.lake.settings.in_data_dir(self.lake.settings.lake.spool_path)
@@ -479,6 +480,7 @@ class Ingestor:
         path: Path,
         target: dict[str, str],
         cleanup: contextlib.ExitStack,
+        mixed_types: bool = False,
     ) -> list[tuple[Any, ...]]:
         """Make ``src`` (a view over the file) and check that it parses, before anything is written; returns the
         view's DESCRIBE rows."""
@@ -495,7 +497,7 @@ class Ingestor:
                 reader = _csv_reader(cur, path, target) if fmt == "csv" else _reader(fmt, path, target)
                 cur.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {reader}")  # noqa: S608
             described = cur.execute("DESCRIBE SELECT * FROM src").fetchall()  # sniffs: structural errors surface here
-            if fmt in ("ndjson", "json"):
+            if fmt in ("ndjson", "json") and not mixed_types:
                 _refuse_mixed_types(cur, described, target)
             elif fmt in ("parquet", "arrow"):
                 _refuse_nul(cur, described)

@@ -206,6 +206,17 @@ class _Sink(io.RawIOBase):
         return out
 
 
+def _csv_ready(table: Any) -> Any:
+    """Nested columns (lists, structs, maps), which CSV cannot hold, as JSON text."""
+    import pyarrow as pa
+
+    for index, column in enumerate(table.columns):
+        if pa.types.is_nested(column.type):
+            text = pa.array([None if v is None else json.dumps(_jsonable(v)) for v in column.to_pylist()], pa.string())
+            table = table.set_column(index, table.field(index).name, text)
+    return table
+
+
 def encode_batches(reader: Any, fmt: str) -> Iterator[bytes]:
     """Arrow record batches as NDJSON, CSV, an Arrow IPC stream or Parquet, one chunk per batch."""
     import pyarrow as pa
@@ -222,7 +233,7 @@ def encode_batches(reader: Any, fmt: str) -> Iterator[bytes]:
         first = True
         for batch in reader:
             options = pyarrow.csv.WriteOptions(include_header=first)
-            pyarrow.csv.write_csv(pa.Table.from_batches([batch]), sink, write_options=options)
+            pyarrow.csv.write_csv(_csv_ready(pa.Table.from_batches([batch])), sink, write_options=options)
             first = False
             yield sink.take()
         if first:  # no rows: still send the header

@@ -387,13 +387,13 @@ def _tables_refusals(t: Target) -> str:
         bad = c.post(f"/v1/datasets/{DATASET}/ingest", content=b'{"id": "not a number"}\n', headers=ND)
         check_problem(bad, 409, "schema_mismatch")
         check_problem(
-            c.post("/v1/sql", json={"sql": "SELECT * FROM read_csv('/etc/passwd')"}), 403, "permission_denied"
+            c.post("/v1/sql", json={"sql": "SELECT * FROM read_csv('/etc/passwd')"}), 403, "forbidden_function"
         )
         check_problem(c.post("/v1/sql", json={"sql": f"DROP TABLE {DATASET}"}), 403, "forbidden_statement")
         after = c.get(f"/v1/datasets/{DATASET}").json()["snapshot_id"]
         check(after == before, "a refused request changed the lake")
         c.delete(f"/v1/datasets/{DATASET}")
-    return "409 schema_mismatch, 403 permission_denied (/etc/passwd), 403 forbidden_statement (DROP); lake unchanged"
+    return "409 schema_mismatch, 403 forbidden_function (read_csv of /etc/passwd), 403 forbidden_statement (DROP); lake unchanged"
 
 
 @smoke("embed: texts to vectors, cached, refusals")
