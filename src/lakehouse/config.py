@@ -93,6 +93,11 @@ class LakeSettings(_Section):
     catalog: Literal["sqlite", "postgres"] = Field("sqlite", description="Catalog database kind.")
     catalog_path: str = Field("lake/catalog.sqlite", description="SQLite catalog, relative to the data dir.")
     catalog_dsn: SecretStr | None = Field(None, description="PostgreSQL catalog DSN (catalog = 'postgres').")
+    query_catalog_dsn: SecretStr | None = Field(
+        None,
+        description="PostgreSQL catalog DSN for /v1/sql's engines: a read-only role (docs/security.md); "
+        "catalog_dsn when unset.",
+    )
     data_path: str = Field(
         "lake/data",
         description="Where the lake's Parquet files go: a directory relative to the data dir, or `s3://bucket/prefix` "
@@ -270,6 +275,22 @@ class Settings(_Section):
         """A path from a setting: absolute as given, otherwise under the data dir."""
         path = Path(relative)
         return path if path.is_absolute() else self.data_dir / path
+
+    def host_details(self) -> list[tuple[str, str]]:
+        """What of these settings names the host (paths, DSNs, credentials), longest first, each with the placeholder
+        an answer shows instead: no error detail a client sees names a path or secret of the machine."""
+        found: dict[str, str] = {}
+        for path in {self.data_dir, self.data_dir.resolve()}:
+            found[str(path)] = "<data>"
+        home = Path.home()
+        if str(home) not in ("/", ""):
+            found[str(home)] = "<home>"
+        secrets = [self.lake.catalog_dsn, self.lake.query_catalog_dsn, self.opsdb.url]
+        secrets += [self.storage.s3.secret_access_key, self.storage.s3.access_key_id]
+        for secret in secrets:
+            if secret is not None and secret.get_secret_value():
+                found[secret.get_secret_value()] = "<secret>"
+        return sorted(found.items(), key=lambda item: -len(item[0]))
 
     def opsdb_url(self) -> str:
         """The operational DB's SQLAlchemy URL (SQLite in the data dir unless one is set)."""

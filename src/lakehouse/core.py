@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -25,6 +24,8 @@ from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.query import FRAME_OUTPUTS, QueryEngine, as_frame
 from lakehouse.tables.screen import OnError, RowScreen
+from lakehouse.tables.spool import new_file, spool_dir
+from lakehouse.tables.spool import sweep as sweep_spool
 from lakehouse.validation import SchemaCache, SchemaRegistry, Validation, Verdict
 from lakehouse.validation.validate import SchemaSpec
 from lakehouse.vectors import VectorStore
@@ -36,6 +37,7 @@ class Lakehouse:
     def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sweep_spool(settings)  # what requests of a process that died left behind
         self.opsdb: sa.Engine = create_engine(settings.opsdb_url())
         if migrate:
             upgrade(self.opsdb)
@@ -127,9 +129,7 @@ class Lakehouse:
             if format is None:
                 raise ValueError(f"cannot tell the format of {data.name} by its suffix: give format=")
             return ingestor.ingest_file(dataset, data, format, mode=mode, key=key, create=create, screen=screen)
-        spool_dir = self.settings.in_data_dir(self.settings.lake.spool_path)
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        spool = spool_dir / f"{uuid.uuid4().hex}.body"
+        spool = new_file(spool_dir(self.settings), ".body")
         try:
             with spool.open("xb") as handle:
                 if hasattr(data, "__arrow_c_stream__") and format in (None, "arrow"):

@@ -139,6 +139,52 @@ def _lake_catalog(settings: Settings) -> Check | None:
     return Check("lake catalog", True, "PostgreSQL catalog reachable")
 
 
+# Can the role write any of the catalog's tables, or make new ones? (A role's own tables count: it owns them.)
+_CATALOG_WRITES = """
+SELECT
+  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+  coalesce((SELECT bool_or(has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')), false),
+  has_database_privilege(current_database(), 'CREATE')
+    OR coalesce((SELECT bool_or(has_schema_privilege(n.oid, 'CREATE')) FROM pg_namespace n
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_%'), false)
+"""
+
+
+def _query_catalog_role(settings: Settings) -> Check | None:
+    """/v1/sql's engines attach the catalog READ_ONLY; underneath, their role should not be able to write it."""
+    lake = settings.lake
+    dsn = lake.query_catalog_dsn or lake.catalog_dsn
+    if lake.catalog != "postgres" or dsn is None:
+        return None
+    import psycopg
+
+    fix = "set lake.query_catalog_dsn to a role with SELECT only (docs/security.md lists the GRANTs)"
+    try:
+        with psycopg.connect(dsn.get_secret_value(), connect_timeout=5) as conn:
+            row = conn.execute(_CATALOG_WRITES).fetchone()
+    except psycopg.Error as exc:
+        return Check("query catalog role", False, str(exc).splitlines()[0], "check lake.query_catalog_dsn")
+    superuser, writes, creates = row if row is not None else (True, True, True)
+    if superuser:
+        return Check("query catalog role", False, "the SQL engines' catalog role is a superuser", fix)
+    if writes or creates:
+        return Check("query catalog role", False, "the SQL engines' catalog role can write the catalog", fix)
+    return Check("query catalog role", True, "read-only")
+
+
+def _spool_leftovers(settings: Settings) -> Check:
+    from lakehouse.tables.spool import leftovers
+
+    found = leftovers(settings)
+    if found:
+        size = sum(p.stat().st_size for p in found if p.exists())
+        detail = f"{len(found)} file(s), {size} bytes, left by requests of processes that are gone"
+        return Check("spool", False, detail, "start the server (it removes them) or delete them from the spool dir")
+    return Check("spool", True, "no leftovers")
+
+
 def _lake_data(settings: Settings) -> Check | None:
     """Lake data on S3: list the prefix with the same extension and secret the lake uses."""
     from lakehouse.tables.lake import data_path, on_s3, open_s3_probe
@@ -174,5 +220,7 @@ def run_checks(load: Callable[[], LoadedSettings]) -> list[Check]:
         return checks
     checks.append(Check("settings", True, "valid"))
     checks += [_data_dir(settings), _port(settings), _opsdb(settings)]
-    checks += [c for c in (_lake_catalog(settings), _lake_data(settings), _s3(settings)) if c is not None]
+    optional = (_lake_catalog(settings), _query_catalog_role(settings), _lake_data(settings), _s3(settings))
+    checks += [c for c in optional if c is not None]
+    checks.append(_spool_leftovers(settings))
     return checks

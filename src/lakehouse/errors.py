@@ -91,6 +91,7 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, ClassVar
@@ -594,13 +595,24 @@ def problem_body(
     errors: list[ErrorItem],
     request_id: str | None,
     kind: str,
+    host_details: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """The RFC 9457 problem+json body. The one function that builds it."""
+    """The RFC 9457 problem+json body. The one function that builds it. Each of ``host_details`` (text, placeholder)
+    found in the detail or a reason is replaced by its placeholder."""
+
+    def clean(text: str) -> str:
+        for private, placeholder in host_details:
+            text = text.replace(private, placeholder)
+        return text
+
+    items = [e.to_dict() for e in errors]
+    for item in items:
+        item["reason"] = clean(str(item["reason"]))
     return {
         "type": PROBLEM_TYPE_PREFIX + kind,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": clean(detail),
         "request_id": request_id,
-        "errors": [e.to_dict() for e in errors],
+        "errors": items,
     }

@@ -75,6 +75,7 @@ def create_app(
     )
     app.state.lakehouse = lh
     app.state.settings = settings
+    app.state.host_details = settings.host_details()  # never shown in an error body
     app.state.services = names
     app.state.metrics = Metrics()
     install_problem_handlers(app)

@@ -64,7 +64,10 @@ class _Exchange:
 
     async def problem(self, error: LakehouseError) -> None:
         if not self.started:
-            await problem_response(error, self.request_id)(self.scope, self._receive, self._send_now)
+            app = self.scope.get("app")
+            private = getattr(getattr(app, "state", None), "host_details", [])
+            response = problem_response(error, self.request_id, private)
+            await response(self.scope, self._receive, self._send_now)
 
 
 class RequestContextMiddleware:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,9 @@ def _field(loc: tuple[Any, ...]) -> tuple[str | None, str]:
     return location(parts)
 
 
-def problem_response(exc: LakehouseError, request_id: str | None = None) -> Response:
+def problem_response(
+    exc: LakehouseError, request_id: str | None = None, host_details: Sequence[tuple[str, str]] = ()
+) -> Response:
     rid = request_id or request_id_var.get()
     body = problem_body(
         status=exc.status,
@@ -102,6 +105,7 @@ def problem_response(exc: LakehouseError, request_id: str | None = None) -> Resp
         errors=exc.errors,
         request_id=rid,
         kind=exc.kind,
+        host_details=host_details,
     )
     headers = dict(exc.headers)
     if rid:
@@ -149,20 +153,24 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    async def on_lakehouse_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, LakehouseError)
-        return problem_response(exc)
+    def private(request: Request) -> list[tuple[str, str]]:
+        details: list[tuple[str, str]] = getattr(request.app.state, "host_details", [])
+        return details
 
-    async def on_validation_error(_request: Request, exc: Exception) -> Response:
+    async def on_lakehouse_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LakehouseError)
+        return problem_response(exc, host_details=private(request))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(from_validation_error(exc))
+        return problem_response(from_validation_error(exc), host_details=private(request))
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         error = from_http_exception(exc)
         if exc.status_code == 405:
             error.headers["Allow"] = ", ".join(allowed_methods(request))
-        return problem_response(error)
+        return problem_response(error, host_details=private(request))
 
     app.add_exception_handler(LakehouseError, on_lakehouse_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from lakehouse.idempotency import validate_key as validate_idempotency_key
 from lakehouse.server.auth import DATASET_NAMESPACE, require
 from lakehouse.server.idempotent import ABANDONED_AFTER_SECONDS, REPLAYED, owner_of
 from lakehouse.tables.ingest import Ingestor, format_for
+from lakehouse.tables.spool import new_file
 
 router = APIRouter(tags=["ingest"])
 _BATCH = 1024 * 1024
@@ -33,7 +33,7 @@ async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Pa
     is received; returns the file and, when asked for (an idempotent request compares bodies), its sha256, computed
     in the writer thread."""
     await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
-    path = directory / f"{uuid.uuid4().hex}.body"
+    path = new_file(directory, ".body")
     handle = await anyio.to_thread.run_sync(path.open, "xb")
     hasher = hashlib.sha256() if digest else None
 

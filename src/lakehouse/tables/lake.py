@@ -45,12 +45,14 @@ def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
     cur.execute("COMMIT")
 
 
-def catalog_uri(settings: Settings) -> str:
-    """The ``ducklake:`` URI of the catalog the settings name."""
+def catalog_uri(settings: Settings, *, for_queries: bool = False) -> str:
+    """The ``ducklake:`` URI of the catalog the settings name (``for_queries``: through lake.query_catalog_dsn, the
+    read-only role of /v1/sql's engines, when one is set)."""
     lake = settings.lake
     if lake.catalog == "postgres":
         assert lake.catalog_dsn is not None
-        return "ducklake:postgres:" + lake.catalog_dsn.get_secret_value()
+        dsn = lake.query_catalog_dsn if for_queries and lake.query_catalog_dsn is not None else lake.catalog_dsn
+        return "ducklake:postgres:" + dsn.get_secret_value()
     return "ducklake:sqlite:" + str(settings.in_data_dir(lake.catalog_path))
 
 
@@ -109,6 +111,8 @@ def open_lake_db(
     settings: Settings,
     config: dict[str, str | bool | int | float | list[str]] | None = None,
     attach_options: str = "",
+    *,
+    for_queries: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB with the extensions the lake needs loaded and the lake attached as ``lake``.
 
@@ -126,7 +130,7 @@ def open_lake_db(
         # another (process) instead of failing at once with "database is locked".
         sqlite = ", META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT 10000" if settings.lake.catalog == "sqlite" else ""
         db.execute(
-            f"ATTACH {sql_literal(catalog_uri(settings))} AS {CATALOG} "
+            f"ATTACH {sql_literal(catalog_uri(settings, for_queries=for_queries))} AS {CATALOG} "
             f"(DATA_PATH {sql_literal(data_path(settings))}{sqlite}{attach_options})"
         )
     except BaseException:
@@ -177,8 +181,9 @@ class LatestSnapshot:
         if lake.catalog == "postgres":
             import psycopg
 
-            assert lake.catalog_dsn is not None
-            return psycopg.connect(lake.catalog_dsn.get_secret_value(), autocommit=True, connect_timeout=10)
+            dsn = lake.query_catalog_dsn or lake.catalog_dsn  # the query engines' (read-only) role when one is set
+            assert dsn is not None
+            return psycopg.connect(dsn.get_secret_value(), autocommit=True, connect_timeout=10)
         db = duckdb.connect(
             ":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         )

@@ -110,7 +110,7 @@ class _Engine:
         }
         lake_data = data_path(settings)
         try:
-            self.db = open_lake_db(settings, config, f", READ_ONLY{pin}")
+            self.db = open_lake_db(settings, config, f", READ_ONLY{pin}", for_queries=True)
         except duckdb.Error as exc:
             message = str(exc).split("\n")[0]
             if pin:

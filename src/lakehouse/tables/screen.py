@@ -27,6 +27,7 @@ import duckdb
 
 from lakehouse.errors import ErrorItem, InvalidPayload
 from lakehouse.tables.lake import sql_literal
+from lakehouse.tables.spool import new_file
 
 OnError = Literal["reject", "skip"]
 _BATCH = 8192
@@ -110,7 +111,7 @@ def screen_rows(cur: duckdb.DuckDBPyConnection, fmt: str, path: Path, screen: Ro
     spool_dir.mkdir(parents=True, exist_ok=True)
     keep = screen.on_error == "skip"
     if fmt in ("ndjson", "json"):
-        target = spool_dir / f"{uuid.uuid4().hex}.screened.ndjson"
+        target = new_file(spool_dir, ".screened.ndjson")
         with target.open("w", encoding="utf-8") if keep else contextlib.nullcontext() as sink:
             for text in _json_rows(cur, fmt, path):
                 out.rows += 1
@@ -124,7 +125,7 @@ def screen_rows(cur: duckdb.DuckDBPyConnection, fmt: str, path: Path, screen: Ro
     import pyarrow as pa
     import pyarrow.parquet
 
-    target = spool_dir / f"{uuid.uuid4().hex}.screened.parquet"
+    target = new_file(spool_dir, ".screened.parquet")
     reader = cur.execute("SELECT * FROM src").to_arrow_reader(_BATCH)
     writer = pyarrow.parquet.ParquetWriter(str(target), reader.schema) if keep else None
     try:

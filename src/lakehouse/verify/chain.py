@@ -393,7 +393,7 @@ def _tables_refusals(t: Target) -> str:
         after = c.get(f"/v1/datasets/{DATASET}").json()["snapshot_id"]
         check(after == before, "a refused request changed the lake")
         c.delete(f"/v1/datasets/{DATASET}")
-    return "409 schema_mismatch, 403 forbidden_function (read_csv of /etc/passwd), 403 forbidden_statement (DROP); lake unchanged"
+    return "409 schema_mismatch, 403 forbidden_function (read_csv), 403 forbidden_statement (DROP); lake unchanged"
 
 
 @smoke("embed: texts to vectors, cached, refusals")
