@@ -86,6 +86,29 @@ def fresh_pg_database(server: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextlib.contextmanager
+def read_only_role(url: str) -> Iterator[str]:
+    """A login role that may only read the database of ``url`` (the GRANTs docs/security.md lists), as a libpq DSN;
+    dropped afterwards."""
+    role = f"lh_reader_{uuid.uuid4().hex[:10]}"
+    parsed = sa.make_url(url)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(sa.text(f'GRANT CONNECT ON DATABASE "{parsed.database}" TO "{role}"'))
+        conn.execute(sa.text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
+        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        conn.execute(sa.text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{role}"'))
+        conn.execute(sa.text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+    try:
+        yield f"postgresql://{role}@{parsed.host}:{parsed.port or 5432}/{parsed.database}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
+        engine.dispose()
+
+
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""

@@ -27,14 +27,17 @@ from lakehouse.errors import (
     NestingTooDeep,
     NonFiniteNumber,
     NulCharacter,
+    TruncatedInput,
     field_to_pointer,
 )
 
 __all__ = [
+    "ARROW_EOS",
     "INT_MAX",
     "INT_MIN",
     "MAX_DEPTH",
     "InvalidJson",
+    "check_arrow_end",
     "check_json_file",
     "check_no_nul",
     "check_text",
@@ -220,3 +223,14 @@ def check_no_nul(path: Any) -> None:
                 item = ErrorItem(kind="nul_character", field="body", reason="a NUL byte", extra={"line": line})
                 raise NulCharacter(f"line {line}: the body holds a NUL byte, which the lake cannot keep", errors=[item])
             number += block.count(b"\n")
+
+
+ARROW_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # an Arrow IPC stream's end: continuation marker, zero length
+
+
+def check_arrow_end(tail: bytes) -> None:
+    """Refuse an Arrow IPC stream whose last bytes (``tail``, at least 8) are not its end-of-stream marker: one cut
+    short between two batches would otherwise read as complete, with the rest of its rows missing."""
+    if not tail.endswith(ARROW_EOS):
+        item = ErrorItem(kind="truncated_input", field="body", reason="no end-of-stream marker at the end")
+        raise TruncatedInput("the Arrow IPC stream ends without its end-of-stream marker", errors=[item])

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lakehouse.cli import cli
+from tests.conftest import read_only_role
 
 
 @pytest.fixture
@@ -154,9 +155,24 @@ def test_doctor_checks_configured_postgresql(runner: CliRunner, tmp_path: Path, 
     env = {"LAKEHOUSE_OPSDB__URL": pg_url, "LAKEHOUSE_LAKE__CATALOG": "postgres", "LAKEHOUSE_LAKE__CATALOG_DSN": dsn}
     code, out, _ = invoke(runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env)
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
-    assert code == 0, out
+    assert code == 1, out  # the SQL engines would attach the catalog as a superuser
     assert checks["opsdb"]["detail"].startswith("postgresql reachable")
     assert checks["lake catalog"]["ok"]
+    role = checks["query catalog role"]
+    assert not role["ok"] and "superuser" in role["detail"] and "query_catalog_dsn" in role["fix"]
+    with read_only_role(pg_url) as reader:
+        env["LAKEHOUSE_LAKE__QUERY_CATALOG_DSN"] = reader
+        code, out, _ = invoke(
+            runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env
+        )
+        checks = {c["name"]: c for c in json.loads(out)["checks"]}
+        assert code == 0 and checks["query catalog role"]["detail"] == "read-only", out
+        env["LAKEHOUSE_LAKE__QUERY_CATALOG_DSN"] = dsn  # the writers' role: it owns the catalog's tables
+        code, out, _ = invoke(
+            runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env
+        )
+        assert code == 1
+        del env["LAKEHOUSE_LAKE__QUERY_CATALOG_DSN"]
     env["LAKEHOUSE_LAKE__CATALOG_DSN"] = "postgresql://postgres@127.0.0.1:1/none"
     code, out, _ = invoke(runner, "doctor", "--json", "--data-dir", str(tmp_path), "--port", str(_free_port()), env=env)
     checks = {c["name"]: c for c in json.loads(out)["checks"]}

@@ -417,3 +417,20 @@ def test_no_answer_names_a_host_path(shared_lh: Lakehouse) -> None:
             answer = json.dumps([exc.detail, [e.to_dict() for e in exc.errors]])
         for secret in secrets:
             assert secret not in answer, (sql, answer)
+
+
+@pytest.mark.postgres
+def test_queries_run_as_a_read_only_catalog_role(pg_url: str, tmp_path: Path) -> None:
+    from tests.conftest import read_only_role
+
+    dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with _open(tmp_path / "data", pg_url) as lh:
+        _seed(lh)
+    with read_only_role(pg_url) as reader:
+        lake = {"catalog": "postgres", "catalog_dsn": dsn, "query_catalog_dsn": reader}
+        with Lakehouse(Settings.model_validate({"data_dir": tmp_path / "data", "lake": lake})) as lh:
+            assert lh.sql("SELECT count(*) FROM customers").rows == [[2]]
+            before = lh.lake.current_snapshot()
+            lh.ingest("customers", b"id,name\n3,cy\n", format="csv")  # writers keep their own role
+            assert lh.sql("SELECT count(*) FROM customers").rows == [[3]]  # and queries see their commits
+            assert lh.sql("SELECT count(*) FROM customers", snapshot=before).rows == [[2]]

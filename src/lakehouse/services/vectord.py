@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError, MalformedInput, RequestValidationFailed, UnsupportedMediaType
+from lakehouse.inputs import check_arrow_end
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import COLLECTION_NAMESPACE, check_namespace, reaches, require
 from lakehouse.tables.names import collection_namespace
@@ -153,6 +154,7 @@ def _read_arrow(body: bytes) -> Any:
     import pyarrow as pa
     import pyarrow.ipc
 
+    check_arrow_end(body)
     try:
         return pyarrow.ipc.open_stream(pa.py_buffer(body)).read_all()
     except (pa.ArrowInvalid, OSError) as exc:

@@ -32,10 +32,9 @@ from lakehouse.errors import (
     MixedTypes,
     NulCharacter,
     SchemaMismatch,
-    TruncatedInput,
     UnsupportedMediaType,
 )
-from lakehouse.inputs import check_json_file, check_no_nul
+from lakehouse.inputs import ARROW_EOS, check_arrow_end, check_json_file, check_no_nul
 from lakehouse.tables.datasets import Datasets, _qualified, split_name
 from lakehouse.tables.lake import Lake, sql_literal
 from lakehouse.tables.names import quote, validate_identifier
@@ -57,9 +56,6 @@ MEDIA_TYPES: dict[str, Format] = {
 }
 
 
-_ARROW_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # continuation marker + zero-length message
-
-
 def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
     """An Arrow IPC stream file rewritten, batch by batch, as an uncompressed Parquet file next to it (removed by
     ``cleanup``), which DuckDB scans as often as needed with memory bounded by a row group. DuckDB's own scan of an
@@ -69,10 +65,8 @@ def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
     import pyarrow.parquet
 
     with path.open("rb") as handle:  # a stream cut short (between batches, too) lacks its end-of-stream marker
-        handle.seek(max(path.stat().st_size - len(_ARROW_EOS), 0))
-        if handle.read() != _ARROW_EOS:
-            item = ErrorItem(kind="truncated_input", field="body", reason="no end-of-stream marker at the end")
-            raise TruncatedInput("the Arrow IPC stream ends without its end-of-stream marker", errors=[item])
+        handle.seek(max(path.stat().st_size - len(ARROW_EOS), 0))
+        check_arrow_end(handle.read())
     staged = path.with_name(path.name + ".parquet")
     cleanup.callback(staged.unlink, missing_ok=True)
     try:
