@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check clean
+.PHONY: run test soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(VENV)/.run-installed  ## install and serve on 127.0.0.1:3100 with ./lakeh
 
 test: $(VENV)/.dev-installed  ## install dev dependencies and run every gate
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check
+
+soak: $(VENV)/.dev-installed  ## the long loops: schemathesis with many examples per operation
+	LAKEHOUSE_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q -p no:cacheprovider tests/server/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

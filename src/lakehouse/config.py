@@ -178,6 +178,12 @@ class EmbedSettings(_Section):
     batch_size: int = Field(64, ge=1, description="Texts per forward pass of the local model.")
     threads: int = Field(0, ge=0, description="CPU threads of the local model (0: the library's choice).")
     max_texts: int = Field(256, ge=1, description="Most texts in one embed request (more: 413).")
+    max_queue: int = Field(
+        256,
+        ge=1,
+        description="Most texts waiting for the model or in it; past it a request that needs the model is answered "
+        "503 overloaded with Retry-After (background embedding waits).",
+    )
     max_text_chars: int = Field(100_000, ge=1, description="Longest text accepted, in characters.")
     cache: bool = Field(True, description="Keep embeddings in the operational DB by (model, sha256(text)).")
     hashing_dim: int = Field(384, ge=8, le=65536, description="Dimension of the hashing provider's vectors.")

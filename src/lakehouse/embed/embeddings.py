@@ -8,9 +8,11 @@ none, which every call reports with the setting to choose. ``hashing-<dim>`` is 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +30,15 @@ from lakehouse.embed.providers import (
     Vectors,
     local_extra_installed,
 )
-from lakehouse.errors import BatchTooLarge, EmbedderUnavailable, EmptyBatch, ErrorItem, InvalidText, UnknownModel
+from lakehouse.errors import (
+    BatchTooLarge,
+    EmbedderUnavailable,
+    EmptyBatch,
+    ErrorItem,
+    InvalidText,
+    Overloaded,
+    UnknownModel,
+)
 from lakehouse.opsdb.schema import embedding_cache
 
 _log = logging.getLogger("lakehouse.embed")
@@ -70,11 +80,45 @@ def describe(settings: Settings) -> str:
     return f"embeddings: hashing-{settings.embed.hashing_dim} (feature hashing: for tests, not meaning)"
 
 
+class _Gate:
+    """Admission to the model: at most ``limit`` texts waiting for it or being embedded. A request on a path gets
+    ``Overloaded`` past it (never an unbounded wait); background work waits. Whatever the limit, one request of more
+    texts than it is admitted when nothing else is queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.queued = 0
+        self._changed = threading.Condition()
+
+    def _fits(self, count: int) -> bool:
+        return self.queued == 0 or self.queued + count <= self.limit
+
+    @contextlib.contextmanager
+    def admit(self, count: int, *, wait: bool) -> Iterator[None]:
+        with self._changed:
+            if not self._fits(count):
+                if not wait:
+                    raise Overloaded(
+                        f"the embedder has {self.queued} texts waiting; retry in a moment",
+                        field="input",
+                        headers={"Retry-After": "1"},
+                    )
+                self._changed.wait_for(lambda: self._fits(count))
+            self.queued += count
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.queued -= count
+                self._changed.notify_all()
+
+
 class Embeddings:
-    """Thread-safe; providers are made on first use."""
+    """Thread-safe; providers are made on first use; texts queue for the model through one bounded gate."""
 
     def __init__(self, settings: Settings, opsdb: sa.Engine) -> None:
         self.settings = settings
+        self._gate = _Gate(settings.embed.max_queue)
         self._opsdb = opsdb
         self._lock = threading.Lock()
         self._default: Embedder | None = None
@@ -143,8 +187,10 @@ class Embeddings:
         if problems:
             raise InvalidText(f"{len(problems)} text(s) cannot be embedded", errors=problems)
 
-    def embed(self, texts: list[str], model: str | None = None) -> EmbedResult:
-        """Vectors for ``texts`` (in order) from ``model`` (default: the configured provider)."""
+    def embed(self, texts: list[str], model: str | None = None, *, wait: bool = False) -> EmbedResult:
+        """Vectors for ``texts`` (in order) from ``model`` (default: the configured provider). Texts not in the cache
+        queue for the model (``embed.max_queue``): past the limit a caller on a request's path gets 503 ``overloaded``
+        with ``Retry-After`` at once, a background caller (``wait``) waits its turn."""
         self.check(texts)
         embedder = self.embedder(model)
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
@@ -156,7 +202,8 @@ class Embeddings:
             if key not in found:
                 missing.setdefault(key, text)
         if missing:
-            fresh = embedder.embed(list(missing.values()))
+            with self._gate.admit(len(missing), wait=wait):
+                fresh = embedder.embed(list(missing.values()))
             computed = dict(zip(missing, fresh, strict=True))
             if self.settings.embed.cache:
                 self._store(embedder.name, computed)

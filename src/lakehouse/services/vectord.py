@@ -154,11 +154,12 @@ def _read_arrow(body: bytes) -> Any:
     import pyarrow as pa
     import pyarrow.ipc
 
-    check_arrow_end(body)
     try:
-        return pyarrow.ipc.open_stream(pa.py_buffer(body)).read_all()
+        table = pyarrow.ipc.open_stream(pa.py_buffer(body)).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedInput(f"the body is not an Arrow IPC stream: {exc}", field="body") from exc
+    check_arrow_end(body)  # a stream cut between two batches reads as complete: only its end marker tells
+    return table
 
 
 @router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read"), COLLECTION_NAMESPACE])

@@ -64,9 +64,6 @@ def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
     import pyarrow.ipc
     import pyarrow.parquet
 
-    with path.open("rb") as handle:  # a stream cut short (between batches, too) lacks its end-of-stream marker
-        handle.seek(max(path.stat().st_size - len(ARROW_EOS), 0))
-        check_arrow_end(handle.read())
     staged = path.with_name(path.name + ".parquet")
     cleanup.callback(staged.unlink, missing_ok=True)
     try:
@@ -85,6 +82,9 @@ def _arrow_as_parquet(path: Path, cleanup: contextlib.ExitStack) -> Path:
         raise ConversionFailed(
             f"the Arrow stream has a column type a dataset cannot hold: {exc}", errors=[item]
         ) from exc
+    with path.open("rb") as handle:  # a stream cut between two batches reads as complete: only its end marker tells
+        handle.seek(max(path.stat().st_size - len(ARROW_EOS), 0))
+        check_arrow_end(handle.read())
     return staged
 
 
