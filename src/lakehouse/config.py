@@ -40,6 +40,13 @@ class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address to bind. Non-loopback needs auth on.")
     port: int = Field(3100, ge=1, le=65535, description="Port to bind (the gateway's port in a stack).")
     max_body_bytes: int = Field(16 * MiB, ge=1, description="Largest request body, except blob uploads.")
+    worker_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="How much lower the threads that run requests' blocking work run than the event loop (a nice "
+        "value; 0: the same).",
+    )
     max_json_depth: int = Field(
         64, ge=2, le=512, description="Deepest nesting of a JSON body or ingested JSON row (arrays and objects)."
     )
@@ -177,6 +184,12 @@ class EmbedSettings(_Section):
     model_name: str = Field("all-MiniLM-L6-v2", description="The name the local model answers to.")
     batch_size: int = Field(64, ge=1, description="Texts per forward pass of the local model.")
     threads: int = Field(0, ge=0, description="CPU threads of the local model (0: the library's choice).")
+    model_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="How much lower the local model's thread runs than request handling (a nice value; 0: the same).",
+    )
     max_texts: int = Field(256, ge=1, description="Most texts in one embed request (more: 413).")
     max_queue: int = Field(
         256,

@@ -255,6 +255,6 @@ class Embeddings:
 
     def close(self) -> None:
         with self._lock:
-            if isinstance(self._default, OpenAIEmbedder):
+            if isinstance(self._default, OpenAIEmbedder | LocalEmbedder):
                 self._default.close()
             self._default = None

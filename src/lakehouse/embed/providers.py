@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 
 from lakehouse.config import EmbedSettings, OpenAIEmbedSettings
+from lakehouse.embed.model_thread import ModelThread
 from lakehouse.errors import EmbedderFailed, EmbedderUnavailable, ErrorItem
 
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
@@ -60,7 +61,8 @@ class LocalEmbedder:
         self._model: Any = None
         self._dim: int | None = None
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()  # one forward pass at a time: torch already uses every thread it is given
+        # one forward pass at a time, on a thread of its own at a lower priority (torch uses every core it is given)
+        self._worker = ModelThread("lakehouse-embed-model", settings.model_nice)
 
     @property
     def dim(self) -> int | None:
@@ -105,16 +107,20 @@ class LocalEmbedder:
             return self._model
 
     def embed(self, texts: list[str]) -> Vectors:
-        model = self.load()
-        with self._run_lock:
-            vectors = model.encode(
-                texts,
-                batch_size=self._settings.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        return self._worker.call(self._encode, texts)
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        vectors = self.load().encode(
+            texts,
+            batch_size=self._settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
+
+    def close(self) -> None:
+        self._worker.close()
 
 
 class OpenAIEmbedder:

@@ -20,6 +20,7 @@ from lakehouse.server.middleware import RequestContextMiddleware
 from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
+from lakehouse.server.threads import set_worker_nice
 
 
 def _streams(scope: Scope) -> bool:
@@ -76,6 +77,7 @@ def create_app(
     app.state.lakehouse = lh
     app.state.settings = settings
     app.state.host_details = settings.host_details()  # never shown in an error body
+    set_worker_nice(settings.server.worker_nice)
     app.state.services = names
     app.state.metrics = Metrics()
     install_problem_handlers(app)

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from lakehouse.apikeys import SCOPES, ApiKey
 from lakehouse.core import Lakehouse
@@ -19,6 +18,7 @@ from lakehouse.errors import (
     TenantForbidden,
     Unauthenticated,
 )
+from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.datasets import split_name
 from lakehouse.tables.names import collection_namespace
 from lakehouse.tables.sandbox import Grant

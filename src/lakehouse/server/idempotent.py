@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import IdempotencyConflict
 from lakehouse.idempotency import IdempotencyStore, validate_key
+from lakehouse.server.threads import run_in_threadpool
 
 ABANDONED_AFTER_SECONDS = 15 * 60
 REPLAYED = {"Idempotent-Replayed": "true"}

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import DATASET_NAMESPACE, check_namespace, reaches, require
 from lakehouse.server.idempotent import Answer, idempotent
+from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.datasets import Datasets, split_name
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])

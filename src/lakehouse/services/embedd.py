@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
 from lakehouse.server.auth import require
+from lakehouse.server.threads import run_in_threadpool
 
 router = APIRouter(tags=["embed"])
 

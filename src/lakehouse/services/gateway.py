@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from lakehouse.apikeys import SCOPES
 from lakehouse.core import Lakehouse
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import require
+from lakehouse.server.threads import run_in_threadpool
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

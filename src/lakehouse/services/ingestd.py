@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from lakehouse.core import Lakehouse
@@ -21,6 +20,7 @@ from lakehouse.idempotency import IdempotencyStore
 from lakehouse.idempotency import validate_key as validate_idempotency_key
 from lakehouse.server.auth import DATASET_NAMESPACE, require
 from lakehouse.server.idempotent import ABANDONED_AFTER_SECONDS, REPLAYED, owner_of
+from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.ingest import Ingestor, format_for
 from lakehouse.tables.spool import new_file
 

@@ -13,13 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
 from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import BOUND_TENANT, require
+from lakehouse.server.threads import run_in_threadpool
 
 memories_router = APIRouter(prefix="/v1/memories", tags=["memory"])
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 
 from lakehouse.apikeys import ApiKey
 from lakehouse.core import Lakehouse
 from lakehouse.errors import InvalidSql, NotAcceptable
 from lakehouse.server.auth import require, sql_grant
+from lakehouse.server.threads import run_in_threadpool
 
 router = APIRouter(tags=["sql"])
 QUERY_ID_HEADER = "X-Lakehouse-Query-Id"

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lakehouse.core import Lakehouse
@@ -14,6 +13,7 @@ from lakehouse.errors import RequestValidationFailed
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import check_namespace, require
 from lakehouse.server.idempotent import Answer, idempotent
+from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.datasets import split_name
 from lakehouse.validation.registry import MAX_VERSION
 

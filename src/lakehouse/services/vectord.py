@@ -9,13 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError, MalformedInput, RequestValidationFailed, UnsupportedMediaType
 from lakehouse.inputs import check_arrow_end
 from lakehouse.paging import decode_cursor, encode_cursor
 from lakehouse.server.auth import COLLECTION_NAMESPACE, check_namespace, reaches, require
+from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.names import collection_namespace
 from lakehouse.vectors import Collection, Point
 
