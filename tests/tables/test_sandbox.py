@@ -235,6 +235,8 @@ def test_escapes_are_refused_and_change_nothing(shared_lh: Lakehouse, sql: str, 
     assert before[1], "the lake has Parquet files for maintenance to want"
     with pytest.raises(error) as raised:
         lh.sql(_sql(lh, sql))
+    assert type(raised.value) is error and raised.value.status == 403  # the answer /v1/sql gives: 403 and the kind
+    assert raised.value.errors[0].kind == error.kind
     assert str(lh.settings.data_dir) not in raised.value.detail
     assert (lh.lake.current_snapshot(), _lake_files(lh)) == before
     assert lh.sql("SELECT count(*) FROM customers").rows == [[2]]
