@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
-from lakehouse.server import create_app
 from tests.asgi import AppClient as TestClient
 
 PG_URL = os.environ.get("LH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 import pytest
 
+from lakehouse.app import create_app
 from lakehouse.cli import cli
 from lakehouse.config import Settings, env_name, iter_settings
 from lakehouse.errors import LakehouseError
-from lakehouse.server import create_app
 
 DOCS = Path(__file__).parent.parent / "docs"
 

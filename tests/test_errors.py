@@ -10,9 +10,9 @@ from lakehouse.errors import (
     LakehouseError,
     NotFound,
     error_class_for_kind,
-    field_to_pointer,
     problem_body,
 )
+from lakehouse.jsonpointer import field_to_pointer
 
 
 @pytest.mark.parametrize(

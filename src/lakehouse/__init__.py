@@ -4,11 +4,10 @@ Embedded: ``Lakehouse.open("./lakehouse-data")``. Remote: ``Client("http://127.0
 Errors are the classes in :mod:`lakehouse.errors`, the same in both.
 """
 
-__version__ = "0.1.0"
-
 from lakehouse.client import Client
 from lakehouse.config import Settings, load_settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError
+from lakehouse.version import __version__
 
 __all__ = ["Client", "Lakehouse", "LakehouseError", "Settings", "__version__", "load_settings"]

@@ -79,7 +79,7 @@ class Lakehouse:
         with self._lake_lock:
             queries = self._queries
         if queries is not None:
-            queries.drop_memory_tables()
+            queries.drop_side_tables()
 
     def sql(
         self,

@@ -96,6 +96,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, ClassVar
 
+from lakehouse.jsonpointer import field_to_pointer
+
 __all__ = [
     "ApiKeyExists",
     "ApiKeyNotFound",
@@ -180,28 +182,11 @@ __all__ = [
     "UnsupportedMediaType",
     "VersionConflict",
     "error_class_for_kind",
-    "field_to_pointer",
     "problem_body",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:lakehouse:problem:"
-
-
-def field_to_pointer(field_name: str | None) -> str:
-    """Turn a dotted field name (``items[2].qty``) into an RFC 6901 JSON Pointer (``/items/2/qty``)."""
-    if not field_name:
-        return ""
-    parts: list[str] = []
-    for dotted in field_name.split("."):
-        name, _, rest = dotted.partition("[")
-        if name:
-            parts.append(name)
-        while rest:
-            index, _, rest = rest.partition("]")
-            parts.append(index)
-            rest = rest.removeprefix("[")
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from lakehouse.errors import (
     NonFiniteNumber,
     NulCharacter,
     TruncatedInput,
-    field_to_pointer,
 )
+from lakehouse.jsonpointer import field_to_pointer, pointer
 
 __all__ = [
     "ARROW_EOS",
@@ -55,7 +55,7 @@ _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\d{19,}|[eE][+-]?\d{3,}")
 
 
 def pointer_of(path: tuple[str | int, ...]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+    return pointer(path)
 
 
 def _dotted(path: tuple[str | int, ...], field: str) -> str:

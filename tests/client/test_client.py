@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse import Client, Lakehouse
+from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.errors import (
     ApiKeyExists,
@@ -20,7 +21,6 @@ from lakehouse.errors import (
     RequestValidationFailed,
     Unauthenticated,
 )
-from lakehouse.server import create_app
 from lakehouse.verify import ServerThread
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
+from lakehouse.app import create_app
 from lakehouse.core import Lakehouse
-from lakehouse.server import create_app
 from lakehouse.server.problems import PROBLEM_SCHEMA
 from lakehouse.validation.report import KINDS
 from tests.asgi import AppClient

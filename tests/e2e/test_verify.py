@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakehouse import Lakehouse
+from lakehouse.app import create_app
 from lakehouse.config import Settings
-from lakehouse.server import create_app
 from lakehouse.verify import ServerThread, verify_url
 
 

@@ -19,9 +19,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
-from lakehouse.server import create_app
 
 # per operation: bounded, so the suite stays fast; `make soak` raises it
 EXAMPLES = int(os.environ.get("LAKEHOUSE_FUZZ_EXAMPLES", "6"))

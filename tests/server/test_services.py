@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 
+from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.errors import ConfigError
-from lakehouse.server import create_app
 from lakehouse.services import SERVICES, owner_of
 from tests.asgi import AppClient
 

@@ -87,9 +87,9 @@ def test_client_retries_with_idempotency_keys(tmp_path: object) -> None:
     from pathlib import Path
 
     from lakehouse import Lakehouse
+    from lakehouse.app import create_app
     from lakehouse.config import Settings
     from lakehouse.errors import IdempotencyConflict
-    from lakehouse.server import create_app
     from lakehouse.verify import ServerThread
 
     settings = Settings(data_dir=Path(str(tmp_path)))
@@ -117,9 +117,9 @@ def test_client_cancels_a_query(tmp_path: object) -> None:
     from pathlib import Path
 
     from lakehouse import Lakehouse
+    from lakehouse.app import create_app
     from lakehouse.config import Settings
     from lakehouse.errors import QueryCancelled
-    from lakehouse.server import create_app
     from lakehouse.verify import ServerThread
     from tests.waiting import wait_until
 
@@ -149,8 +149,8 @@ def test_client_datasets(tmp_path: object) -> None:
     from pathlib import Path
 
     from lakehouse import Lakehouse
+    from lakehouse.app import create_app
     from lakehouse.config import Settings
-    from lakehouse.server import create_app
     from lakehouse.verify import ServerThread
 
     settings = Settings(data_dir=Path(str(tmp_path)))

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from lakehouse.vectors import compile_filter
+from lakehouse.filters import compile_filter
 from lakehouse.vectors.state import AnnParams, CollectionState
 
 N, DIM, K = 50_000, 64, 10

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lakehouse.errors import InvalidFilter
-from lakehouse.vectors.columns import MetadataColumns
-from lakehouse.vectors.filters import compile_filter
+from lakehouse.filters.columns import MetadataColumns
+from lakehouse.filters.language import compile_filter
 
 DOCS: list[dict[str, Any]] = [
     {"lang": "en", "year": 2021, "tags": ["a", "b"], "title": "Intro to lakes", "author": {"name": "ada"}},

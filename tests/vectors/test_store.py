@@ -24,7 +24,7 @@ from lakehouse.errors import (
     RequestValidationFailed,
     UnknownModel,
 )
-from lakehouse.vectors import compile_filter
+from lakehouse.filters import compile_filter
 
 
 def _open(data_dir: Path, pg_url: str | None, **sections: Any) -> Lakehouse:

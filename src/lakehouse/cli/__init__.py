@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from lakehouse import __version__
 from lakehouse.cli._common import fail
 from lakehouse.cli.config_cmd import config
 from lakehouse.cli.db import db
@@ -18,6 +17,7 @@ from lakehouse.cli.tables import datasets, ingest, sql
 from lakehouse.cli.vectors_cmd import collections, search
 from lakehouse.cli.verify_cmd import verify
 from lakehouse.errors import LakehouseError
+from lakehouse.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

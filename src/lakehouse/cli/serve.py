@@ -7,10 +7,11 @@ import logging
 import click
 import uvicorn
 
+from lakehouse.app import create_app
 from lakehouse.cli._common import fail, load, settings_options
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError
-from lakehouse.server import check_bind, create_app
+from lakehouse.server import check_bind
 from lakehouse.server.logs import configure_logging
 from lakehouse.services import SERVICES
 

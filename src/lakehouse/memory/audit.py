@@ -5,7 +5,7 @@ same WAL file is a corruption risk, and the API keys live there too). A statemen
 (DuckDB's own in-memory database of each query engine) gets a copy of the three tables, read through SQLAlchemy in
 one consistent read and remade only when memory has changed: every memory write adds an event in the same
 transaction and events are never deleted, so their count and newest id are the change token. A FORGET drops the
-copies at once (``QueryEngine.drop_memory_tables``), so forgotten content does not outlive its purge here either.
+copies at once (``QueryEngine.drop_side_tables``), so forgotten content does not outlive its purge here either.
 
 JSON text columns (``data``, ``meta``, ``tags``, the scope, an event's ``before``/``after``) are DuckDB ``JSON``;
 times are ``TIMESTAMP WITH TIME ZONE``; an event's time (``at``, a keyword in SQL) is ``recorded_at``.
@@ -13,7 +13,6 @@ times are ``TIMESTAMP WITH TIME ZONE``; an event's time (``at``, a keyword in SQ
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,7 +40,7 @@ def _arrow_type(column: sa.Column[Any]) -> Any:
     return pa.string()
 
 
-def select_sql(name: str, source: str) -> str:
+def _select_sql(name: str, source: str) -> str:
     """The DuckDB statement that makes ``memory.<name>`` from the registered Arrow table ``source``."""
     table = TABLES[name]
     columns = ", ".join(
@@ -53,10 +52,18 @@ def select_sql(name: str, source: str) -> str:
 
 
 class MemoryTables:
-    """Reads the memory tables of the operational DB for the SQL engines."""
+    """Reads the memory tables of the operational DB for the SQL engines (a ``tables.side_tables.SideTables``)."""
+
+    names = tuple(TABLES)
 
     def __init__(self, engine: sa.Engine) -> None:
         self.db = engine
+
+    def create_sql(self, name: str, source: str) -> str:
+        return _select_sql(name, source)
+
+    def drop_sql(self, name: str) -> str:
+        return f'DROP TABLE IF EXISTS {CATALOG}.main."{name}"'
 
     @staticmethod
     def _token(conn: sa.Connection) -> Token:
@@ -84,45 +91,3 @@ class MemoryTables:
                     }
                 )
         return token, out
-
-
-class MemoryCopy:
-    """One DuckDB instance's copy of the memory tables, remade when memory has changed."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db  # a duckdb.DuckDBPyConnection
-        self.token: Token | None = None  # the change token of the copy held (None: no copy); guarded by the lock
-        self.lock = threading.Lock()
-
-    def refresh(self, tables: MemoryTables) -> None:
-        """Make ``memory.memories``, ``memory.revisions`` and ``memory.events`` current, if memory has changed since
-        the copy was made. Queries whose transactions began before keep reading the copy they saw."""
-        if self.token is not None and self.token == tables.token():
-            return
-        with self.lock:
-            token, loaded = tables.load()
-            if token == self.token:
-                return
-            cur = self.db.cursor()
-            try:
-                cur.execute("BEGIN")
-                for name, table in loaded.items():
-                    source = f"_memory_{name}"
-                    cur.register(source, table)
-                    cur.execute(select_sql(name, source))
-                    cur.unregister(source)
-                cur.execute("COMMIT")
-            finally:
-                cur.close()
-            self.token = token
-
-    def drop(self) -> None:
-        """Drop the copy (after a FORGET): the next query that names the tables reads them anew."""
-        with self.lock:
-            cur = self.db.cursor()
-            try:
-                for name in TABLES:
-                    cur.execute(f'DROP TABLE IF EXISTS {CATALOG}.main."{name}"')
-            finally:
-                cur.close()
-            self.token = None

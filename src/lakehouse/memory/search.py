@@ -13,11 +13,11 @@ import numpy as np
 import sqlalchemy as sa
 
 from lakehouse.errors import ErrorItem, RequestValidationFailed
+from lakehouse.filters.language import compile_filter
 from lakehouse.memory import rows
 from lakehouse.memory.model import KINDS, Memory, Scope, aware, check_content, check_tags, check_time
 from lakehouse.memory.ranking import ALPHA, FUSIONS, bm25, cosine, fuse, fuse_relative, terms
 from lakehouse.opsdb.schema import memories, memory_revisions
-from lakehouse.vectors.filters import compile_filter
 
 if TYPE_CHECKING:
     from lakehouse.memory.store import MemoryStore

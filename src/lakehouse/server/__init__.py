@@ -1,6 +1,8 @@
-"""The server core every daemon shares: app factory, middleware, auth, bind guard, health and metrics."""
+"""The server toolkit every daemon shares: middleware, auth, bind guard, problems, idempotency, health and metrics.
 
-from lakehouse.server.app import create_app
+The app itself is put together above this package (``lakehouse.app.create_app``), from it and the ``services``.
+"""
+
 from lakehouse.server.bind_guard import BindRefused, check_bind, is_loopback
 
-__all__ = ["BindRefused", "check_bind", "create_app", "is_loopback"]
+__all__ = ["BindRefused", "check_bind", "is_loopback"]

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from lakehouse import __version__
 from lakehouse.core import Lakehouse
 from lakehouse.errors import ErrorItem, StoreUnavailable
 from lakehouse.server.auth import require_unless_public
 from lakehouse.server.metrics import CONTENT_TYPE_LATEST
+from lakehouse.version import __version__
 
 router = APIRouter(tags=["operations"])
 

@@ -25,8 +25,8 @@ from lakehouse.errors import (
     error_class_for_kind,
     problem_body,
 )
+from lakehouse.jsonpointer import location
 from lakehouse.server.logs import request_id_var
-from lakehouse.validation.report import location
 
 
 class ProblemItem(BaseModel):

@@ -44,10 +44,10 @@ from lakehouse.errors import (
     QueryTimeout,
     StoreUnavailable,
 )
-from lakehouse.memory.audit import MemoryCopy, MemoryTables
 from lakehouse.tables.lake import LatestSnapshot, data_path, open_lake_db, sql_literal
 from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
 from lakehouse.tables.sandbox import UNRESTRICTED, Grant, Verdict, judge
+from lakehouse.tables.side_tables import SideCopy, SideTables
 from lakehouse.tables.watchdog import Watchdog
 
 _PINNED_ENGINES = 8
@@ -132,7 +132,7 @@ class _Engine:
         )
         self.users = 0  # queries holding it (QueryEngine's lock guards this and ``retired``)
         self.retired = False  # out of the cache: closed when its last query ends
-        self.memory = MemoryCopy(self.db)  # the memory tables as memory.*, copied when a query names them
+        self.memory = SideCopy(self.db)  # the side tables (memory.*), copied when a query names them
 
     def close(self) -> None:
         self.reads.close()
@@ -295,9 +295,9 @@ def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Except
 class QueryEngine:
     """Runs read-only SQL. Thread-safe: each query takes its own cursor."""
 
-    def __init__(self, settings: Settings, memory: MemoryTables | None = None) -> None:
+    def __init__(self, settings: Settings, memory: SideTables | None = None) -> None:
         self.settings = settings
-        self._memory = memory  # the agent memory's tables, readable as memory.* (None: not offered)
+        self._memory = memory  # side tables readable as memory.* (the agent memory's; None: not offered)
         self._watchdog = Watchdog()
         self._latest = LatestSnapshot(settings)
         self._current = _Engine(settings, self._watchdog, self._latest)
@@ -546,12 +546,14 @@ class QueryEngine:
 
         return lease.begin(), chunks()
 
-    def drop_memory_tables(self) -> None:
-        """Forget every engine's copy of the memory tables (called after a memory is forgotten)."""
+    def drop_side_tables(self) -> None:
+        """Forget every engine's copy of the side tables (called after a memory is forgotten)."""
+        if self._memory is None:
+            return
         with self._lock:  # held so that no engine is closed under the drop
             for engine in [self._current, *self._pinned.values()]:
                 if not engine.retired:
-                    engine.memory.drop()
+                    engine.memory.drop(self._memory)
 
     def close(self) -> None:
         with self._lock:

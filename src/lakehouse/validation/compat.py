@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lakehouse.errors import ErrorItem
-from lakehouse.validation.report import location
+from lakehouse.jsonpointer import location, unescape
 
 Path = list[str | int]
 
@@ -45,7 +45,7 @@ def _resolve(node: Any, root: Any) -> Any:
             return node
         target: Any = root
         for raw in node["$ref"][1:].split("/")[1:]:
-            part = raw.replace("~1", "/").replace("~0", "~")
+            part = unescape(raw)
             if isinstance(target, dict) and part in target:
                 target = target[part]
             elif isinstance(target, list) and part.isdigit() and int(part) < len(target):

@@ -22,7 +22,8 @@ from typing import Any
 import jsonschema_rs
 
 from lakehouse.errors import ErrorItem, InvalidSchema, UnresolvableRef
-from lakehouse.validation.report import Reporter, location
+from lakehouse.jsonpointer import location
+from lakehouse.validation.report import Reporter
 
 DRAFTS: dict[str, str] = {
     "https://json-schema.org/draft/2020-12/schema": "2020-12",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from lakehouse.errors import ErrorItem
+from lakehouse.jsonpointer import location
 
 #: every kind a payload error item can have, with what it means (docs/wire-format.md has a section for each)
 KINDS: dict[str, str] = {
@@ -109,18 +110,6 @@ def json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
-
-
-def location(parts: Sequence[str | int], prefix: Sequence[str | int] = ()) -> tuple[str | None, str]:
-    """(dotted field, JSON pointer) of a path: ``["items", 2, "qty"]`` -> ``("items[2].qty", "/items/2/qty")``."""
-    dotted = ""
-    for part in (*prefix, *parts):
-        if isinstance(part, int):
-            dotted += f"[{part}]"
-        else:
-            dotted += f".{part}" if dotted else str(part)
-    pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in (*prefix, *parts))
-    return (dotted or None), pointer
 
 
 def _short(value: Any, limit: int = 60) -> str:

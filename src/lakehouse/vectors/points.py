@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lakehouse.errors import BatchTooLarge, EmptyBatch, ErrorItem, InvalidPoint
-
-if TYPE_CHECKING:
-    from lakehouse.vectors.store import Collection
+from lakehouse.vectors.model import Collection
 
 MAX_ID_CHARS = 512
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lakehouse.vectors.columns import MetadataColumns
-from lakehouse.vectors.filters import Filter
+from lakehouse.filters.columns import MetadataColumns
+from lakehouse.filters.language import Filter
 
 if TYPE_CHECKING:
     from lakehouse.vectors.ann import HnswIndex

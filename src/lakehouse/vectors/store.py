@@ -16,7 +16,6 @@ import shutil
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,34 +33,13 @@ from lakehouse.errors import (
     PointNotFound,
     RequestValidationFailed,
 )
+from lakehouse.filters.language import compile_filter
 from lakehouse.opsdb.schema import collections
 from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot, transaction
 from lakehouse.tables.names import VECTORS_NAMESPACE, quote, validate_identifier
-from lakehouse.vectors.filters import compile_filter
+from lakehouse.vectors.model import MAX_DIM, METRICS, Collection
 from lakehouse.vectors.points import check_arrow, check_json, numbers
 from lakehouse.vectors.state import AnnParams, CollectionState, Point
-
-METRICS = ("cosine", "dot", "l2")
-MAX_DIM = 65536
-
-
-@dataclass(frozen=True)
-class Collection:
-    name: str
-    uid: str
-    dim: int
-    metric: str
-    embedder: str | None
-    created_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dim": self.dim,
-            "metric": self.metric,
-            "embedder": self.embedder,
-            "created_at": self.created_at.isoformat(),
-        }
 
 
 def _table(name: str) -> str:

@@ -7,9 +7,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
-from lakehouse.server import create_app
 from lakehouse.verify import memory_smokes as memory_smokes  # registers its smokes after the chain's own
 from lakehouse.verify import validation_smokes as validation_smokes  # and these after those
 from lakehouse.verify.chain import SMOKES, Outcome, Target, run_chain

@@ -1,4 +1,8 @@
-"""``create_app(settings, services=...)``: one FastAPI app with the chosen services on it."""
+"""``create_app(settings, services=...)``: one FastAPI app with the chosen services on it.
+
+Above the ``server`` toolkit (auth, middleware, problems, idempotency) and the ``services`` (the routes), which
+it puts together; nothing below imports it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from starlette.types import Scope
 
-from lakehouse import __version__
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed import describe
@@ -21,6 +24,8 @@ from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
 from lakehouse.server.threads import set_worker_nice
+from lakehouse.services import SERVICES
+from lakehouse.version import __version__
 
 
 def _streams(scope: Scope) -> bool:
@@ -47,8 +52,6 @@ def create_app(
     lakehouse: Lakehouse | None = None,
 ) -> FastAPI:
     """Build the app for ``services`` (all of them by default) over the stores ``settings`` name."""
-    from lakehouse.services import SERVICES  # here: the services import the server's auth, which imports this
-
     names = list(services) if services is not None else list(SERVICES)
     unknown = [n for n in names if n not in SERVICES]
     if unknown:

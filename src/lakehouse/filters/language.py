@@ -11,7 +11,7 @@ false). A field that is missing matches only ``ne``, ``nin`` and ``exists: false
 and a string is false, never an error. Anything else is refused with 422 ``invalid_filter`` naming where it is.
 
 A compiled ``Filter`` answers for one metadata object (``filter(metadata)``) and for a whole collection at once
-(``filter.mask(columns)``, over ``vectors.columns.MetadataColumns``): equality, ``in``, ``exists`` and comparisons
+(``filter.mask(columns)``, over ``filters.columns.MetadataColumns``): equality, ``in``, ``exists`` and comparisons
 with a number are array operations on the field's codes and numbers; any other operator is decided once per distinct
 value of the field with the same test as a single object, so both answers agree by construction.
 """
@@ -19,75 +19,16 @@ value of the field with the same test as a single object, so both answers agree 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lakehouse.errors import ErrorItem, InvalidFilter
+from lakehouse.filters.values import OPERATORS, Mask, lookup, value_test
 
 if TYPE_CHECKING:
-    from lakehouse.vectors.columns import MetadataColumns
-
-Mask = np.ndarray[Any, np.dtype[np.bool_]]
-
-OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists")
-COMBINATORS = ("and", "or", "not")
-MISSING: Any = object()  # the value of a field a metadata object does not have
-
-
-def lookup(metadata: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = metadata
-    for part in path:
-        if not isinstance(value, Mapping) or part not in value:
-            return MISSING
-        value = value[part]
-    return value
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality where true is not 1 (JSON keeps booleans and numbers apart)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return bool(a == b)
-
-
-def _ordered(a: Any, b: Any) -> bool:
-    numbers = (int, float)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return False
-    return (isinstance(a, numbers) and isinstance(b, numbers)) or (isinstance(a, str) and isinstance(b, str))
-
-
-def value_test(op: str, expected: Any) -> Callable[[Any], bool]:
-    """The test ``op`` makes of one field value (``MISSING`` when the field is absent)."""
-    if op == "eq":
-        return lambda v: v is not MISSING and _same(v, expected)
-    if op == "ne":
-        return lambda v: v is MISSING or not _same(v, expected)
-    if op == "in":
-        return lambda v: v is not MISSING and any(_same(v, e) for e in expected)
-    if op == "nin":
-        return lambda v: v is MISSING or not any(_same(v, e) for e in expected)
-    if op == "exists":
-        return lambda v: (v is not MISSING) == expected
-    if op == "contains":
-
-        def contains(v: Any) -> bool:
-            if isinstance(v, str) and isinstance(expected, str):
-                return expected in v
-            if isinstance(v, list):
-                return any(_same(item, expected) for item in v)
-            return False
-
-        return contains
-    compare: Callable[[Any, Any], bool] = {
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-    }[op]
-    return lambda v: v is not MISSING and _ordered(v, expected) and compare(v, expected)
+    from lakehouse.filters.columns import MetadataColumns
 
 
 class Filter(ABC):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lakehouse.vectors.filters import MISSING, Mask, lookup
+from lakehouse.filters.values import MISSING, Mask, lookup
 
 _EXACT_INT = 2**53  # beyond this an integer's float is not exact: comparisons fall back to per-value tests
 

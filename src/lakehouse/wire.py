@@ -1,0 +1,119 @@
+"""The wire models' base: what every request body, query and answer of the API is built from.
+
+``WireModel`` is a request: strict (JSON ``"3"`` is not 3, ``true`` is not 1), closed (an unknown field is refused)
+and checked whole. Built in-process with bad values it raises ``RequestValidationFailed`` with the same kinds and
+pointers a route answers; FastAPI validates route bodies with the same schema and ``error_items`` turns its errors
+into the one problem shape. ``Answer`` is what a route returns and the client reads back.
+
+Shared types: ``Time`` (ISO 8601 on the wire, an aware UTC ``datetime`` in Python), ``NotBlank`` (a string with a
+non-space character). ``refuse(message, field)`` is a rule across fields that names the field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Strict, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from lakehouse.errors import ErrorItem, RequestValidationFailed
+from lakehouse.jsonpointer import location
+from lakehouse.times import as_utc
+
+__all__ = [
+    "Answer",
+    "NotBlank",
+    "Time",
+    "WireModel",
+    "error_items",
+    "invalid",
+    "refuse",
+]
+
+# pydantic error types -> stable wire kinds (docs/wire-format.md)
+_KINDS = {
+    "missing": "required",
+    "extra_forbidden": "additional_properties",
+    "string_too_short": "min_length",
+    "string_too_long": "max_length",
+    "too_short": "min_items",
+    "too_long": "max_items",
+    "greater_than": "minimum",
+    "greater_than_equal": "minimum",
+    "less_than": "maximum",
+    "less_than_equal": "maximum",
+    "literal_error": "enum",
+    "enum": "enum",
+    "string_pattern_mismatch": "pattern",
+    "validation_failed": "validation_failed",
+}
+_SOURCES = ("body", "query", "path", "header", "cookie")
+
+
+def kind_of(pydantic_type: str) -> str:
+    """The documented kind of a pydantic error type."""
+    if pydantic_type in _KINDS:
+        return _KINDS[pydantic_type]
+    if pydantic_type.endswith(("_type", "_parsing")) or pydantic_type in ("model_attributes_type", "dict_type"):
+        return "type"
+    return "invalid_value"
+
+
+def error_items(errors: Iterable[ErrorDetails], prefix: Sequence[str | int] = ()) -> list[ErrorItem]:
+    """pydantic's (or FastAPI's) errors as error items: the kind, the dotted field and the JSON Pointer (the
+    leading ``body``/``query``/... of a route's location dropped), pydantic's message as the reason."""
+    items = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        if loc and loc[0] in _SOURCES:
+            loc = loc[1:]
+        ctx = err.get("ctx") or {}
+        if isinstance(ctx.get("field"), str):  # a rule across fields names the one at fault (``refuse``)
+            loc.append(ctx["field"])
+        field, pointer = location([p for p in loc if isinstance(p, str | int)], prefix)
+        items.append(ErrorItem(kind=kind_of(str(err.get("type"))), field=field, pointer=pointer, reason=err["msg"]))
+    return items
+
+
+def invalid(exc: ValidationError, prefix: Sequence[str | int] = ()) -> RequestValidationFailed:
+    """``exc`` as the 422 a route answers."""
+    items = error_items(exc.errors(include_url=False), prefix)
+    detail = items[0].reason if len(items) == 1 else f"{len(items)} problem(s) in the request"
+    return RequestValidationFailed(detail, errors=items)
+
+
+def refuse(message: str, field: str | None = None) -> PydanticCustomError:
+    """The error of a rule across fields (raise it from a model validator), naming the field at fault."""
+    return PydanticCustomError("validation_failed", message, {"field": field} if field else None)
+
+
+class WireModel(BaseModel):
+    """A request: strict, closed, checked whole. Bad values raise ``RequestValidationFailed`` in-process too."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid(exc) from None
+
+
+class Answer(BaseModel):
+    """What a route returns (and the client reads back): every field typed, extra fields kept for newer servers."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("string_too_short", "the text is blank", {"min_length": 1})
+    return value
+
+
+#: an ISO 8601 time on the wire (a naive one is UTC), an aware UTC datetime in Python
+Time = Annotated[datetime, Strict(False), AfterValidator(as_utc)]
+#: a string with at least one non-space character
+NotBlank = Annotated[str, AfterValidator(_not_blank)]
