@@ -119,15 +119,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _row_to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
     m = row._mapping
-    created = _aware(m["created_at"])
+    created = m["created_at"]
     assert created is not None
     namespaces = m["namespaces"]
     return ApiKey(
@@ -136,8 +130,8 @@ def _row_to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
         prefix=m["prefix"],
         scopes=tuple(str(m["scopes"]).split(",")),
         created_at=created,
-        last_used_at=_aware(m["last_used_at"]),
-        revoked_at=_aware(m["revoked_at"]),
+        last_used_at=m["last_used_at"],
+        revoked_at=m["revoked_at"],
         tenant=m["tenant"],
         namespaces=tuple(str(namespaces).split(",")) if namespaces else None,
     )

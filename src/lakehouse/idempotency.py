@@ -76,7 +76,7 @@ class IdempotencyStore:
             )
         if row.state == "done":
             return Claim(owner, key, request_hash, response=json.loads(row.response))
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        created = row.created_at
         age = (datetime.now(UTC) - created).total_seconds()
         return Claim(owner, key, request_hash, pending_retry=True, pending_seconds=age)
 

@@ -11,11 +11,11 @@ non-space character). ``refuse(message, field)`` is a rule across fields that na
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from lakehouse.errors import ErrorItem, RequestValidationFailed
@@ -29,6 +29,7 @@ __all__ = [
     "WireModel",
     "error_items",
     "invalid",
+    "omitted",
     "refuse",
 ]
 
@@ -100,11 +101,28 @@ class WireModel(BaseModel):
         except ValidationError as exc:
             raise invalid(exc) from None
 
+    @classmethod
+    def checked(cls, data: Mapping[str, Any]) -> Self:
+        """``data`` (parsed from text: a CLI's flags, a file) as this request, or ``RequestValidationFailed``."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise invalid(exc) from None
+
 
 class Answer(BaseModel):
     """What a route returns (and the client reads back): every field typed, extra fields kept for newer servers."""
 
     model_config = ConfigDict(extra="allow")
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def omitted(description: str | None = None) -> Any:
+    """A field that defaults to ``None`` and is left out of the JSON while it is ``None``."""
+    return Field(None, exclude_if=_is_none, description=description)
 
 
 def _not_blank(value: str) -> str:

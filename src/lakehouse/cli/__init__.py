@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from lakehouse.cli._common import fail
@@ -20,7 +22,17 @@ from lakehouse.errors import LakehouseError
 from lakehouse.version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The root group: the one place a library error becomes a clean message and an exit code (``fail``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LakehouseError as exc:
+            fail(exc)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lakehouse")
 def cli() -> None:
     """Lakehouse: a data and memory substrate for AI agents.
@@ -53,10 +65,7 @@ for command in (
 
 
 def main() -> None:
-    try:
-        cli(standalone_mode=True)
-    except LakehouseError as exc:
-        fail(exc)
+    cli(standalone_mode=True)
 
 
 __all__ = ["cli", "main"]

@@ -55,6 +55,9 @@ def fail(exc: LakehouseError) -> NoReturn:
         if item.reason != exc.detail:
             change = item.extra.get("ctx", {}).get("change")  # breaking_change: which change
             note = f" ({change})" if change else ""
+            for place in ("line", "row"):  # ingest: where in the input
+                if place in item.extra:
+                    note += f" ({place} {item.extra[place]})"
             click.echo(f"  {item.kind} at {item.field or '(request)'}: {item.reason}{note}", err=True)
     sys.exit(EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAIL)
 
@@ -63,7 +66,4 @@ def open_lakehouse(config_path: str | None, data_dir: str | None) -> Lakehouse:
     """The lakehouse the settings name, opened in this process; a settings or store error ends the command."""
     from lakehouse.core import Lakehouse
 
-    try:
-        return Lakehouse(load(config_path, data_dir).settings)
-    except LakehouseError as exc:
-        fail(exc)
+    return Lakehouse(load(config_path, data_dir).settings)

@@ -29,8 +29,6 @@ def upgrade_cmd(config_path: str | None, data_dir: str | None) -> None:
         before = current_revision(engine)
         upgrade(engine)
         after = current_revision(engine)
-    except LakehouseError as exc:
-        fail(exc)
     finally:
         engine.dispose()
     if before == after:

@@ -8,9 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.cli._common import fail, load, settings_options
+from lakehouse.cli._common import load, settings_options
 from lakehouse.core import Lakehouse
-from lakehouse.errors import LakehouseError
 
 
 @click.group()
@@ -19,10 +18,7 @@ def keys() -> None:
 
 
 def _open(config_path: str | None, data_dir: str | None) -> Lakehouse:
-    try:
-        return Lakehouse(load(config_path, data_dir).settings)
-    except LakehouseError as exc:
-        fail(exc)
+    return Lakehouse(load(config_path, data_dir).settings)
 
 
 @keys.command("create")
@@ -47,10 +43,7 @@ def create(
       lakehouse keys create --name acme-agent --scopes read,write,sql --tenant acme --namespaces crm,support
     """
     with _open(config_path, data_dir) as lakehouse:
-        try:
-            created = lakehouse.keys.create(name, scopes, tenant=tenant, namespaces=namespaces)
-        except LakehouseError as exc:
-            fail(exc)
+        created = lakehouse.keys.create(name, scopes, tenant=tenant, namespaces=namespaces)
     click.echo(created.secret)
     bound = ""
     if created.key.tenant is not None:
@@ -107,8 +100,5 @@ def revoke(name: str, config_path: str | None, data_dir: str | None) -> None:
       lakehouse keys revoke etl
     """
     with _open(config_path, data_dir) as lakehouse:
-        try:
-            lakehouse.keys.revoke(name)
-        except LakehouseError as exc:
-            fail(exc)
+        lakehouse.keys.revoke(name)
     click.echo(f"revoked key {name!r}")

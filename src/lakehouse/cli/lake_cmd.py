@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 
-from lakehouse.cli._common import fail, load, settings_options
+from lakehouse.cli._common import load, settings_options
 from lakehouse.core import Lakehouse
-from lakehouse.errors import LakehouseError
 from lakehouse.tables import maintenance
 
 
@@ -20,11 +19,8 @@ def lake() -> None:
 
 
 def _run(config_path: str | None, data_dir: str | None, action: Callable[[Lakehouse], dict[str, Any]]) -> None:
-    try:
-        with Lakehouse(load(config_path, data_dir).settings) as lakehouse:
-            summary = action(lakehouse)
-    except LakehouseError as exc:
-        fail(exc)
+    with Lakehouse(load(config_path, data_dir).settings) as lakehouse:
+        summary = action(lakehouse)
     click.echo(json.dumps(summary, indent=2))
 
 

@@ -5,15 +5,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.cli._common import fail, open_lakehouse, settings_options
-from lakehouse.errors import LakehouseError
-from lakehouse.memory import KINDS, STATUSES, Memory
+from lakehouse.cli._common import open_lakehouse, settings_options
+from lakehouse.memory import (
+    KINDS,
+    STATUSES,
+    AddedMemory,
+    AddMemory,
+    ChangeMemory,
+    ForgetMemory,
+    Memory,
+    MemorySearch,
+    MemoryStore,
+    Playbook,
+    PlaybookSearch,
+    PromotePlaybook,
+    RecordUse,
+    RestoreMemory,
+    RetireMemory,
+    ReviseMemory,
+    Scope,
+)
 from lakehouse.memory.ranking import ALPHA, FUSIONS
 
 
@@ -30,23 +48,29 @@ def scope_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _scope(tenant: str, user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, Any]:
-    return {"tenant": tenant, "user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+def _scope(tenant: str, user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
+    return Scope(tenant=tenant, user_id=user_id, agent_id=agent_id, run_id=run_id)
 
 
-def _run(config_path: str | None, data_dir: str | None, work: Callable[[Any], Any]) -> Any:
+T = TypeVar("T")
+
+
+def _run(config_path: str | None, data_dir: str | None, work: Callable[[MemoryStore], T]) -> T:
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            return work(lakehouse.memory)
-        except LakehouseError as exc:
-            fail(exc)
+        return work(lakehouse.memory)
+
+
+def _json(answer: BaseModel | list[Memory]) -> str:
+    if isinstance(answer, list):
+        return json.dumps([m.model_dump(mode="json") for m in answer], indent=2)
+    return answer.model_dump_json(indent=2)
 
 
 def _show(memory: Memory, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(memory.to_dict(), indent=2))
+        click.echo(_json(memory))
         return
-    note = " (already known: deduplicated)" if memory.extra.get("deduplicated") else ""
+    note = " (already known: deduplicated)" if isinstance(memory, AddedMemory) and memory.deduplicated else ""
     click.echo(f"{memory.id}  {memory.kind}  {memory.status}  v{memory.version}{note}")
     click.echo(f"  {memory.content}")
     if memory.superseded_by:
@@ -100,12 +124,17 @@ def add(
         metadata = json.loads(metadata_json) if metadata_json else None
     except ValueError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from exc
-    scope = _scope(tenant, user_id, agent_id, run_id)
-    found = _run(
-        config_path,
-        data_dir,
-        lambda store: store.add(scope, kind, content, tags=list(tags) or None, metadata=metadata, actor=actor),
+    request = AddMemory.checked(
+        {
+            "scope": _scope(tenant, user_id, agent_id, run_id),
+            "kind": kind,
+            "content": content,
+            "tags": list(tags) or None,
+            "metadata": metadata,
+            "actor": actor,
+        }
     )
+    found = _run(config_path, data_dir, lambda store: store.add(request))
     _show(found, as_json)
 
 
@@ -139,9 +168,9 @@ def list_(
         lambda store: store.list_memories(scope, kinds=kinds or None, statuses=statuses or None, limit=100_000),
     )
     if as_json:
-        click.echo(json.dumps([m.to_dict() for m in found], indent=2))
+        click.echo(_json(found))
         return
-    table = Table(title=f"memories of {json.dumps({k: v for k, v in scope.items() if v})}")
+    table = Table(title=f"memories of {json.dumps(scope.to_dict())}")
     for column in ("id", "kind", "status", "version", "content"):
         table.add_column(column)
     for m in found:
@@ -196,19 +225,19 @@ def history(
       lakehouse memory history --tenant acme --user u1 MEMORY_ID
     """
     scope = _scope(tenant, user_id, agent_id, run_id)
-    found: dict[str, Any] = _run(config_path, data_dir, lambda store: store.history(memory_id, scope))
+    found = _run(config_path, data_dir, lambda store: store.history(memory_id, scope))
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        click.echo(_json(found))
         return
     table = Table(title=f"history of {memory_id}")
     for column in ("at", "op", "version", "actor", "reason", "content after"):
         table.add_column(column)
-    for e in found["events"]:
-        after = (e["after"] or {}).get("content") or ""
-        table.add_row(e["at"], e["op"], str(e["version"] or ""), e["actor"], e["reason"] or "", after)
+    for e in found.events:
+        after = str((e.after or {}).get("content") or "")
+        table.add_row(e.at.isoformat(), e.op, str(e.version or ""), e.actor, e.reason or "", after)
     Console().print(table)
-    lineage = found["lineage"]
-    click.echo(f"supersedes: {', '.join(lineage['supersedes']) or '-'}; current: {lineage['current']}")
+    lineage = found.lineage
+    click.echo(f"supersedes: {', '.join(lineage.supersedes) or '-'}; current: {lineage.current}")
 
 
 @memory.command()
@@ -240,14 +269,14 @@ def update(
     Example:
       lakehouse memory update --tenant acme --user u1 MEMORY_ID "Prefers SMS" --version 1
     """
-    scope = _scope(tenant, user_id, agent_id, run_id)
-    found = _run(
-        config_path,
-        data_dir,
-        lambda store: store.update(
-            memory_id, scope, expected_version=expected_version, content=content, reason=reason, actor=actor
-        ),
+    request = ChangeMemory(
+        scope=_scope(tenant, user_id, agent_id, run_id),
+        expected_version=expected_version,
+        content=content,
+        reason=reason,
+        actor=actor,
     )
+    found = _run(config_path, data_dir, lambda store: store.update(memory_id, request))
     _show(found, as_json)
 
 
@@ -281,14 +310,14 @@ def revise(
       lakehouse memory revise --tenant acme --user u1 MEMORY_ID --content "Prefers SMS after 6pm"
       lakehouse memory revise --tenant acme --user u1 MEMORY_ID --successor OTHER_ID
     """
-    scope = _scope(tenant, user_id, agent_id, run_id)
-    found = _run(
-        config_path,
-        data_dir,
-        lambda store: store.revise(
-            memory_id, scope, content=content, successor_id=successor_id, reason=reason, actor=actor
-        ),
+    request = ReviseMemory(
+        scope=_scope(tenant, user_id, agent_id, run_id),
+        content=content,
+        successor_id=successor_id,
+        reason=reason,
+        actor=actor,
     )
+    found = _run(config_path, data_dir, lambda store: store.revise(memory_id, request))
     _show(found, as_json)
 
 
@@ -312,15 +341,19 @@ def _status_command(name: str, doc: str, needs_reason: bool) -> click.Command:
         data_dir: str | None,
     ) -> None:
         scope = _scope(tenant, user_id, agent_id, run_id)
-        found = _run(
-            config_path,
-            data_dir,
-            lambda store: getattr(store, name)(memory_id, scope, reason=reason, actor=actor),
-        )
-        if isinstance(found, Memory):
-            _show(found, as_json)
-        else:
-            click.echo(json.dumps(found, indent=2) if as_json else f"{found['id']} forgotten at {found['at']}")
+        with open_lakehouse(config_path, data_dir) as lakehouse:
+            store = lakehouse.memory
+            if name == "forget":
+                assert reason is not None
+                gone = store.forget(memory_id, ForgetMemory(scope=scope, reason=reason, actor=actor))
+                click.echo(_json(gone) if as_json else f"{gone.id} forgotten at {gone.at.isoformat()}")
+                return
+            if name == "retire":
+                assert reason is not None
+                found = store.retire(memory_id, RetireMemory(scope=scope, reason=reason, actor=actor))
+            else:
+                found = store.restore(memory_id, RestoreMemory(scope=scope, reason=reason, actor=actor))
+        _show(found, as_json)
 
     command.__doc__ = f"{doc}\n\n\b\nExample:\n  lakehouse memory {name} --tenant acme --user u1 MEMORY_ID" + (
         ' --reason "..."' if needs_reason else ""
@@ -376,32 +409,31 @@ def search_(
     Example:
       lakehouse memory search --tenant acme --user u1 "how does the user like to be contacted?"
     """
-    scope = _scope(tenant, user_id, agent_id, run_id)
-    found: dict[str, Any] = _run(
-        config_path,
-        data_dir,
-        lambda store: store.search(
-            scope,
-            query,
-            k=k,
-            kinds=list(kinds) or None,
-            tags=list(tags) or None,
-            as_of=as_of,
-            include_retired=include_retired,
-            include_superseded=include_superseded,
-            fusion=fusion,
-            alpha=alpha,
-        ),
+    request = MemorySearch.checked(
+        {
+            "scope": _scope(tenant, user_id, agent_id, run_id),
+            "query": query,
+            "k": k,
+            "kinds": list(kinds) or None,
+            "tags": list(tags) or None,
+            "as_of": as_of,
+            "include_retired": include_retired,
+            "include_superseded": include_superseded,
+            "fusion": fusion,
+            "alpha": alpha,
+        }
     )
+    found = _run(config_path, data_dir, lambda store: store.search(request))
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        click.echo(_json(found))
         return
-    table = Table(title=f"{len(found['results'])} found, {found['suppressed']} retired or superseded left out")
+    table = Table(title=f"{len(found.results)} found, {found.suppressed} retired or superseded left out")
     for column in ("score", "id", "kind", "content", "matched"):
         table.add_column(column)
-    for r in found["results"]:
-        matched = ", ".join(f"{name} #{part['rank']}" for name, part in r["matched"].items())
-        table.add_row(f"{r['score']:.4f}", r["id"], r["kind"], r["content"], matched)
+    for r in found.results:
+        ways = [("keyword", r.matched.keyword), ("semantic", r.matched.semantic)]
+        matched = ", ".join(f"{name} #{part.rank}" for name, part in ways if part is not None)
+        table.add_row(f"{r.score:.4f}", r.id, r.kind, r.content, matched)
     Console().print(table)
 
 
@@ -441,12 +473,11 @@ def promote(
     Example:
       lakehouse playbooks promote --tenant acme --name "Worker restart" --trigger "a worker hangs" --source RUN_ID
     """
-    scope = _scope(tenant, user_id, agent_id, run_id)
+    request = PromotePlaybook(
+        scope=_scope(tenant, user_id, agent_id, run_id), name=name, trigger=trigger, sources=list(sources)
+    )
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            made = lakehouse.playbooks.promote(scope, name, trigger, list(sources))
-        except LakehouseError as exc:
-            fail(exc)
+        made = lakehouse.playbooks.promote(request)
     _print_playbook(made, as_json)
 
 
@@ -473,10 +504,7 @@ def show_playbook(
     """
     scope = _scope(tenant, user_id, agent_id, run_id)
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            found = lakehouse.playbooks.get(playbook_id, scope)
-        except LakehouseError as exc:
-            fail(exc)
+        found = lakehouse.playbooks.get(playbook_id, scope)
     _print_playbook(found, as_json)
 
 
@@ -503,12 +531,9 @@ def use(
     Example:
       lakehouse playbooks use --tenant acme PLAYBOOK_ID --outcome success
     """
-    scope = _scope(tenant, user_id, agent_id, run_id)
+    request = RecordUse.checked({"scope": _scope(tenant, user_id, agent_id, run_id), "outcome": outcome})
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            found = lakehouse.playbooks.record_use(playbook_id, scope, outcome)
-        except LakehouseError as exc:
-            fail(exc)
+        found = lakehouse.playbooks.record_use(playbook_id, request)
     _print_playbook(found, as_json)
 
 
@@ -535,41 +560,36 @@ def search_playbooks(
     Example:
       lakehouse playbooks search --tenant acme "a worker stopped taking jobs"
     """
-    scope = _scope(tenant, user_id, agent_id, run_id)
+    request = PlaybookSearch(scope=_scope(tenant, user_id, agent_id, run_id), task=task, k=k)
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            found = lakehouse.playbooks.search(scope, task, k=k)
-        except LakehouseError as exc:
-            fail(exc)
+        found = lakehouse.playbooks.search(request)
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        click.echo(_json(found))
         return
-    table = Table(title=f"playbooks ({found['suppressed']} retired or superseded left out)")
+    table = Table(title=f"playbooks ({found.suppressed} retired or superseded left out)")
     for column in ("score", "similarity", "confidence", "uses", "id", "name", "trigger"):
         table.add_column(column)
-    for r in found["results"]:
-        uses = f"{r['uses']['success']}/{r['uses']['success'] + r['uses']['failure']}"
+    for r in found.results:
+        uses = f"{r.uses.success}/{r.uses.success + r.uses.failure}"
         table.add_row(
-            f"{r['score']:.3f}",
-            f"{r['similarity']:.3f}",
-            f"{r['confidence']:.3f}",
+            f"{r.score:.3f}",
+            f"{r.similarity:.3f}",
+            f"{r.confidence:.3f}",
             uses,
-            r["id"],
-            r["name"],
-            r["trigger"],
+            r.id,
+            r.name or "",
+            r.trigger or "",
         )
     Console().print(table)
 
 
-def _print_playbook(found: dict[str, Any], as_json: bool) -> None:
+def _print_playbook(found: Playbook, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(found, indent=2))
+        click.echo(_json(found))
         return
-    uses = found["uses"]
-    click.echo(f"{found['id']}  {found['name']}  ({found['status']}, v{found['version']})")
-    click.echo(f"  when: {found['trigger']}")
-    for number, step in enumerate(found["steps"], start=1):
-        click.echo(f"  {number}. {step.get('action')}")
-    click.echo(
-        f"  record: {uses['success']} successes, {uses['failure']} failures; confidence {found['confidence']:.3f}"
-    )
+    uses = found.uses
+    click.echo(f"{found.id}  {found.name}  ({found.status}, v{found.version})")
+    click.echo(f"  when: {found.trigger}")
+    for number, step in enumerate(found.steps, start=1):
+        click.echo(f"  {number}. {step.get('action') if isinstance(step, dict) else step}")
+    click.echo(f"  record: {uses.success} successes, {uses.failure} failures; confidence {found.confidence:.3f}")

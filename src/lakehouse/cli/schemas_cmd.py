@@ -12,17 +12,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.cli._common import EXIT_FAIL, fail, open_lakehouse, settings_options
-from lakehouse.errors import LakehouseError
+from lakehouse.cli._common import EXIT_FAIL, open_lakehouse, settings_options
 from lakehouse.validation import BatchVerdict
 
 
 def _run(config_path: str | None, data_dir: str | None, work: Callable[[Any], Any]) -> Any:
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            return work(lakehouse)
-        except LakehouseError as exc:
-            fail(exc)
+        return work(lakehouse)
 
 
 def _read_json(path: str, what: str) -> Any:

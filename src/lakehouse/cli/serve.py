@@ -8,9 +8,8 @@ import click
 import uvicorn
 
 from lakehouse.app import create_app
-from lakehouse.cli._common import fail, load, settings_options
+from lakehouse.cli._common import load, settings_options
 from lakehouse.core import Lakehouse
-from lakehouse.errors import LakehouseError
 from lakehouse.server import check_bind
 from lakehouse.server.logs import configure_logging
 from lakehouse.services import SERVICES
@@ -52,13 +51,10 @@ def serve(
     )
     settings = loaded.settings
     services = [s.strip() for s in only.split(",") if s.strip()] if only else None
-    try:
-        check_bind(settings.server.host, settings.auth.enabled)
-        configure_logging(settings.server.log_level)
-        lakehouse = Lakehouse(settings)
-        app = create_app(settings, services, lakehouse=lakehouse)
-    except LakehouseError as exc:
-        fail(exc)
+    check_bind(settings.server.host, settings.auth.enabled)
+    configure_logging(settings.server.log_level)
+    lakehouse = Lakehouse(settings)
+    app = create_app(settings, services, lakehouse=lakehouse)
     log = logging.getLogger("lakehouse.serve")
     if settings.auth.enabled and not lakehouse.keys.list():
         log.warning("auth is on and no API key exists: create one with `lakehouse keys create`")

@@ -31,14 +31,11 @@ def datasets(name: str | None, as_json: bool, config_path: str | None, data_dir:
       lakehouse datasets sales.orders --json
     """
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            if name:
-                described = lakehouse.datasets.get(name).to_dict()
-                click.echo(json.dumps(described, indent=2, default=str)) if as_json else _print_dataset(described)
-                return
-            names = lakehouse.datasets.list()
-        except LakehouseError as exc:
-            fail(exc)
+        if name:
+            described = lakehouse.datasets.get(name).to_dict()
+            click.echo(json.dumps(described, indent=2, default=str)) if as_json else _print_dataset(described)
+            return
+        names = lakehouse.datasets.list()
     if as_json:
         click.echo(json.dumps([{"namespace": ns, "name": n} for ns, n in names], indent=2))
         return
@@ -163,21 +160,18 @@ def sql(
       lakehouse sql "SELECT * FROM crm.customers" --format parquet --output customers.parquet
     """
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            if fmt in ("table", "json"):
-                result = lakehouse.sql(query, snapshot=snapshot, max_rows=max_rows)
-            else:
-                _, chunks = lakehouse.queries.stream(query, fmt=fmt, snapshot=snapshot)
-                target = output.open("wb") if output else sys.stdout.buffer
-                try:
-                    for chunk in chunks:
-                        target.write(chunk)
-                finally:
-                    if output:
-                        target.close()
-                return
-        except LakehouseError as exc:
-            fail(exc)
+        if fmt in ("table", "json"):
+            result = lakehouse.sql(query, snapshot=snapshot, max_rows=max_rows)
+        else:
+            _, chunks = lakehouse.queries.stream(query, fmt=fmt, snapshot=snapshot)
+            target = output.open("wb") if output else sys.stdout.buffer
+            try:
+                for chunk in chunks:
+                    target.write(chunk)
+            finally:
+                if output:
+                    target.close()
+            return
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2)
         output.write_text(text) if output else click.echo(text)

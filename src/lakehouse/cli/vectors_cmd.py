@@ -9,8 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.cli._common import fail, open_lakehouse, settings_options
-from lakehouse.errors import LakehouseError
+from lakehouse.cli._common import open_lakehouse, settings_options
 
 
 @click.command()
@@ -26,22 +25,19 @@ def collections(name: str | None, as_json: bool, config_path: str | None, data_d
       lakehouse collections faq --json
     """
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            if name:
-                described = lakehouse.vectors.describe(name)
-                if as_json:
-                    click.echo(json.dumps(described, indent=2))
-                else:
-                    click.echo(
-                        f"{described['name']}: {described['count']} points, {described['dim']} dims, "
-                        f"{described['metric']}, embedder {described['embedder'] or '(default)'}, "
-                        f"index {described['index']['kind']} at snapshot {described['index']['snapshot_id']}, "
-                        f"{described['memory_bytes']} bytes in memory"
-                    )
-                return
-            found = [c.to_dict() for c in lakehouse.vectors.list_collections(limit=100_000)]
-        except LakehouseError as exc:
-            fail(exc)
+        if name:
+            described = lakehouse.vectors.describe(name)
+            if as_json:
+                click.echo(json.dumps(described, indent=2))
+            else:
+                click.echo(
+                    f"{described['name']}: {described['count']} points, {described['dim']} dims, "
+                    f"{described['metric']}, embedder {described['embedder'] or '(default)'}, "
+                    f"index {described['index']['kind']} at snapshot {described['index']['snapshot_id']}, "
+                    f"{described['memory_bytes']} bytes in memory"
+                )
+            return
+        found = [c.to_dict() for c in lakehouse.vectors.list_collections(limit=100_000)]
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -89,10 +85,7 @@ def search(
 
     query_vector, spec = parsed(vector, "--vector"), parsed(filter_json, "--filter")
     with open_lakehouse(config_path, data_dir) as lakehouse:
-        try:
-            found = lakehouse.vectors.search(collection, vector=query_vector, text=text, k=k, filter=spec)
-        except LakehouseError as exc:
-            fail(exc)
+        found = lakehouse.vectors.search(collection, vector=query_vector, text=text, k=k, filter=spec)
     rows: list[dict[str, Any]] = [
         {"id": p.id, "score": score, "metadata": p.metadata, "text": p.text} for p, score in found
     ]

@@ -1,8 +1,66 @@
-"""Agent memory (``pathwayd``): memories with immutable revisions, an event per change, scopes, supersession."""
+"""Agent memory (``pathwayd``): memories with immutable revisions, an event per change, scopes, supersession;
+pathways (runs) and playbooks built on them. The wire models are the API: requests in, answers out."""
 
-from lakehouse.memory.model import KINDS, STATUSES, Memory, Scope
-from lakehouse.memory.pathways import Pathways
-from lakehouse.memory.playbooks import Playbooks
+from lakehouse.memory.model import (
+    KINDS,
+    STATUSES,
+    AddedMemory,
+    AddMemory,
+    ChangeMemory,
+    Event,
+    ForgetMemory,
+    Forgotten,
+    History,
+    Memory,
+    MemorySearch,
+    RestoreMemory,
+    RetireMemory,
+    ReviseMemory,
+    Scope,
+    SearchHit,
+    SearchResults,
+)
+from lakehouse.memory.pathways import AppendSteps, EndPathway, Pathway, PathwayList, Pathways, RetireStep, StartPathway
+from lakehouse.memory.playbooks import (
+    Playbook,
+    PlaybookResults,
+    Playbooks,
+    PlaybookSearch,
+    PromotePlaybook,
+    RecordUse,
+)
 from lakehouse.memory.store import MemoryStore
 
-__all__ = ["KINDS", "STATUSES", "Memory", "MemoryStore", "Pathways", "Playbooks", "Scope"]
+__all__ = [
+    "KINDS",
+    "STATUSES",
+    "AddMemory",
+    "AddedMemory",
+    "AppendSteps",
+    "ChangeMemory",
+    "EndPathway",
+    "Event",
+    "ForgetMemory",
+    "Forgotten",
+    "History",
+    "Memory",
+    "MemorySearch",
+    "MemoryStore",
+    "Pathway",
+    "PathwayList",
+    "Pathways",
+    "Playbook",
+    "PlaybookResults",
+    "PlaybookSearch",
+    "Playbooks",
+    "PromotePlaybook",
+    "RecordUse",
+    "RestoreMemory",
+    "RetireMemory",
+    "RetireStep",
+    "ReviseMemory",
+    "Scope",
+    "SearchHit",
+    "SearchResults",
+    "StartPathway",
+]

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lakehouse.opsdb.engine import read_transaction
-from lakehouse.opsdb.schema import memories, memory_events, memory_revisions
+from lakehouse.opsdb.schema import UtcDateTime, memories, memory_events, memory_revisions
 
 CATALOG = "memory"
 # SQL name -> the operational table it copies
@@ -33,7 +33,7 @@ Token = tuple[int, int]
 def _arrow_type(column: sa.Column[Any]) -> Any:
     import pyarrow as pa
 
-    if isinstance(column.type, sa.DateTime):
+    if isinstance(column.type, UtcDateTime | sa.DateTime):
         return pa.timestamp("us", tz="UTC")
     if isinstance(column.type, sa.Integer):  # BigInteger too
         return pa.int64()

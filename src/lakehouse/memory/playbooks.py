@@ -12,17 +12,16 @@ RETIRE, RESTORE, FORGET, HISTORY) apply to playbooks as to any memory.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from lakehouse.errors import (
-    ErrorItem,
-    MemoryNotFound,
-    RequestValidationFailed,
-)
-from lakehouse.memory.model import Memory, Scope, check_content
+from pydantic import ConfigDict, Field, JsonValue
+
+from lakehouse.errors import ErrorItem, MemoryNotFound, RequestValidationFailed
+from lakehouse.memory.model import Actor, AddMemory, Content, Memory, Metadata, Scope, Tags
 from lakehouse.memory.pathways import view
 from lakehouse.memory.ranking import bm25, cosine
 from lakehouse.memory.store import MemoryStore
+from lakehouse.wire import Answer, NotBlank, WireModel
 
 Z = 1.96  # 95 %
 PRIOR_SUCCESSES, PRIOR_FAILURES = 1, 1
@@ -37,131 +36,182 @@ def confidence(successes: int, failures: int) -> float:
     return (centre - margin) / (1 + Z * Z / n)
 
 
-def playbook_view(memory: Memory) -> dict[str, Any]:
-    data = memory.data or {}
-    uses = data.get("uses", {"success": 0, "failure": 0})
-    return {
-        **memory.to_dict(),
-        "name": data.get("name"),
-        "trigger": data.get("trigger"),
-        "steps": data.get("steps", []),
-        "sources": data.get("sources", []),
-        "uses": uses,
-        "confidence": round(confidence(uses["success"], uses["failure"]), 6),
-    }
+class PromotePlaybook(WireModel):
+    """Promote successful pathways of a scope to a playbook."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"scope": {"tenant": "acme"}, "name": "Refund", "trigger": "a refund request", "sources": ["<id>"]}
+            ]
+        }
+    )
+
+    scope: Scope
+    name: Content = Field(description="The playbook's name.")
+    trigger: Content = Field(description="When to use it.")
+    sources: Annotated[list[NotBlank], Field(min_length=1, max_length=1000)] = Field(
+        description="The ids of the successful pathways it comes from."
+    )
+    steps: list[dict[str, JsonValue]] | None = Field(
+        None, description="Its steps; default: the live steps of the sources, in order."
+    )
+    tags: Tags | None = None
+    metadata: Metadata | None = None
+    actor: Actor | None = None
+
+
+class RecordUse(WireModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"scope": {"tenant": "acme"}, "outcome": "success"}]})
+
+    scope: Scope
+    outcome: Literal["success", "failure"]
+    pathway_id: NotBlank | None = Field(None, description="The run that used it, if recorded.")
+    actor: Actor | None = None
+
+
+class PlaybookSearch(WireModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"scope": {"tenant": "acme"}, "task": "refund", "k": 3}]})
+
+    scope: Scope
+    task: Content = Field(description="The task at hand.")
+    k: int = Field(5, ge=1, le=1000, description="How many results.")
+
+
+class Uses(Answer):
+    success: int
+    failure: int
+
+
+class Playbook(Memory):
+    name: str | None
+    trigger: str | None
+    steps: list[JsonValue]
+    sources: list[JsonValue]
+    uses: Uses
+    confidence: float = Field(description="Wilson lower bound of the success rate (with one success and one failure).")
+
+
+class RankedPlaybook(Playbook):
+    similarity: float
+    score: float = Field(description="similarity x confidence")
+
+
+class PlaybookResults(Answer):
+    results: list[RankedPlaybook]
+    suppressed: int = Field(description="Retired and superseded playbooks left out.")
+    similarity: str = Field(description="How similarity was measured: cosine, or bm25 when no embedder answered.")
+
+
+def _uses(data: dict[str, Any]) -> Uses:
+    uses = data.get("uses")
+    counts = uses if isinstance(uses, dict) else {}
+    return Uses(**{name: int(n) if isinstance(n := counts.get(name), int) else 0 for name in ("success", "failure")})
+
+
+def playbook_view(memory: Memory) -> Playbook:
+    """A playbook as callers read it (a memory of kind playbook made by a plain ADD reads as an empty one)."""
+    data = memory.data if isinstance(memory.data, dict) else {}
+    uses = _uses(data)
+    name, trigger = data.get("name"), data.get("trigger")
+    steps, sources = data.get("steps"), data.get("sources")
+    return Playbook.model_construct(
+        **dict(memory),
+        name=name if isinstance(name, str) else None,
+        trigger=trigger if isinstance(trigger, str) else None,
+        steps=steps if isinstance(steps, list) else [],
+        sources=sources if isinstance(sources, list) else [],
+        uses=uses,
+        confidence=round(confidence(uses.success, uses.failure), 6),
+    )
 
 
 class Playbooks:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
-    def promote(
-        self,
-        scope: Any,
-        name: Any,
-        trigger: Any,
-        sources: Any,
-        *,
-        steps: Any = None,
-        tags: Any = None,
-        metadata: Any = None,
-        actor: Any = None,
-    ) -> dict[str, Any]:
+    def promote(self, request: PromotePlaybook) -> Playbook:
         """A playbook from one or more successful pathways of the scope (``sources``, their ids); its steps are
         ``steps`` when given, else the live steps of the sources in order (action, input, output)."""
-        where = Scope.parse(scope)
+        where = request.scope
         problems: list[ErrorItem] = []
-        check_content(name, "name", problems)
-        check_content(trigger, "trigger", problems)
-        if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
-            problems.append(ErrorItem(kind="validation_failed", field="sources", reason="a list of pathway ids"))
-        if steps is not None and (not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps)):
-            problems.append(ErrorItem(kind="validation_failed", field="steps", reason="a list of step objects"))
-        if problems:
-            raise RequestValidationFailed("the playbook cannot be promoted as given", errors=problems)
-        chosen: list[dict[str, Any]] = []
-        for index, pathway_id in enumerate(dict.fromkeys(sources)):
+        chosen = []
+        for index, pathway_id in enumerate(dict.fromkeys(request.sources)):
             try:
                 memory = self._store.get(pathway_id, where)
             except MemoryNotFound as exc:
                 exc.errors = [ErrorItem(kind="memory_not_found", field=f"sources[{index}]", reason=exc.detail)]
                 raise
             read = view(memory)
-            if memory.kind != "pathway" or memory.status != "active" or read["outcome"] != "success":
+            if memory.kind != "pathway" or memory.status != "active" or read.outcome != "success":
                 problems.append(
                     ErrorItem(
                         kind="validation_failed",
                         field=f"sources[{index}]",
                         reason=f"{pathway_id} is not an active pathway that ended in success "
-                        f"(kind {memory.kind}, {memory.status}, outcome {read.get('outcome')})",
+                        f"(kind {memory.kind}, {memory.status}, outcome {read.outcome})",
                     )
                 )
             chosen.append(read)
         if problems:
             raise RequestValidationFailed("only active, successful pathways can be promoted", errors=problems)
         procedure = (
-            steps
-            if steps is not None
-            else [
-                {"action": s["action"], "input": s.get("input"), "output": s.get("output")}
-                for read in chosen
-                for s in read["steps"]
-            ]
+            request.steps
+            if request.steps is not None
+            else [{"action": s.action, "input": s.input, "output": s.output} for read in chosen for s in read.steps]
         )
         data = {
-            "name": name,
-            "trigger": trigger,
+            "name": request.name,
+            "trigger": request.trigger,
             "steps": procedure,
-            "sources": [read["id"] for read in chosen],
+            "sources": [read.id for read in chosen],
             "uses": {"success": 0, "failure": 0},
         }
-        memory = self._store.add(
-            where, "playbook", f"{name}: {trigger}", data=data, tags=tags, metadata=metadata, actor=actor
+        added = self._store.add(
+            AddMemory.model_construct(
+                scope=where,
+                kind="playbook",
+                content=f"{request.name}: {request.trigger}",
+                data=data,  # type: ignore[arg-type]  # JSON made here
+                metadata=request.metadata,
+                tags=request.tags,
+                valid_from=None,
+                valid_until=None,
+                actor=request.actor,
+            )
         )
-        return playbook_view(memory)
+        return playbook_view(added)
 
-    def get(self, playbook_id: str, scope: Any) -> dict[str, Any]:
+    def get(self, playbook_id: str, scope: Scope) -> Playbook:
         memory = self._store.get(playbook_id, scope)
         if memory.kind != "playbook":
             raise MemoryNotFound(f"no playbook {playbook_id} in this scope", field="id")
         return playbook_view(memory)
 
-    def record_use(
-        self, playbook_id: str, scope: Any, outcome: Any, *, pathway_id: Any = None, actor: Any = None
-    ) -> dict[str, Any]:
+    def record_use(self, playbook_id: str, request: RecordUse) -> Playbook:
         """Count one use of an active playbook with its outcome (success or failure)."""
-        if outcome not in ("success", "failure"):
-            raise RequestValidationFailed("outcome is success or failure", field="outcome")
-        if pathway_id is not None and not isinstance(pathway_id, str):
-            raise RequestValidationFailed("pathway_id is a pathway's id", field="pathway_id")
 
         def change(head: Memory) -> Any:
-            data = dict(head.data or {})
-            uses = dict(data.get("uses", {"success": 0, "failure": 0}))
-            uses[outcome] += 1
-            return {**data, "uses": uses}
+            data = head.data if isinstance(head.data, dict) else {}
+            uses = _uses(data)
+            counts = {"success": uses.success, "failure": uses.failure}
+            counts[request.outcome] += 1
+            return {**data, "uses": counts}
 
-        reason = None if pathway_id is None else f"pathway {pathway_id}"
+        reason = None if request.pathway_id is None else f"pathway {request.pathway_id}"
         memory = self._store.change_data(
-            playbook_id, scope, kind="playbook", change=change, op="use", actor=actor, reason=reason
+            playbook_id, request.scope, kind="playbook", change=change, op="use", actor=request.actor, reason=reason
         )
         return playbook_view(memory)
 
-    def search(self, scope: Any, task: Any, *, k: int = 5) -> dict[str, Any]:
-        """The active playbooks of the scope ranked by similarity to ``task`` x confidence, each with both parts;
+    def search(self, request: PlaybookSearch) -> PlaybookResults:
+        """The active playbooks of the scope ranked by similarity to the task x confidence, each with both parts;
         ``suppressed`` counts the retired and superseded ones left out."""
-        where = Scope.parse(scope)
-        problems: list[ErrorItem] = []
-        text = check_content(task, "task", problems)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
-            problems.append(ErrorItem(kind="validation_failed", field="k", reason="k is 1-1000"))
-        if problems:
-            raise RequestValidationFailed("the search cannot be made as asked", errors=problems)
-        assert text is not None
-        every = self._store.list_memories(where, kinds=["playbook"], limit=1_000_000)
+        text = request.task
+        every = self._store.list_memories(request.scope, kinds=["playbook"], limit=1_000_000)
         active = [m for m in every if m.status == "active"]
         if not active:
-            return {"results": [], "suppressed": len(every), "similarity": "none"}
+            return PlaybookResults(results=[], suppressed=len(every), similarity="none")
         vectors = self._store.embed([text, *(m.content for m in active)])
         if vectors is not None:
             similarity = [max(0.0, float(x)) for x in cosine(vectors[0], vectors[1:])]
@@ -174,6 +224,10 @@ class Playbooks:
         ranked = []
         for memory, sim in zip(active, similarity, strict=True):
             read = playbook_view(memory)
-            ranked.append({**read, "similarity": round(sim, 6), "score": round(sim * read["confidence"], 6)})
-        ranked.sort(key=lambda r: (-r["score"], r["id"]))
-        return {"results": ranked[:k], "suppressed": len(every) - len(active), "similarity": measure}
+            ranked.append(
+                RankedPlaybook.model_construct(
+                    **dict(read), similarity=round(sim, 6), score=round(sim * read.confidence, 6)
+                )
+            )
+        ranked.sort(key=lambda r: (-r.score, r.id))
+        return PlaybookResults(results=ranked[: request.k], suppressed=len(every) - len(active), similarity=measure)

@@ -14,10 +14,9 @@ from lakehouse.errors import (
     MemoryNotFound,
     MemoryRetired,
     MemorySuperseded,
-    RequestValidationFailed,
     VersionConflict,
 )
-from lakehouse.memory.model import Memory, Scope, aware, content_hash
+from lakehouse.memory.model import Event, Memory, Scope, content_hash
 from lakehouse.opsdb.schema import memories, memory_events, memory_revisions
 
 
@@ -26,9 +25,10 @@ def dumps(value: Any) -> str:
 
 
 def row_to_memory(row: Any) -> Memory:
-    return Memory(
+    """A head row as a ``Memory`` (trusted: made without validation, as it was checked when written)."""
+    return Memory.model_construct(
         id=row.id,
-        scope=Scope(row.tenant, row.user_id, row.agent_id, row.run_id),
+        scope=Scope.model_construct(tenant=row.tenant, user_id=row.user_id, agent_id=row.agent_id, run_id=row.run_id),
         kind=row.kind,
         content=row.content,
         data=None if row.data is None else json.loads(row.data),
@@ -36,11 +36,11 @@ def row_to_memory(row: Any) -> Memory:
         tags=json.loads(row.tags),
         status=row.status,
         version=row.version,
-        valid_from=aware(row.valid_from),
-        valid_until=aware(row.valid_until),
-        recorded_at=aware(row.recorded_at),  # type: ignore[arg-type]
-        updated_at=aware(row.updated_at),  # type: ignore[arg-type]
-        retired_at=aware(row.retired_at),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        recorded_at=row.recorded_at,
+        updated_at=row.updated_at,
+        retired_at=row.retired_at,
         retired_reason=row.retired_reason,
         superseded_by=row.superseded_by,
     )
@@ -65,17 +65,6 @@ def snapshot(memory: Memory) -> dict[str, Any]:
         "valid_until": None if memory.valid_until is None else memory.valid_until.isoformat(),
         "superseded_by": memory.superseded_by,
     }
-
-
-def check_version(value: Any, *, required: bool) -> int | None:
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RequestValidationFailed(
-            "expected_version is the version you read (a positive integer; or send If-Match)",
-            field="expected_version",
-        )
-    return value
 
 
 def must_be_active(head: Memory) -> None:
@@ -221,17 +210,17 @@ def event(
     )
 
 
-def event_dict(row: Any) -> dict[str, Any]:
-    return {
-        "seq": int(row.id),
-        "op": row.op,
-        "actor": row.actor,
-        "reason": row.reason,
-        "at": aware(row.at).isoformat(),  # type: ignore[union-attr]
-        "version": row.version,
-        "before": None if row.before is None else json.loads(row.before),
-        "after": None if row.after is None else json.loads(row.after),
-    }
+def row_to_event(row: Any) -> Event:
+    return Event.model_construct(
+        seq=int(row.id),
+        op=row.op,
+        actor=row.actor,
+        reason=row.reason,
+        at=row.at,
+        version=row.version,
+        before=None if row.before is None else json.loads(row.before),
+        after=None if row.after is None else json.loads(row.after),
+    )
 
 
 def write_next_version(

@@ -35,25 +35,28 @@ from lakehouse.errors import (
 from lakehouse.memory import rows
 from lakehouse.memory.index import SearchIndex
 from lakehouse.memory.model import (
-    KINDS,
+    SYSTEM_ACTOR,
+    AddedMemory,
+    AddMemory,
+    ChangeMemory,
+    ForgetMemory,
+    Forgotten,
+    History,
+    Lineage,
     Memory,
+    MemorySearch,
+    RestoreMemory,
+    RetireMemory,
+    ReviseMemory,
     Scope,
-    check_actor,
-    check_content,
-    check_metadata,
-    check_reason,
-    check_tags,
-    check_time,
+    SearchResults,
     content_hash,
     normalized,
 )
-from lakehouse.memory.ranking import ALPHA
 from lakehouse.memory.search import search_memories
 from lakehouse.memory.warmer import Warmer
 from lakehouse.opsdb.engine import write_transaction
 from lakehouse.opsdb.schema import embedding_cache, memories, memory_events, memory_revisions
-
-_UNSET: Any = object()
 
 
 class MemoryStore:
@@ -113,50 +116,21 @@ class MemoryStore:
 
     # -- search ---------------------------------------------------------------------------------------------------
 
-    def search(
-        self,
-        scope: Any,
-        query: Any,
-        *,
-        k: int = 10,
-        kinds: Sequence[str] | None = None,
-        tags: Sequence[str] | None = None,
-        filter: Any = None,
-        as_of: Any = None,
-        valid_at: Any = None,
-        include_retired: bool = False,
-        include_superseded: bool = False,
-        fusion: str = "relative",
-        alpha: float = ALPHA,
-    ) -> dict[str, Any]:
-        """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for ``query``, fused: see
+    def search(self, request: MemorySearch) -> SearchResults:
+        """Semantic (embeddings) and keyword (BM25) rankings of the scope's memories for the query, fused: see
         ``memory.search.search_memories``."""
-        return search_memories(
-            self,
-            scope,
-            query,
-            k=k,
-            kinds=kinds,
-            tags=tags,
-            filter=filter,
-            as_of=as_of,
-            valid_at=valid_at,
-            include_retired=include_retired,
-            include_superseded=include_superseded,
-            fusion=fusion,
-            alpha=alpha,
-        )
+        return search_memories(self.db, self.index, self.embed, request)
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
-    def get(self, memory_id: str, scope: Any) -> Memory:
-        where = Scope.parse(scope)
+    def get(self, memory_id: str, scope: Scope) -> Memory:
+        where = scope
         with self.db.connect() as conn:
             return rows.head(conn, memory_id, where)
 
     def list_memories(
         self,
-        scope: Any,
+        scope: Scope,
         *,
         kinds: Sequence[str] | None = None,
         statuses: Sequence[str] | None = None,
@@ -164,7 +138,7 @@ class MemoryStore:
         after: str | None = None,
     ) -> list[Memory]:
         """The scope's memories by id, ``limit`` at a time after the id ``after``."""
-        where = Scope.parse(scope)
+        where = scope
         query = sa.select(memories).where(memories.c.scope_key == where.key).order_by(memories.c.id).limit(limit)
         if kinds:
             query = query.where(memories.c.kind.in_(list(kinds)))
@@ -175,15 +149,15 @@ class MemoryStore:
         with self.db.connect() as conn:
             return [rows.row_to_memory(row) for row in conn.execute(query)]
 
-    def history(self, memory_id: str, scope: Any) -> dict[str, Any]:
+    def history(self, memory_id: str, scope: Scope) -> History:
         """``{"memory", "events", "lineage"}``: the head, every event in order (op, actor, reason, time, version,
         before and after), and the lineage: what it superseded (directly, and all before), what superseded it and
         the chain to the memory that is current now."""
-        where = Scope.parse(scope)
+        where = scope
         with self.db.connect() as conn:
             head = rows.head(conn, memory_id, where)
             events = [
-                rows.event_dict(row)
+                rows.row_to_event(row)
                 for row in conn.execute(
                     sa.select(memory_events).where(memory_events.c.memory_id == memory_id).order_by(memory_events.c.id)
                 )
@@ -204,50 +178,25 @@ class MemoryStore:
                     )
                 ).first()
                 current = None if row is None else row.superseded_by
-        return {
-            "memory": head.to_dict(),
-            "events": events,
-            "lineage": {
-                "supersedes": supersedes,
-                "ancestors": ancestors,
-                "superseded_by": head.superseded_by,
-                "successors": successors,
-                "current": successors[-1] if successors else head.id,
-            },
-        }
+        return History(
+            memory=head,
+            events=events,
+            lineage=Lineage(
+                supersedes=supersedes,
+                ancestors=ancestors,
+                superseded_by=head.superseded_by,
+                successors=successors,
+                current=successors[-1] if successors else head.id,
+            ),
+        )
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
-    def add(
-        self,
-        scope: Any,
-        kind: str,
-        content: Any,
-        *,
-        data: Any = None,
-        metadata: Any = None,
-        tags: Any = None,
-        valid_from: Any = None,
-        valid_until: Any = None,
-        actor: Any = None,
-    ) -> Memory:
+    def add(self, request: AddMemory) -> AddedMemory:
         """A new active memory; or, when an active memory of the same kind with the same normalized content is in
-        the scope, that one with ``extra["deduplicated"] = True`` (and nothing written)."""
-        where = Scope.parse(scope)
-        problems: list[ErrorItem] = []
-        if kind not in KINDS:
-            problems.append(ErrorItem(kind="validation_failed", field="kind", reason=f"one of {', '.join(KINDS)}"))
-        text = check_content(content, "content", problems)
-        meta = check_metadata(metadata, "metadata", problems)
-        tag_list = check_tags(tags, "tags", problems)
-        start = check_time(valid_from, "valid_from", problems)
-        end = check_time(valid_until, "valid_until", problems)
-        if start and end and end < start:
-            problems.append(ErrorItem(kind="validation_failed", field="valid_until", reason="before valid_from"))
-        if problems:
-            raise RequestValidationFailed("the memory cannot be added as given", errors=problems)
-        who = check_actor(actor)
-        assert text is not None
+        the scope, that one, ``deduplicated`` (and nothing written)."""
+        where, kind, text = request.scope, request.kind, request.content
+        who = request.actor or SYSTEM_ACTOR
         self._warm(text)
         memory_id = uuid.uuid4().hex
         digest = rows.digest(memory_id, kind, text)
@@ -257,13 +206,13 @@ class MemoryStore:
             scope=where,
             kind=kind,
             content=text,
-            data=data,
-            metadata=meta,
-            tags=tag_list,
+            data=request.data,
+            metadata=request.metadata or {},
+            tags=request.tags or [],
             status="active",
             version=1,
-            valid_from=start,
-            valid_until=end,
+            valid_from=request.valid_from,
+            valid_until=request.valid_until,
             recorded_at=now,
             updated_at=now,
         )
@@ -271,8 +220,7 @@ class MemoryStore:
             with write_transaction(self.db, where.key) as conn:
                 existing = rows.active_with_hash(conn, where, kind, digest)
                 if existing is not None:
-                    existing.extra["deduplicated"] = True
-                    return existing
+                    return _added(existing, deduplicated=True)
                 conn.execute(memories.insert().values(**rows.head_values(memory), content_hash=digest))
                 rows.revision(conn, memory, who, None)
                 rows.event(conn, memory, "add", who, None, None, memory)
@@ -281,62 +229,34 @@ class MemoryStore:
                 existing = rows.active_with_hash(conn, where, kind, digest)
             if existing is None:
                 raise
-            existing.extra["deduplicated"] = True
-            return existing
-        memory.extra["deduplicated"] = False
-        return memory
+            return _added(existing, deduplicated=True)
+        return _added(memory, deduplicated=False)
 
-    def update(
-        self,
-        memory_id: str,
-        scope: Any,
-        *,
-        expected_version: Any,
-        content: Any = _UNSET,
-        data: Any = _UNSET,
-        metadata: Any = _UNSET,
-        tags: Any = _UNSET,
-        valid_from: Any = _UNSET,
-        valid_until: Any = _UNSET,
-        actor: Any = None,
-        reason: Any = None,
-    ) -> Memory:
+    def update(self, memory_id: str, request: ChangeMemory) -> Memory:
         """A new revision of an active memory's content, data, metadata, tags or validity; ``expected_version`` must
         be the head's version (else 409 ``version_conflict`` and nothing changes)."""
-        where = Scope.parse(scope)
-        version = rows.check_version(expected_version, required=True)
-        problems: list[ErrorItem] = []
-        changes: dict[str, Any] = {}
-        if content is not _UNSET:
-            changes["content"] = check_content(content, "content", problems)
-        if data is not _UNSET:
-            changes["data"] = data
-        if metadata is not _UNSET:
-            changes["metadata"] = check_metadata(metadata, "metadata", problems)
-        if tags is not _UNSET:
-            changes["tags"] = check_tags(tags, "tags", problems)
-        if valid_from is not _UNSET:
-            changes["valid_from"] = check_time(valid_from, "valid_from", problems)
-        if valid_until is not _UNSET:
-            changes["valid_until"] = check_time(valid_until, "valid_until", problems)
-        if not changes and not problems:
-            problems.append(
-                ErrorItem(
-                    kind="validation_failed",
-                    field="content",
-                    reason="give at least one of content, data, metadata, tags, valid_from, valid_until",
-                )
+        where = request.scope
+        version = request.expected_version
+        if version is None:
+            raise RequestValidationFailed(
+                "expected_version is the version you read (or send If-Match)",
+                errors=[
+                    ErrorItem(
+                        kind="required",
+                        field="expected_version",
+                        reason="expected_version is the version you read (or send If-Match)",
+                    )
+                ],
             )
-        if problems:
-            raise RequestValidationFailed("the memory cannot be updated as given", errors=problems)
-        who, why = check_actor(actor), check_reason(reason, required=False)
-        if changes.get("content"):
-            self._warm(changes["content"])
+        changes = request.changes()
+        who, why = request.actor or SYSTEM_ACTOR, request.reason
+        if isinstance(changes.get("content"), str):
+            self._warm(str(changes["content"]))
         try:
             with write_transaction(self.db, where.key) as conn:
                 head = rows.head(conn, memory_id, where)
                 rows.must_be_active(head)
-                rows.must_be_at(head, version or 0)
+                rows.must_be_at(head, version)
                 before = rows.snapshot(head)
                 for name, value in changes.items():
                     setattr(head, name, value)
@@ -349,37 +269,19 @@ class MemoryStore:
             ) from exc
         return head
 
-    def revise(
-        self,
-        memory_id: str,
-        scope: Any,
-        *,
-        content: Any = None,
-        successor_id: Any = None,
-        data: Any = _UNSET,
-        metadata: Any = _UNSET,
-        tags: Any = _UNSET,
-        expected_version: Any = None,
-        actor: Any = None,
-        reason: Any = None,
-    ) -> Memory:
+    def revise(self, memory_id: str, request: ReviseMemory) -> Memory:
         """Supersede an active memory: by a new memory with ``content`` (same kind; data, metadata and tags carried
         over unless given), or by an existing memory of the scope, ``successor_id`` (a correction or a merge;
         several memories may be revised into one). Returns the successor. Refused with 409 ``revision_cycle``,
         listing the cycle, when the successor is already superseded, directly or through a chain, by this memory."""
-        where = Scope.parse(scope)
-        version = rows.check_version(expected_version, required=False)
-        if (content is None) == (successor_id is None):
-            raise RequestValidationFailed("give content or successor_id (one of them)", field="content")
-        problems: list[ErrorItem] = []
-        text = check_content(content, "content", problems) if content is not None else None
-        if successor_id is not None and (not isinstance(successor_id, str) or not successor_id):
-            problems.append(ErrorItem(kind="validation_failed", field="successor_id", reason="a memory id"))
-        new_meta = check_metadata(metadata, "metadata", problems) if metadata is not _UNSET else _UNSET
-        new_tags = check_tags(tags, "tags", problems) if tags is not _UNSET else _UNSET
-        if problems:
-            raise RequestValidationFailed("the memory cannot be revised as given", errors=problems)
-        who, why = check_actor(actor), check_reason(reason, required=False)
+        where, version, text, successor_id = (
+            request.scope,
+            request.expected_version,
+            request.content,
+            request.successor_id,
+        )
+        carried = request.carried()
+        who, why = request.actor or SYSTEM_ACTOR, request.reason
         if text is not None:
             self._warm(text)
         try:
@@ -405,9 +307,9 @@ class MemoryStore:
                             scope=where,
                             kind=head.kind,
                             content=text,
-                            data=head.data if data is _UNSET else data,
-                            metadata=head.metadata if new_meta is _UNSET else new_meta,
-                            tags=head.tags if new_tags is _UNSET else new_tags,
+                            data=carried.get("data", head.data),
+                            metadata=carried.get("metadata", head.metadata),
+                            tags=carried.get("tags", head.tags),
                             status="active",
                             version=1,
                             valid_from=head.valid_from,
@@ -452,13 +354,10 @@ class MemoryStore:
             ) from exc
         return successor
 
-    def retire(
-        self, memory_id: str, scope: Any, *, reason: Any, expected_version: Any = None, actor: Any = None
-    ) -> Memory:
+    def retire(self, memory_id: str, request: RetireMemory) -> Memory:
         """Retire an active memory, with a reason: kept in history, left out of search and retrieval."""
-        where = Scope.parse(scope)
-        version = rows.check_version(expected_version, required=False)
-        who, why = check_actor(actor), check_reason(reason, required=True)
+        where, version = request.scope, request.expected_version
+        who, why = request.actor or SYSTEM_ACTOR, request.reason
         with write_transaction(self.db, where.key) as conn:
             head = rows.head(conn, memory_id, where)
             rows.must_be_active(head)
@@ -473,20 +372,19 @@ class MemoryStore:
     def change_data(
         self,
         memory_id: str,
-        scope: Any,
+        scope: Scope,
         *,
         kind: str,
         change: Callable[[Memory], Any],
         op: str,
-        actor: Any = None,
-        reason: Any = None,
-        expected_version: Any = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        expected_version: int | None = None,
     ) -> Memory:
         """A new revision of an active memory of ``kind`` whose data is ``change(head)`` (which may refuse by
         raising), recorded as an event ``op``. What pathways and playbooks are built on."""
-        where = Scope.parse(scope)
-        version = rows.check_version(expected_version, required=False)
-        who, why = check_actor(actor), check_reason(reason, required=False)
+        where, version = scope, expected_version
+        who, why = actor or SYSTEM_ACTOR, reason
         with write_transaction(self.db, where.key) as conn:
             head = rows.head(conn, memory_id, where)
             if head.kind != kind:
@@ -499,11 +397,11 @@ class MemoryStore:
             rows.write_next_version(conn, head, before, op, who, why)
         return head
 
-    def restore(self, memory_id: str, scope: Any, *, reason: Any = None, actor: Any = None) -> Memory:
+    def restore(self, memory_id: str, request: RestoreMemory) -> Memory:
         """Undo a retire: the memory is active again (409 ``memory_exists`` when an active memory with its content
         has been added since)."""
-        where = Scope.parse(scope)
-        who, why = check_actor(actor), check_reason(reason, required=False)
+        where = request.scope
+        who, why = request.actor or SYSTEM_ACTOR, request.reason
         try:
             with write_transaction(self.db, where.key) as conn:
                 head = rows.head(conn, memory_id, where)
@@ -518,12 +416,12 @@ class MemoryStore:
             ) from exc
         return head
 
-    def forget(self, memory_id: str, scope: Any, *, reason: Any, actor: Any = None) -> dict[str, Any]:
+    def forget(self, memory_id: str, request: ForgetMemory) -> Forgotten:
         """A compliance purge: the head and every revision are deleted, every event of the memory loses its
         payloads and reason, the embeddings of every content it had leave the embedding cache, and one ``forget``
         event remains (id, time, actor, reason)."""
-        where = Scope.parse(scope)
-        who, why = check_actor(actor), check_reason(reason, required=True)
+        where = request.scope
+        who, why = request.actor or SYSTEM_ACTOR, request.reason
         self._warmer.flush()  # no embedding of what is purged may be written back after the purge
         with write_transaction(self.db, where.key) as conn:
             head = rows.head(conn, memory_id, where)
@@ -554,4 +452,8 @@ class MemoryStore:
         self.index.discard(where)
         for listener in self.forgotten_listeners:
             listener()
-        return {"id": head.id, "forgotten": True, "at": now.isoformat(), "actor": who, "reason": why}
+        return Forgotten(id=head.id, forgotten=True, at=now, actor=who, reason=why)
+
+
+def _added(memory: Memory, *, deduplicated: bool) -> AddedMemory:
+    return AddedMemory.model_construct(**dict(memory), deduplicated=deduplicated)

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
+
+from lakehouse.times import as_utc
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A time column that reads back aware, in UTC, on every database (SQLite gives times back without a zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        return as_utc(value) if isinstance(value, datetime) else None
+
 
 metadata = sa.MetaData(
     naming_convention={
@@ -24,9 +40,9 @@ api_keys = sa.Table(
     sa.Column("scopes", sa.String(200), nullable=False),
     sa.Column("tenant", sa.String(200), nullable=True),  # bound to this memory tenant (None: any)
     sa.Column("namespaces", sa.String(2000), nullable=True),  # comma-separated lake namespaces (None: any)
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
     sa.Index(
         "uq_api_keys_active_name",
         "name",
@@ -45,8 +61,8 @@ idempotency_keys = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("response", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("completed_at", UtcDateTime(), nullable=True),
 )
 
 embedding_cache = sa.Table(
@@ -56,7 +72,7 @@ embedding_cache = sa.Table(
     sa.Column("text_sha256", sa.String(64), primary_key=True),
     sa.Column("dim", sa.Integer, nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 collections = sa.Table(
@@ -67,7 +83,7 @@ collections = sa.Table(
     sa.Column("dim", sa.Integer, nullable=False),
     sa.Column("metric", sa.String(16), nullable=False),
     sa.Column("embedder", sa.String(200), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # -- agent memory (lakehouse.memory): heads, immutable revisions, and the event log ---------------------------------
@@ -89,11 +105,11 @@ memories = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of strings
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("valid_from", UtcDateTime(), nullable=True),
+    sa.Column("valid_until", UtcDateTime(), nullable=True),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("retired_at", UtcDateTime(), nullable=True),
     sa.Column("retired_reason", sa.Text, nullable=True),
     sa.Column("superseded_by", sa.String(32), nullable=True),
     # one active memory per scope, kind and normalized content: concurrent identical ADDs make one memory
@@ -120,9 +136,9 @@ memory_revisions = sa.Table(
     sa.Column("meta", sa.Text, nullable=False),
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("valid_from", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("valid_from", UtcDateTime(), nullable=True),
+    sa.Column("valid_until", UtcDateTime(), nullable=True),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
 )
@@ -136,7 +152,7 @@ memory_events = sa.Table(
     sa.Column("op", sa.String(16), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
     sa.Column("version", sa.Integer, nullable=True),
     sa.Column("before", sa.Text, nullable=True),  # JSON: the head before (content and what changed)
     sa.Column("after", sa.Text, nullable=True),  # JSON: the head after
@@ -155,7 +171,7 @@ schema_versions = sa.Table(
     sa.Column("fingerprint", sa.String(64), nullable=False),  # sha256 of the canonical JSON
     sa.Column("draft", sa.String(16), nullable=False),
     sa.Column("description", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("retired_at", UtcDateTime(), nullable=True),
     sa.Column("breaking_changes", sa.Text, nullable=True),  # JSON: the changes a forced registration accepted
 )

@@ -9,160 +9,103 @@ the body's ``actor`` or ``anonymous``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
-from lakehouse.memory import MemoryStore, Pathways, Playbooks
-from lakehouse.paging import decode_cursor, encode_cursor
+from lakehouse.memory import (
+    AddedMemory,
+    AddMemory,
+    AppendSteps,
+    ChangeMemory,
+    EndPathway,
+    ForgetMemory,
+    Forgotten,
+    History,
+    Memory,
+    MemorySearch,
+    MemoryStore,
+    Pathway,
+    PathwayList,
+    Pathways,
+    Playbook,
+    PlaybookResults,
+    Playbooks,
+    PlaybookSearch,
+    PromotePlaybook,
+    RecordUse,
+    RestoreMemory,
+    RetireMemory,
+    RetireStep,
+    ReviseMemory,
+    Scope,
+    SearchResults,
+    StartPathway,
+)
+from lakehouse.memory.model import Kind, Status
+from lakehouse.memory.pathways import Outcome
+from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import BOUND_TENANT, require
+from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
+from lakehouse.wire import WireModel
 
 memories_router = APIRouter(prefix="/v1/memories", tags=["memory"])
+Request_ = TypeVar("Request_", bound=WireModel)
+MAX_ACTOR = 200
+
+
+def _lakehouse(request: Request) -> Lakehouse:
+    lakehouse: Lakehouse = request.app.state.lakehouse
+    return lakehouse
 
 
 def _memory(request: Request) -> MemoryStore:
-    lakehouse: Lakehouse = request.app.state.lakehouse
-    return lakehouse.memory
+    return _lakehouse(request).memory
 
 
-def _actor(request: Request, given: str | None) -> str | None:
+def _as_key(request: Request, body: Request_) -> Request_:
+    """``body`` with the actor recorded for it: the API key's name when auth is on (the body's actor after it, in
+    parentheses), else the body's actor."""
     key = getattr(request.state, "api_key", None)
+    given: str | None = getattr(body, "actor", None)
     if key is None:
-        return given
-    return f"{key.name} ({given})" if given else str(key.name)
+        return body
+    actor = f"{key.name} ({given})" if given else str(key.name)
+    return body.model_copy(update={"actor": actor[:MAX_ACTOR]})
 
 
 def _scope_query(
-    tenant: str = Query(description="The scope's tenant."),
+    tenant: str = Query(description="The scope's tenant.", examples=["acme"]),
     user_id: str | None = Query(None, description="The scope's user."),
     agent_id: str | None = Query(None, description="The scope's agent."),
     run_id: str | None = Query(None, description="The scope's run."),
-) -> dict[str, Any]:
-    given = {"tenant": tenant, "user_id": user_id, "agent_id": agent_id, "run_id": run_id}
-    return {name: value for name, value in given.items() if value is not None or name == "tenant"}
+) -> Scope:
+    return Scope(tenant=tenant, user_id=user_id, agent_id=agent_id, run_id=run_id)
 
 
-Scoped = Annotated[dict[str, Any], Depends(_scope_query)]  # the scope of a read, from the query string
+Scoped = Annotated[Scope, Depends(_scope_query)]  # the scope of a read, from the query string
 
 
 def _etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-class Add(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description='{"tenant", "user_id"?, "agent_id"?, "run_id"?}')
-    kind: str = Field("fact", description="fact, pathway or playbook.")
-    content: Any = Field(description="The memory's text.")
-    data: Any = Field(None, description="Any JSON (a pathway's steps).")
-    metadata: Any = Field(None, description="A JSON object.")
-    tags: Any = Field(None, description="A list of strings.")
-    valid_from: Any = Field(None, description="When it became true in the world (ISO 8601), if known.")
-    valid_until: Any = Field(None, description="When it stopped being true in the world (ISO 8601), if known.")
-    actor: str | None = Field(None, description="Who adds it (recorded in its history).")
-
-
-class Change(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The memory's scope.")
-    expected_version: Any = Field(None, description="The version you read (or send If-Match).")
-    content: Any = None
-    data: Any = None
-    metadata: Any = None
-    tags: Any = None
-    valid_from: Any = None
-    valid_until: Any = None
-    actor: str | None = None
-    reason: Any = None
-
-
-class Revise(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The memory's scope.")
-    content: Any = Field(None, description="New content: a new memory becomes the successor.")
-    successor_id: Any = Field(None, description="Or: an existing memory of the scope becomes the successor.")
-    data: Any = None
-    metadata: Any = None
-    tags: Any = None
-    expected_version: Any = None
-    actor: str | None = None
-    reason: Any = None
-
-
-class Retire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The memory's scope.")
-    reason: Any = Field(description="Why it is retired (required).")
-    expected_version: Any = None
-    actor: str | None = None
-
-
-class Restore(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The memory's scope.")
-    reason: Any = None
-    actor: str | None = None
-
-
-class Forget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The memory's scope.")
-    reason: Any = Field(description="Why it is purged (required; kept in the tombstone).")
-    actor: str | None = None
-
-
-def _given(model: BaseModel, *names: str) -> dict[str, Any]:
-    """The fields the body set (an UPDATE changes only what it names; ``null`` clears)."""
-    return {name: getattr(model, name) for name in names if name in model.model_fields_set}
-
-
 @memories_router.post(
     "",
     status_code=201,
-    summary="ADD a memory (deduplicated within its scope)",
+    summary="ADD a memory (deduplicated within its scope: 200 with the one already there)",
     dependencies=[require("write"), BOUND_TENANT],
 )
-async def add(body: Add, request: Request, response: Response) -> dict[str, Any]:
+async def add(body: AddMemory, request: Request, response: Response) -> AddedMemory:
     store = _memory(request)
-    memory = await run_in_threadpool(
-        lambda: store.add(
-            body.scope,
-            body.kind,
-            body.content,
-            data=body.data,
-            metadata=body.metadata,
-            tags=body.tags,
-            valid_from=body.valid_from,
-            valid_until=body.valid_until,
-            actor=_actor(request, body.actor),
-        )
-    )
-    if memory.extra.get("deduplicated"):
+    memory = await run_in_threadpool(store.add, _as_key(request, body))
+    if memory.deduplicated:
         response.status_code = 200
     _etag(response, memory.version)
-    return memory.to_dict()
-
-
-class Search(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The scope searched.")
-    query: Any = Field(description="What to look for: matched by meaning (embeddings) and by words (BM25).")
-    k: Any = Field(10, description="How many results (1-1000).")
-    kinds: Any = Field(None, description="Only these kinds.")
-    tags: Any = Field(None, description="Only memories with all these tags.")
-    filter: Any = Field(None, description="Only memories whose metadata matches (the filter language of vectors).")
-    as_of: Any = Field(None, description="The memories as the system knew them at this time (ISO 8601).")
-    valid_at: Any = Field(None, description="Only memories true in the world at this time (ISO 8601).")
-    include_retired: bool = Field(False, description="Also retired memories.")
-    include_superseded: bool = Field(False, description="Also superseded memories.")
-    fusion: Any = Field(
-        "relative", description="`relative` (scores scaled and weighted by `alpha`) or `rrf` (reciprocal rank)."
-    )
-    alpha: Any = Field(0.75, description="The weight of meaning in relative fusion (0-1; words get the rest).")
+    return memory
 
 
 @memories_router.post(
@@ -170,81 +113,47 @@ class Search(BaseModel):
     summary="Search a scope's memories: meaning and words, fused",
     dependencies=[require("read"), BOUND_TENANT],
 )
-async def search(body: Search, request: Request) -> dict[str, Any]:
-    store = _memory(request)
-    found: dict[str, Any] = await run_in_threadpool(
-        lambda: store.search(
-            body.scope,
-            body.query,
-            k=body.k,
-            kinds=body.kinds,
-            tags=body.tags,
-            filter=body.filter,
-            as_of=body.as_of,
-            valid_at=body.valid_at,
-            include_retired=body.include_retired,
-            include_superseded=body.include_superseded,
-            fusion=body.fusion,
-            alpha=body.alpha,
-        )
-    )
-    return found
+async def search(body: MemorySearch, request: Request) -> SearchResults:
+    return await run_in_threadpool(_memory(request).search, body)
 
 
 @memories_router.get("", summary="The memories of a scope, paged", dependencies=[require("read"), BOUND_TENANT])
 async def list_memories(
     request: Request,
     scope: Scoped,
-    kind: Annotated[list[str] | None, Query(description="Only these kinds (repeat the parameter).")] = None,
-    status: Annotated[list[str] | None, Query(description="Only these statuses (repeat the parameter).")] = None,
-    cursor: str | None = Query(None, description="The `next` of the previous page."),
-    limit: int = Query(100, ge=1, le=1000),
-) -> dict[str, Any]:
+    paging: Annotated[PageQuery, Depends()],
+    kind: Annotated[list[Kind] | None, Query(description="Only these kinds (repeat the parameter).")] = None,
+    status: Annotated[list[Status] | None, Query(description="Only these statuses (repeat the parameter).")] = None,
+) -> Page[Memory]:
     store = _memory(request)
-    after = decode_cursor(cursor)
+    after = decode_cursor(paging.cursor)
     found = await run_in_threadpool(
-        lambda: store.list_memories(scope, kinds=kind, statuses=status, limit=limit + 1, after=after)
+        lambda: store.list_memories(scope, kinds=kind, statuses=status, limit=paging.limit + 1, after=after)
     )
-    page = found[:limit]
-    return {
-        "items": [m.to_dict() for m in page],
-        "next": encode_cursor(page[-1].id) if len(found) > limit else None,
-    }
+    return page_of(found, paging.limit, lambda m: m.id)
 
 
 @memories_router.get(
     "/{memory_id}", summary="One memory (ETag: its version)", dependencies=[require("read"), BOUND_TENANT]
 )
-async def get_memory(
-    memory_id: str,
-    request: Request,
-    response: Response,
-    scope: Scoped,
-) -> dict[str, Any]:
-    store = _memory(request)
-    memory = await run_in_threadpool(store.get, memory_id, scope)
+async def get_memory(memory_id: str, request: Request, response: Response, scope: Scoped) -> Memory:
+    memory = await run_in_threadpool(_memory(request).get, memory_id, scope)
     _etag(response, memory.version)
-    return memory.to_dict()
+    return memory
 
 
 @memories_router.get(
     "/{memory_id}/history", summary="HISTORY: every event and the lineage", dependencies=[require("read"), BOUND_TENANT]
 )
-async def history(
-    memory_id: str,
-    request: Request,
-    scope: Scoped,
-) -> dict[str, Any]:
-    store = _memory(request)
-    found: dict[str, Any] = await run_in_threadpool(store.history, memory_id, scope)
-    return found
+async def history(memory_id: str, request: Request, scope: Scoped) -> History:
+    return await run_in_threadpool(_memory(request).history, memory_id, scope)
 
 
-def _if_match(header: str | None, body_version: Any) -> Any:
+def _if_match(header: str | None, body_version: int | None) -> int | None:
     if header is None:
         return body_version
     text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not text.isdigit() or int(text) < 1:
         raise RequestValidationFailed('If-Match is the version in quotes, e.g. "3"', field="If-Match")
     if body_version is not None and body_version != int(text):
         raise RequestValidationFailed("If-Match and expected_version differ", field="expected_version")
@@ -258,26 +167,16 @@ def _if_match(header: str | None, body_version: Any) -> Any:
 )
 async def update(
     memory_id: str,
-    body: Change,
+    body: ChangeMemory,
     request: Request,
     response: Response,
     if_match: str | None = Header(None, description='The version you read, as its ETag ("3").'),
-) -> dict[str, Any]:
-    store = _memory(request)
+) -> Memory:
     expected = _if_match(if_match, body.expected_version)
-    changes = _given(body, "content", "data", "metadata", "tags", "valid_from", "valid_until")
-    memory = await run_in_threadpool(
-        lambda: store.update(
-            memory_id,
-            body.scope,
-            expected_version=expected,
-            actor=_actor(request, body.actor),
-            reason=body.reason,
-            **changes,
-        )
-    )
+    change = _as_key(request, body).model_copy(update={"expected_version": expected})
+    memory = await run_in_threadpool(_memory(request).update, memory_id, change)
     _etag(response, memory.version)
-    return memory.to_dict()
+    return memory
 
 
 @memories_router.post(
@@ -285,53 +184,28 @@ async def update(
     summary="REVISE: supersede by new content or an existing memory",
     dependencies=[require("write"), BOUND_TENANT],
 )
-async def revise(memory_id: str, body: Revise, request: Request, response: Response) -> dict[str, Any]:
-    store = _memory(request)
-    carried = _given(body, "data", "metadata", "tags")
-    successor = await run_in_threadpool(
-        lambda: store.revise(
-            memory_id,
-            body.scope,
-            content=body.content,
-            successor_id=body.successor_id,
-            expected_version=body.expected_version,
-            actor=_actor(request, body.actor),
-            reason=body.reason,
-            **carried,
-        )
-    )
+async def revise(memory_id: str, body: ReviseMemory, request: Request, response: Response) -> Memory:
+    successor = await run_in_threadpool(_memory(request).revise, memory_id, _as_key(request, body))
     _etag(response, successor.version)
-    return successor.to_dict()
+    return successor
 
 
 @memories_router.post(
     "/{memory_id}/retire", summary="RETIRE, with a reason", dependencies=[require("write"), BOUND_TENANT]
 )
-async def retire(memory_id: str, body: Retire, request: Request, response: Response) -> dict[str, Any]:
-    store = _memory(request)
-    memory = await run_in_threadpool(
-        lambda: store.retire(
-            memory_id,
-            body.scope,
-            reason=body.reason,
-            expected_version=body.expected_version,
-            actor=_actor(request, body.actor),
-        )
-    )
+async def retire(memory_id: str, body: RetireMemory, request: Request, response: Response) -> Memory:
+    memory = await run_in_threadpool(_memory(request).retire, memory_id, _as_key(request, body))
     _etag(response, memory.version)
-    return memory.to_dict()
+    return memory
 
 
 @memories_router.post(
     "/{memory_id}/restore", summary="RESTORE a retired memory", dependencies=[require("write"), BOUND_TENANT]
 )
-async def restore(memory_id: str, body: Restore, request: Request, response: Response) -> dict[str, Any]:
-    store = _memory(request)
-    memory = await run_in_threadpool(
-        lambda: store.restore(memory_id, body.scope, reason=body.reason, actor=_actor(request, body.actor))
-    )
+async def restore(memory_id: str, body: RestoreMemory, request: Request, response: Response) -> Memory:
+    memory = await run_in_threadpool(_memory(request).restore, memory_id, _as_key(request, body))
     _etag(response, memory.version)
-    return memory.to_dict()
+    return memory
 
 
 @memories_router.post(
@@ -339,12 +213,8 @@ async def restore(memory_id: str, body: Restore, request: Request, response: Res
     summary="FORGET: purge content, keep a tombstone",
     dependencies=[require("write"), BOUND_TENANT],
 )
-async def forget(memory_id: str, body: Forget, request: Request) -> dict[str, Any]:
-    store = _memory(request)
-    gone: dict[str, Any] = await run_in_threadpool(
-        lambda: store.forget(memory_id, body.scope, reason=body.reason, actor=_actor(request, body.actor))
-    )
-    return gone
+async def forget(memory_id: str, body: ForgetMemory, request: Request) -> Forgotten:
+    return await run_in_threadpool(_memory(request).forget, memory_id, _as_key(request, body))
 
 
 # -- /v1/pathways: runs as memories of kind pathway -----------------------------------------------------------------
@@ -353,63 +223,14 @@ pathways_router = APIRouter(prefix="/v1/pathways", tags=["memory"])
 
 
 def _pathways(request: Request) -> Pathways:
-    lakehouse: Lakehouse = request.app.state.lakehouse
-    return lakehouse.pathways
-
-
-class PathwayStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The run's scope.")
-    summary: Any = Field(description="What the run was for (the memory's content).")
-    steps: Any = Field(None, description="Steps so far: [{action, input?, output?, outcome?, started_at?, ended_at?}]")
-    outcome: Any = Field(None, description="success, failure or partial, when the run has ended.")
-    score: Any = Field(None, description="An optional score of the outcome.")
-    tags: Any = None
-    metadata: Any = None
-    actor: str | None = None
-
-
-class StepsAppend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The run's scope.")
-    steps: Any = Field(description="The steps to append, in order.")
-    expected_version: Any = None
-    actor: str | None = None
-
-
-class PathwayEnd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The run's scope.")
-    outcome: Any = Field(description="success, failure or partial.")
-    score: Any = None
-    actor: str | None = None
-
-
-class StepRetire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The run's scope.")
-    reason: Any = Field(description="Why the step is retired (required).")
-    actor: str | None = None
+    return _lakehouse(request).pathways
 
 
 @pathways_router.post(
     "", status_code=201, summary="Start (or record) a pathway", dependencies=[require("write"), BOUND_TENANT]
 )
-async def start_pathway(body: PathwayStart, request: Request) -> dict[str, Any]:
-    pathways = _pathways(request)
-    started: dict[str, Any] = await run_in_threadpool(
-        lambda: pathways.start(
-            body.scope,
-            body.summary,
-            steps=body.steps,
-            outcome=body.outcome,
-            score=body.score,
-            tags=body.tags,
-            metadata=body.metadata,
-            actor=_actor(request, body.actor),
-        )
-    )
-    return started
+async def start_pathway(body: StartPathway, request: Request) -> Pathway:
+    return await run_in_threadpool(_pathways(request).start, _as_key(request, body))
 
 
 @pathways_router.get(
@@ -418,53 +239,32 @@ async def start_pathway(body: PathwayStart, request: Request) -> dict[str, Any]:
 async def list_pathways(
     request: Request,
     scope: Scoped,
-    outcome: str | None = Query(None, description="Only runs that ended so."),
-    limit: int = Query(100, ge=1, le=1000),
-) -> dict[str, Any]:
+    outcome: Annotated[Outcome | None, Query(description="Only runs that ended so.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> PathwayList:
     pathways = _pathways(request)
-    found: dict[str, Any] = await run_in_threadpool(lambda: pathways.list_pathways(scope, outcome=outcome, limit=limit))
-    return found
+    return await run_in_threadpool(lambda: pathways.list_pathways(scope, outcome=outcome, limit=limit))
 
 
 @pathways_router.get(
     "/{pathway_id}", summary="A pathway without its retired steps", dependencies=[require("read"), BOUND_TENANT]
 )
-async def get_pathway(
-    pathway_id: str,
-    request: Request,
-    scope: Scoped,
-) -> dict[str, Any]:
-    pathways = _pathways(request)
-    found: dict[str, Any] = await run_in_threadpool(pathways.get, pathway_id, scope)
-    return found
+async def get_pathway(pathway_id: str, request: Request, scope: Scoped) -> Pathway:
+    return await run_in_threadpool(_pathways(request).get, pathway_id, scope)
 
 
 @pathways_router.post(
     "/{pathway_id}/steps", summary="Append steps to a live run", dependencies=[require("write"), BOUND_TENANT]
 )
-async def append_steps(pathway_id: str, body: StepsAppend, request: Request) -> dict[str, Any]:
-    pathways = _pathways(request)
-    found: dict[str, Any] = await run_in_threadpool(
-        lambda: pathways.append(
-            pathway_id,
-            body.scope,
-            body.steps,
-            expected_version=body.expected_version,
-            actor=_actor(request, body.actor),
-        )
-    )
-    return found
+async def append_steps(pathway_id: str, body: AppendSteps, request: Request) -> Pathway:
+    return await run_in_threadpool(_pathways(request).append, pathway_id, _as_key(request, body))
 
 
 @pathways_router.post(
     "/{pathway_id}/end", summary="Record the run's outcome", dependencies=[require("write"), BOUND_TENANT]
 )
-async def end_pathway(pathway_id: str, body: PathwayEnd, request: Request) -> dict[str, Any]:
-    pathways = _pathways(request)
-    found: dict[str, Any] = await run_in_threadpool(
-        lambda: pathways.end(pathway_id, body.scope, body.outcome, score=body.score, actor=_actor(request, body.actor))
-    )
-    return found
+async def end_pathway(pathway_id: str, body: EndPathway, request: Request) -> Pathway:
+    return await run_in_threadpool(_pathways(request).end, pathway_id, _as_key(request, body))
 
 
 @pathways_router.post(
@@ -472,14 +272,8 @@ async def end_pathway(pathway_id: str, body: PathwayEnd, request: Request) -> di
     summary="Retire a wrong or harmful step",
     dependencies=[require("write"), BOUND_TENANT],
 )
-async def retire_step(pathway_id: str, step_id: str, body: StepRetire, request: Request) -> dict[str, Any]:
-    pathways = _pathways(request)
-    found: dict[str, Any] = await run_in_threadpool(
-        lambda: pathways.retire_step(
-            pathway_id, body.scope, step_id, reason=body.reason, actor=_actor(request, body.actor)
-        )
-    )
-    return found
+async def retire_step(pathway_id: str, step_id: str, body: RetireStep, request: Request) -> Pathway:
+    return await run_in_threadpool(_pathways(request).retire_step, pathway_id, step_id, _as_key(request, body))
 
 
 # -- /v1/playbooks: procedures promoted from successful pathways ------------------------------------------------------
@@ -488,35 +282,7 @@ playbooks_router = APIRouter(prefix="/v1/playbooks", tags=["memory"])
 
 
 def _playbooks(request: Request) -> Playbooks:
-    lakehouse: Lakehouse = request.app.state.lakehouse
-    return lakehouse.playbooks
-
-
-class Promote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The scope of the pathways and of the playbook.")
-    name: Any = Field(description="The playbook's name.")
-    trigger: Any = Field(description="When to use it.")
-    sources: Any = Field(description="The ids of the successful pathways it comes from.")
-    steps: Any = Field(None, description="Its steps; default: the live steps of the sources, in order.")
-    tags: Any = None
-    metadata: Any = None
-    actor: str | None = None
-
-
-class Use(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The playbook's scope.")
-    outcome: Any = Field(description="success or failure.")
-    pathway_id: Any = Field(None, description="The run that used it, if recorded.")
-    actor: str | None = None
-
-
-class PlaybookSearch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scope: Any = Field(description="The scope searched.")
-    task: Any = Field(description="The task at hand.")
-    k: Any = Field(5, description="How many results (1-1000).")
+    return _lakehouse(request).playbooks
 
 
 @playbooks_router.post(
@@ -525,56 +291,29 @@ class PlaybookSearch(BaseModel):
     summary="Promote successful pathways to a playbook",
     dependencies=[require("write"), BOUND_TENANT],
 )
-async def promote(body: Promote, request: Request) -> dict[str, Any]:
-    playbooks = _playbooks(request)
-    made: dict[str, Any] = await run_in_threadpool(
-        lambda: playbooks.promote(
-            body.scope,
-            body.name,
-            body.trigger,
-            body.sources,
-            steps=body.steps,
-            tags=body.tags,
-            metadata=body.metadata,
-            actor=_actor(request, body.actor),
-        )
-    )
-    return made
+async def promote(body: PromotePlaybook, request: Request) -> Playbook:
+    return await run_in_threadpool(_playbooks(request).promote, _as_key(request, body))
 
 
 @playbooks_router.post(
     "/search", summary="Playbooks for a task: similarity x confidence", dependencies=[require("read"), BOUND_TENANT]
 )
-async def search_playbooks(body: PlaybookSearch, request: Request) -> dict[str, Any]:
-    playbooks = _playbooks(request)
-    found: dict[str, Any] = await run_in_threadpool(lambda: playbooks.search(body.scope, body.task, k=body.k))
-    return found
+async def search_playbooks(body: PlaybookSearch, request: Request) -> PlaybookResults:
+    return await run_in_threadpool(_playbooks(request).search, body)
 
 
 @playbooks_router.get(
     "/{playbook_id}", summary="A playbook with its record", dependencies=[require("read"), BOUND_TENANT]
 )
-async def get_playbook(
-    playbook_id: str,
-    request: Request,
-    scope: Scoped,
-) -> dict[str, Any]:
-    playbooks = _playbooks(request)
-    found: dict[str, Any] = await run_in_threadpool(playbooks.get, playbook_id, scope)
-    return found
+async def get_playbook(playbook_id: str, request: Request, scope: Scoped) -> Playbook:
+    return await run_in_threadpool(_playbooks(request).get, playbook_id, scope)
 
 
 @playbooks_router.post(
     "/{playbook_id}/uses", summary="Record a use and its outcome", dependencies=[require("write"), BOUND_TENANT]
 )
-async def record_use(playbook_id: str, body: Use, request: Request) -> dict[str, Any]:
-    playbooks = _playbooks(request)
-    found: dict[str, Any] = await run_in_threadpool(
-        lambda: playbooks.record_use(
-            playbook_id, body.scope, body.outcome, pathway_id=body.pathway_id, actor=_actor(request, body.actor)
-        )
-    )
-    return found
+async def record_use(playbook_id: str, body: RecordUse, request: Request) -> Playbook:
+    return await run_in_threadpool(_playbooks(request).record_use, playbook_id, _as_key(request, body))
 
 
 router = APIRouter()  # the service's routes: memories, pathways and playbooks (each route keeps its full path)

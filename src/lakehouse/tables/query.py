@@ -49,6 +49,7 @@ from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
 from lakehouse.tables.sandbox import UNRESTRICTED, Grant, Verdict, judge
 from lakehouse.tables.side_tables import SideCopy, SideTables
 from lakehouse.tables.watchdog import Watchdog
+from lakehouse.times import as_utc
 
 _PINNED_ENGINES = 8
 # Rows per streamed batch: columnar formats in large batches (one Parquet row group each, few chunks to send),
@@ -346,7 +347,7 @@ class QueryEngine:
             pin = f", SNAPSHOT_VERSION {int(snapshot)}"
         else:
             assert as_of is not None
-            stamp = as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)
+            stamp = as_utc(as_of)
             pin = f", SNAPSHOT_TIME {sql_literal(stamp.isoformat())}"
         with self._lock:
             engine = self._pinned.get(pin)

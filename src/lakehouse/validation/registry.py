@@ -38,7 +38,7 @@ def validate_name(name: str, field_name: str = "name") -> str:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value.isoformat()
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class VectorStore:
             row = conn.execute(sa.select(collections).where(collections.c.name == name)).first()
         if row is None:
             return None
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        created = row.created_at
         return Collection(row.name, row.uid, row.dim, row.metric, row.embedder, created)
 
     def get(self, name: str) -> Collection:
@@ -148,7 +148,7 @@ class VectorStore:
                 r.dim,
                 r.metric,
                 r.embedder,
-                r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+                r.created_at,
             )
             for r in rows
         ]
