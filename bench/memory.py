@@ -52,7 +52,7 @@ from memory_facts import labeled_facts
 from lakehouse.config import EmbedSettings, MemorySettings, Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed.providers import LocalEmbedder
-from lakehouse.memory import MemoryStore
+from lakehouse.memory import AddMemory, ChangeMemory, MemorySearch, MemoryStore, Scope
 from lakehouse.opsdb.schema import embedding_cache
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -139,38 +139,52 @@ def run_lakehouse(label: str, settings: Settings, work: Workload) -> dict[str, A
         for scope, contents in zip(work.scopes, work.contents, strict=True):
             mine = []
             for text in contents:
-                elapsed, memory = timed(lambda s=scope, t=text: bare.add(s, "fact", t))
+                elapsed, memory = timed(lambda s=scope, t=text: bare.add(AddMemory(scope=s, content=t)))
                 add_times.append(elapsed)
                 mine.append(memory.id)
             ids.append(mine)
         out["add"] = add_times
-        lh.memory.add({"tenant": "warm"}, "fact", "load the model")
+        lh.memory.add(AddMemory(scope=Scope(tenant="warm"), content="load the model"))
         lh.memory.flush()
         spare = work.scopes[-1]
         inline = MemoryStore(lh.opsdb, lh.embeddings, MemorySettings(embed_on_write="inline"))
         half = len(work.new_texts) // 2
-        out["add_embed"] = [timed(lambda t=t: inline.add(spare, "fact", t))[0] for t in work.new_texts[:half]]
+        out["add_embed"] = [
+            timed(lambda t=t: inline.add(AddMemory(scope=spare, content=t)))[0] for t in work.new_texts[:half]
+        ]
         t0 = time.perf_counter()
-        out["add_background"] = [timed(lambda t=t: lh.memory.add(spare, "fact", t))[0] for t in work.new_texts[half:]]
+        out["add_background"] = [
+            timed(lambda t=t: lh.memory.add(AddMemory(scope=spare, content=t)))[0] for t in work.new_texts[half:]
+        ]
         lh.memory.flush()
         out["background_all_embedded_s"] = time.perf_counter() - t0
         labeled = sorted({s for s, _, _ in work.questions})
-        out["first_search"] = [timed(lambda s=s: lh.memory.search(work.scopes[s], "warm up", k=10))[0] for s in labeled]
+        out["first_search"] = [
+            timed(lambda s=s: lh.memory.search(MemorySearch(scope=work.scopes[s], query="warm up", k=10)))[0]
+            for s in labeled
+        ]
         for attempt in ("search", "search_cached"):
             times, found = [], []
             for s, question, _ in work.questions:
-                elapsed, answer = timed(lambda s=s, q=question: lh.memory.search(work.scopes[s], q, k=10))
+                elapsed, answer = timed(
+                    lambda s=s, q=question: lh.memory.search(MemorySearch(scope=work.scopes[s], query=q, k=10))
+                )
                 times.append(elapsed)
-                found.append([r["content"] for r in answer["results"]])
+                found.append([r.content for r in answer.results])
             out[attempt] = times
             out[f"{attempt}_recall"] = recall(found, [f for _, _, f in work.questions])
             out[f"{attempt}_recall1"] = recall(found, [f for _, _, f in work.questions], k=1)
         history_ids = [(s, ids[s][i]) for s in range(min(10, len(ids))) for i in range(5)]
         for s, memory_id in history_ids:
-            memory = lh.memory.get(memory_id, work.scopes[s])
+            memory = lh.memory.get(memory_id, Scope(**work.scopes[s]))
             for n in range(4):
-                memory = lh.memory.update(memory_id, work.scopes[s], expected_version=memory.version, tags=[f"t{n}"])
-        out["history"] = [timed(lambda s=s, m=m: lh.memory.history(m, work.scopes[s]))[0] for s, m in history_ids]
+                memory = lh.memory.update(
+                    memory_id,
+                    ChangeMemory(scope=work.scopes[s], expected_version=memory.version, tags=[f"t{n}"]),
+                )
+        out["history"] = [
+            timed(lambda s=s, m=m: lh.memory.history(m, Scope(**work.scopes[s])))[0] for s, m in history_ids
+        ]
     print(f"{label}: done", flush=True)
     return out
 

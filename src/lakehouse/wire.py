@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from lakehouse.errors import ErrorItem, RequestValidationFailed
@@ -62,13 +63,15 @@ def kind_of(pydantic_type: str) -> str:
     return "invalid_value"
 
 
-def error_items(errors: Iterable[ErrorDetails], prefix: Sequence[str | int] = ()) -> list[ErrorItem]:
-    """pydantic's (or FastAPI's) errors as error items: the kind, the dotted field and the JSON Pointer (the
-    leading ``body``/``query``/... of a route's location dropped), pydantic's message as the reason."""
+def error_items(
+    errors: Iterable[ErrorDetails], prefix: Sequence[str | int] = (), *, sourced: bool = False
+) -> list[ErrorItem]:
+    """pydantic's (or, ``sourced``, FastAPI's) errors as error items: the kind, the dotted field and the JSON Pointer
+    (the leading ``body``/``query``/... of a route's location dropped), pydantic's message as the reason."""
     items = []
     for err in errors:
         loc = list(err.get("loc", ()))
-        if loc and loc[0] in _SOURCES:
+        if sourced and loc and loc[0] in _SOURCES:
             loc = loc[1:]
         ctx = err.get("ctx") or {}
         if isinstance(ctx.get("field"), str):  # a rule across fields names the one at fault (``refuse``)
@@ -90,16 +93,22 @@ def refuse(message: str, field: str | None = None) -> PydanticCustomError:
     return PydanticCustomError("validation_failed", message, {"field": field} if field else None)
 
 
-class WireModel(BaseModel):
+class _Checked(ModelMetaclass):
+    """Building a request in Python (``AddMemory(...)``) raises ``RequestValidationFailed`` rather than pydantic's
+    error. Only the direct call is wrapped: pydantic's own validation (a route's body, a nested model) never calls
+    it, so nested errors keep their whole location."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            raise invalid(exc) from None
+
+
+class WireModel(BaseModel, metaclass=_Checked):
     """A request: strict, closed, checked whole. Bad values raise ``RequestValidationFailed`` in-process too."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise invalid(exc) from None
 
     @classmethod
     def checked(cls, data: Mapping[str, Any]) -> Self:

@@ -9,6 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from lakehouse.cli import cli
+from lakehouse.memory import StartPathway
 
 
 def test_memory_commands(tmp_path: Path) -> None:
@@ -58,7 +59,9 @@ def test_playbook_commands(tmp_path: Path) -> None:
     scope = {"tenant": "acme"}
     env = {"LAKEHOUSE_EMBED__PROVIDER": "hashing"}
     with Lakehouse(Settings.model_validate({"data_dir": data, "embed": {"provider": "hashing"}})) as lh:
-        run = lh.pathways.start(scope, "Restart a worker", steps=[{"action": "drain"}], outcome="success")
+        run = lh.pathways.start(
+            StartPathway(scope=scope, summary="Restart a worker", steps=[{"action": "drain"}], outcome="success")
+        )
     runner = CliRunner()
     where = ["--tenant", "acme", "--data-dir", str(data)]
     made = runner.invoke(
@@ -71,7 +74,7 @@ def test_playbook_commands(tmp_path: Path) -> None:
             "--trigger",
             "a worker hangs",
             "--source",
-            run["id"],
+            run.id,
             *where,
             "--json",
         ],

@@ -99,39 +99,58 @@ def test_memories(server: tuple[str, str]) -> None:
     """Every memory operation through the client; refusals raise the in-process classes; the actor of a change is
     the API key's name when auth is on."""
     from lakehouse.errors import MemoryNotFound, RevisionCycle, VersionConflict
+    from lakehouse.memory import (
+        AddedMemory,
+        AddMemory,
+        AppendSteps,
+        ChangeMemory,
+        EndPathway,
+        ForgetMemory,
+        MemorySearch,
+        RestoreMemory,
+        RetireMemory,
+        RetireStep,
+        ReviseMemory,
+        Scope,
+        StartPathway,
+    )
 
     url, admin = server
-    scope = {"tenant": "client-test", "run_id": "r1"}
+    scope = Scope(tenant="client-test", run_id="r1")
     with Client(url, api_key=admin) as c:
-        added = c.memories.add(scope, "fact", "The build takes 4 minutes", tags=["ci"], actor="planner")
-        assert added["deduplicated"] is False
-        assert c.memories.add(scope, "fact", "the build takes 4 MINUTES")["id"] == added["id"]
-        mid = added["id"]
-        updated = c.memories.update(mid, scope, 1, content="The build takes 3 minutes", reason="cache")
-        assert updated["version"] == 2
+        added = c.memories.add(
+            AddMemory(scope=scope, content="The build takes 4 minutes", tags=["ci"], actor="planner")
+        )
+        assert isinstance(added, AddedMemory) and added.deduplicated is False
+        assert c.memories.add(AddMemory(scope=scope, content="the build takes 4 MINUTES")).id == added.id
+        mid = added.id
+        change = ChangeMemory(scope=scope, expected_version=1, content="The build takes 3 minutes", reason="cache")
+        assert c.memories.update(mid, change).version == 2
         with pytest.raises(VersionConflict):
-            c.memories.update(mid, scope, 1, content="The build takes 2 minutes")
-        other = c.memories.add(scope, "fact", "CI runs on push")
-        c.memories.revise(other["id"], scope, successor_id=mid)
+            c.memories.update(mid, ChangeMemory(scope=scope, expected_version=1, content="The build takes 2 minutes"))
+        other = c.memories.add(AddMemory(scope=scope, content="CI runs on push"))
+        c.memories.revise(other.id, ReviseMemory(scope=scope, successor_id=mid))
         with pytest.raises(RevisionCycle) as raised:
-            c.memories.revise(mid, scope, successor_id=other["id"])
-        assert raised.value.errors[0].extra["cycle"] == [mid, other["id"], mid]
-        assert c.memories.retire(mid, scope, "obsolete")["status"] == "retired"
-        assert c.memories.restore(mid, scope)["status"] == "active"
-        assert [m["id"] for m in c.memories.list(scope, statuses=["active"])] == [mid]
+            c.memories.revise(mid, ReviseMemory(scope=scope, successor_id=other.id))
+        assert raised.value.errors[0].extra["cycle"] == [mid, other.id, mid]
+        assert c.memories.retire(mid, RetireMemory(scope=scope, reason="obsolete")).status == "retired"
+        assert c.memories.restore(mid, RestoreMemory(scope=scope)).status == "active"
+        assert [m.id for m in c.memories.list(scope, statuses=["active"])] == [mid]
         history = c.memories.history(mid, scope)
-        assert [e["op"] for e in history["events"]] == ["add", "update", "supersede", "retire", "restore"]
-        assert history["events"][0]["actor"] == "admin (planner)" and history["events"][1]["actor"] == "admin"
-        assert history["lineage"]["supersedes"] == [other["id"]]
-        found = c.memories.search(scope, "how long is the build?", k=3)
-        assert found["results"][0]["id"] == mid
-        run = c.pathways.start(scope, "Speed up the build", steps=[{"action": "cache deps"}])
-        c.pathways.append(run["id"], scope, [{"action": "parallel tests"}])
-        c.pathways.retire_step(run["id"], scope, "s1", "did not help")
-        assert c.pathways.end(run["id"], scope, "success")["suppressed_steps"] == 1
-        assert [s["action"] for s in c.pathways.get(run["id"], scope)["steps"]] == ["parallel tests"]
-        assert [p["id"] for p in c.pathways.list(scope, outcome="success")["items"]] == [run["id"]]
-        assert c.memories.forget(mid, scope, "done")["forgotten"] is True
+        assert [e.op for e in history.events] == ["add", "update", "supersede", "retire", "restore"]
+        assert history.events[0].actor == "admin (planner)" and history.events[1].actor == "admin"
+        assert history.lineage.supersedes == [other.id]
+        found = c.memories.search(MemorySearch(scope=scope, query="how long is the build?", k=3))
+        assert found.results[0].id == mid
+        run = c.pathways.start(
+            StartPathway(scope=scope, summary="Speed up the build", steps=[{"action": "cache deps"}])
+        )
+        c.pathways.append(run.id, AppendSteps(scope=scope, steps=[{"action": "parallel tests"}]))
+        c.pathways.retire_step(run.id, "s1", RetireStep(scope=scope, reason="did not help"))
+        assert c.pathways.end(run.id, EndPathway(scope=scope, outcome="success")).suppressed_steps == 1
+        assert [s.action for s in c.pathways.get(run.id, scope).steps] == ["parallel tests"]
+        assert [p.id for p in c.pathways.list(scope, outcome="success").items] == [run.id]
+        assert c.memories.forget(mid, ForgetMemory(scope=scope, reason="done")).forgotten is True
         with pytest.raises(MemoryNotFound):
             c.memories.get(mid, scope)
 

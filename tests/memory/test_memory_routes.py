@@ -74,15 +74,19 @@ def test_refusals_are_problems_and_change_nothing(client: AppClient) -> None:
     stale = client.patch(f"/v1/memories/{mid}", json={"scope": SCOPE, "content": "x"}, headers={"If-Match": '"7"'})
     body = assert_problem(stale, 409, "version_conflict")
     assert body["errors"][0]["current_version"] == 1
-    assert_problem(client.patch(f"/v1/memories/{mid}", json={"scope": SCOPE, "content": "x"}), 422, "validation_failed")
+    missing = assert_problem(
+        client.patch(f"/v1/memories/{mid}", json={"scope": SCOPE, "content": "x"}), 422, "required"
+    )
+    assert missing["errors"][0]["pointer"] == "/expected_version"
     assert_problem(
         client.patch(f"/v1/memories/{mid}", json={"scope": SCOPE, "content": "x"}, headers={"If-Match": "soon"}),
         422,
         "validation_failed",
     )
-    assert_problem(
-        client.post("/v1/memories", json={"scope": {"tenant": ""}, "content": "x"}), 422, "validation_failed"
+    blank = assert_problem(
+        client.post("/v1/memories", json={"scope": {"tenant": ""}, "content": "x"}), 422, "min_length"
     )
+    assert blank["errors"][0]["pointer"] == "/scope/tenant"
     assert_problem(client.post("/v1/memories", json={"scope": SCOPE, "content": "x", "colour": 1}), 422)
     assert_problem(client.post(f"/v1/memories/{mid}/retire", json={"scope": SCOPE}), 422)
     assert_problem(client.post(f"/v1/memories/{mid}/restore", json={"scope": SCOPE}), 409, "memory_not_retired")

@@ -9,6 +9,7 @@ from typing import Any
 
 from lakehouse import Lakehouse
 from lakehouse.config import Settings
+from lakehouse.memory import AddMemory
 from tests.asgi import AppClient
 from tests.server.test_error_shape import assert_problem
 
@@ -148,9 +149,9 @@ def test_another_process_sees_changes(tmp_path: Path) -> None:
     with Lakehouse(settings) as writer, Lakehouse(settings) as reader:
         count = "SELECT count(*) FROM memory.memories"
         assert reader.sql(count, output="rows") == [(0,)]
-        writer.memory.add({"tenant": "t"}, "fact", "one")
+        writer.memory.add(AddMemory(scope={"tenant": "t"}, kind="fact", content="one"))
         assert reader.sql(count, output="rows") == [(1,)]
-        writer.memory.add({"tenant": "t"}, "fact", "two")
+        writer.memory.add(AddMemory(scope={"tenant": "t"}, kind="fact", content="two"))
         assert reader.sql(count, output="rows") == [(2,)]
         assert reader.sql("SELECT content FROM memory.memories ORDER BY recorded_at", output="rows") == [
             ("one",),

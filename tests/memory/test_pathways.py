@@ -17,6 +17,7 @@ from lakehouse.errors import (
     RequestValidationFailed,
     StepNotFound,
 )
+from lakehouse.memory import AddMemory, AppendSteps, EndPathway, RetireMemory, RetireStep, Scope, StartPathway
 from tests.asgi import AppClient
 from tests.server.test_error_shape import assert_problem
 
@@ -34,46 +35,59 @@ def lh(opsdb_url: str, tmp_path: Path) -> Iterator[Lakehouse]:
 
 def test_a_run_from_start_to_outcome_with_a_retired_step(lh: Lakehouse) -> None:
     runs = lh.pathways
-    run = runs.start(SCOPE, "Refund a double charge", steps=[{"action": "look up the order", "output": "#42"}])
-    pid = run["id"]
-    assert [s["id"] for s in run["steps"]] == ["s1"] and run["outcome"] is None
-    run = runs.append(pid, SCOPE, [{"action": "refund the card", "input": {"amount": 20}}, {"action": "email"}])
-    assert [s["action"] for s in run["steps"]] == ["look up the order", "refund the card", "email"]
-    run = runs.retire_step(pid, SCOPE, "s2", reason="refunded the wrong card")
-    assert [s["id"] for s in run["steps"]] == ["s1", "s3"] and run["suppressed_steps"] == 1
+    run = runs.start(
+        StartPathway(
+            scope=SCOPE, summary="Refund a double charge", steps=[{"action": "look up the order", "output": "#42"}]
+        )
+    )
+    pid = run.id
+    assert [s.id for s in run.steps] == ["s1"] and run.outcome is None
+    run = runs.append(
+        pid,
+        AppendSteps(scope=SCOPE, steps=[{"action": "refund the card", "input": {"amount": 20}}, {"action": "email"}]),
+    )
+    assert [s.action for s in run.steps] == ["look up the order", "refund the card", "email"]
+    run = runs.retire_step(pid, "s2", RetireStep(scope=SCOPE, reason="refunded the wrong card"))
+    assert [s.id for s in run.steps] == ["s1", "s3"] and run.suppressed_steps == 1
     with pytest.raises(StepNotFound):
-        runs.retire_step(pid, SCOPE, "s2", reason="again")
-    ended = runs.end(pid, SCOPE, "partial", score=0.5)
-    assert ended["outcome"] == "partial" and ended["score"] == 0.5
+        runs.retire_step(pid, "s2", RetireStep(scope=SCOPE, reason="again"))
+    ended = runs.end(pid, EndPathway(scope=SCOPE, outcome="partial", score=0.5))
+    assert ended.outcome == "partial" and ended.score == 0.5
     with pytest.raises(PathwayEnded):
-        runs.append(pid, SCOPE, [{"action": "too late"}])
+        runs.append(pid, AppendSteps(scope=SCOPE, steps=[{"action": "too late"}]))
     with pytest.raises(PathwayEnded):
-        runs.end(pid, SCOPE, "success")
-    assert runs.get(pid, SCOPE)["steps"] == ended["steps"]
-    ops = [e["op"] for e in lh.memory.history(pid, SCOPE)["events"]]
+        runs.end(pid, EndPathway(scope=SCOPE, outcome="success"))
+    assert runs.get(pid, Scope(**SCOPE)).steps == ended.steps
+    ops = [e.op for e in lh.memory.history(pid, Scope(**SCOPE)).events]
     assert ops == ["add", "append", "retire_step", "end"]
     # the retired step is in history, not in what is read
-    assert lh.memory.history(pid, SCOPE)["events"][2]["after"]["data"]["steps"][1]["retired"] is True
+    assert lh.memory.history(pid, Scope(**SCOPE)).events[2].after["data"]["steps"][1]["retired"] is True
 
 
 def test_retired_pathways_are_never_returned_and_pathways_never_deduplicate(lh: Lakehouse) -> None:
     runs = lh.pathways
-    first = runs.start(SCOPE, "Reset a password", steps=[{"action": "send link"}], outcome="success")
-    second = runs.start(SCOPE, "Reset a password", steps=[{"action": "call"}], outcome="failure")
-    assert first["id"] != second["id"]
-    runs.retire_step(second["id"], SCOPE, "s1", reason="harmful")
-    lh.memory.retire(first["id"], SCOPE, reason="leaked a token")
-    listed = runs.list_pathways(SCOPE)
-    assert [p["id"] for p in listed["items"]] == [second["id"]]
-    assert listed["suppressed"] == {"pathways": 1, "steps": 1} and listed["items"][0]["steps"] == []
-    assert runs.list_pathways(SCOPE, outcome="success")["items"] == []
+    first = runs.start(
+        StartPathway(scope=SCOPE, summary="Reset a password", steps=[{"action": "send link"}], outcome="success")
+    )
+    second = runs.start(
+        StartPathway(scope=SCOPE, summary="Reset a password", steps=[{"action": "call"}], outcome="failure")
+    )
+    assert first.id != second.id
+    runs.retire_step(second.id, "s1", RetireStep(scope=SCOPE, reason="harmful"))
+    lh.memory.retire(first.id, RetireMemory(scope=SCOPE, reason="leaked a token"))
+    listed = runs.list_pathways(Scope(**SCOPE))
+    assert [p.id for p in listed.items] == [second.id]
+    assert listed.suppressed.model_dump() == {"pathways": 1, "steps": 1} and listed.items[0].steps == []
+    assert runs.list_pathways(Scope(**SCOPE), outcome="success").items == []
     with pytest.raises(MemoryRetired):
-        runs.get(first["id"], SCOPE)
-    fact = lh.memory.add(SCOPE, "fact", "Not a pathway")
+        runs.get(first.id, Scope(**SCOPE))
+    fact = lh.memory.add(AddMemory(scope=SCOPE, kind="fact", content="Not a pathway"))
     with pytest.raises(MemoryNotFound):
-        runs.get(fact.id, SCOPE)
+        runs.get(fact.id, Scope(**SCOPE))
     with pytest.raises(RequestValidationFailed) as raised:
-        runs.start(SCOPE, "Bad", steps=[{"action": ""}, {"action": "x", "colour": 1}, "step"])
+        runs.start(
+            StartPathway(scope=SCOPE, summary="Bad", steps=[{"action": ""}, {"action": "x", "colour": 1}, "step"])
+        )
     assert {e.field for e in raised.value.errors} == {"steps[0].action", "steps[1].colour", "steps[2]"}
 
 

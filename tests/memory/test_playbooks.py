@@ -11,6 +11,17 @@ import pytest
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import MemoryNotFound, MemoryRetired, RequestValidationFailed
+from lakehouse.memory import (
+    AppendSteps,
+    EndPathway,
+    PlaybookSearch,
+    PromotePlaybook,
+    RecordUse,
+    RetireMemory,
+    RetireStep,
+    Scope,
+    StartPathway,
+)
 from lakehouse.memory.playbooks import confidence
 from tests.asgi import AppClient
 from tests.server.test_error_shape import assert_problem
@@ -35,37 +46,59 @@ def test_confidence_is_a_wilson_lower_bound_with_a_prior() -> None:
 
 def test_promote_use_and_search(lh: Lakehouse) -> None:
     runs, books = lh.pathways, lh.playbooks
-    good = runs.start(SCOPE, "Restart a stuck worker", steps=[{"action": "drain"}, {"action": "kill -9"}])
-    runs.append(good["id"], SCOPE, [{"action": "start"}])
-    runs.retire_step(good["id"], SCOPE, "s2", reason="too harsh")
-    runs.end(good["id"], SCOPE, "success")
-    failed = runs.start(SCOPE, "Restart a stuck worker", steps=[{"action": "reboot host"}], outcome="failure")
+    good = runs.start(
+        StartPathway(scope=SCOPE, summary="Restart a stuck worker", steps=[{"action": "drain"}, {"action": "kill -9"}])
+    )
+    runs.append(good.id, AppendSteps(scope=SCOPE, steps=[{"action": "start"}]))
+    runs.retire_step(good.id, "s2", RetireStep(scope=SCOPE, reason="too harsh"))
+    runs.end(good.id, EndPathway(scope=SCOPE, outcome="success"))
+    failed = runs.start(
+        StartPathway(
+            scope=SCOPE, summary="Restart a stuck worker", steps=[{"action": "reboot host"}], outcome="failure"
+        )
+    )
     with pytest.raises(RequestValidationFailed) as refused:
-        books.promote(SCOPE, "Worker restart", "a worker stops taking jobs", [good["id"], failed["id"]])
+        books.promote(
+            PromotePlaybook(
+                scope=SCOPE, name="Worker restart", trigger="a worker stops taking jobs", sources=[good.id, failed.id]
+            )
+        )
     assert refused.value.errors[0].field == "sources[1]"
     with pytest.raises(MemoryNotFound):
-        books.promote(SCOPE, "Worker restart", "a worker stops taking jobs", ["nope"])
-    book = books.promote(SCOPE, "Worker restart", "a worker stops taking jobs", [good["id"]])
-    assert [s["action"] for s in book["steps"]] == ["drain", "start"]  # the retired step is not promoted
-    assert book["sources"] == [good["id"]] and book["uses"] == {"success": 0, "failure": 0}
-    other = books.promote(SCOPE, "Disk cleanup", "a disk is nearly full", [good["id"]], steps=[{"action": "prune"}])
+        books.promote(
+            PromotePlaybook(scope=SCOPE, name="Worker restart", trigger="a worker stops taking jobs", sources=["nope"])
+        )
+    book = books.promote(
+        PromotePlaybook(scope=SCOPE, name="Worker restart", trigger="a worker stops taking jobs", sources=[good.id])
+    )
+    assert [s["action"] for s in book.steps] == ["drain", "start"]  # the retired step is not promoted
+    assert book.sources == [good.id] and book.uses.model_dump() == {"success": 0, "failure": 0}
+    other = books.promote(
+        PromotePlaybook(
+            scope=SCOPE,
+            name="Disk cleanup",
+            trigger="a disk is nearly full",
+            sources=[good.id],
+            steps=[{"action": "prune"}],
+        )
+    )
     for _ in range(8):
-        books.record_use(book["id"], SCOPE, "success")
-    used = books.record_use(book["id"], SCOPE, "failure", pathway_id=failed["id"])
-    assert used["uses"] == {"success": 8, "failure": 1} and used["confidence"] > book["confidence"]
-    found = books.search(SCOPE, "worker stops taking jobs", k=2)
-    assert found["results"][0]["id"] == book["id"]
-    top = found["results"][0]
-    assert top["score"] == pytest.approx(top["similarity"] * top["confidence"], abs=1e-5)
-    lh.memory.retire(other["id"], SCOPE, reason="obsolete")
-    after = books.search(SCOPE, "disk is nearly full", k=5)
-    assert other["id"] not in [r["id"] for r in after["results"]] and after["suppressed"] == 1
+        books.record_use(book.id, RecordUse(scope=SCOPE, outcome="success"))
+    used = books.record_use(book.id, RecordUse(scope=SCOPE, outcome="failure", pathway_id=failed.id))
+    assert used.uses.model_dump() == {"success": 8, "failure": 1} and used.confidence > book.confidence
+    found = books.search(PlaybookSearch(scope=SCOPE, task="worker stops taking jobs", k=2))
+    assert found.results[0].id == book.id
+    top = found.results[0]
+    assert top.score == pytest.approx(top.similarity * top.confidence, abs=1e-5)
+    lh.memory.retire(other.id, RetireMemory(scope=SCOPE, reason="obsolete"))
+    after = books.search(PlaybookSearch(scope=SCOPE, task="disk is nearly full", k=5))
+    assert other.id not in [r.id for r in after.results] and after.suppressed == 1
     with pytest.raises(MemoryRetired):
-        books.record_use(other["id"], SCOPE, "success")
-    lh.memory.retire(good["id"], SCOPE, reason="the runbook changed")
+        books.record_use(other.id, RecordUse(scope=SCOPE, outcome="success"))
+    lh.memory.retire(good.id, RetireMemory(scope=SCOPE, reason="the runbook changed"))
     with pytest.raises(RequestValidationFailed):  # a retired pathway is never promoted
-        books.promote(SCOPE, "Again", "again", [good["id"]])
-    ops = [e["op"] for e in lh.memory.history(book["id"], SCOPE)["events"]]
+        books.promote(PromotePlaybook(scope=SCOPE, name="Again", trigger="again", sources=[good.id]))
+    ops = [e.op for e in lh.memory.history(book.id, Scope(**SCOPE)).events]
     assert ops == ["add"] + ["use"] * 9
 
 
@@ -86,6 +119,4 @@ def test_over_http(client: AppClient) -> None:
     found = client.post("/v1/playbooks/search", json={"scope": SCOPE, "task": "a key leaked"}).json()
     assert found["results"][0]["id"] == pid and {"similarity", "confidence", "score"} <= set(found["results"][0])
     assert client.get(f"/v1/playbooks/{pid}", params=SCOPE).json()["name"] == "Key rotation"
-    assert_problem(
-        client.post(f"/v1/playbooks/{pid}/uses", json={"scope": SCOPE, "outcome": "maybe"}), 422, "validation_failed"
-    )
+    assert_problem(client.post(f"/v1/playbooks/{pid}/uses", json={"scope": SCOPE, "outcome": "maybe"}), 422, "enum")

@@ -25,7 +25,17 @@ from lakehouse.errors import (
     RevisionCycle,
     VersionConflict,
 )
-from lakehouse.memory import MemoryStore
+from lakehouse.memory import (
+    AddMemory,
+    ChangeMemory,
+    ForgetMemory,
+    MemorySearch,
+    MemoryStore,
+    RestoreMemory,
+    RetireMemory,
+    ReviseMemory,
+    Scope,
+)
 from lakehouse.memory.model import normalized
 from lakehouse.opsdb import create_engine, upgrade
 
@@ -91,11 +101,11 @@ class MemoryMachine(RuleBasedStateMachine):
     @rule(target=ids, kind=KINDS, content=WORDS)
     def add(self, kind: str, content: str) -> str:
         existing = self.model.active_with(kind, normalized(content))
-        memory = self.store.add(self.scope, kind, content)
+        memory = self.store.add(AddMemory(scope=self.scope, kind=kind, content=content))
         if existing is not None:
-            assert memory.id == existing and memory.extra["deduplicated"] is True
+            assert memory.id == existing and memory.deduplicated is True
         else:
-            assert memory.extra["deduplicated"] is False
+            assert memory.deduplicated is False
             self._new(memory.id, kind, content, "add")
         return memory.id
 
@@ -111,7 +121,7 @@ class MemoryMachine(RuleBasedStateMachine):
         version = (m["version"] if m else 1) + (1 if stale else 0)
         result = self._expect(
             mid,
-            lambda: self.store.update(mid, self.scope, expected_version=version, content=content),
+            lambda: self.store.update(mid, ChangeMemory(scope=self.scope, expected_version=version, content=content)),
             (MemoryNotFound, MemorySuperseded, MemoryRetired, VersionConflict, MemoryExists),
         )
         if m is None:
@@ -134,7 +144,7 @@ class MemoryMachine(RuleBasedStateMachine):
         m = self.model.memories.get(mid)
         result = self._expect(
             mid,
-            lambda: self.store.revise(mid, self.scope, content=content),
+            lambda: self.store.revise(mid, ReviseMemory(scope=self.scope, content=content)),
             (MemoryNotFound, MemorySuperseded, MemoryRetired, LakehouseError),
         )
         if m is None:
@@ -163,7 +173,7 @@ class MemoryMachine(RuleBasedStateMachine):
         m, s = self.model.memories.get(mid), self.model.memories.get(successor)
         result = self._expect(
             mid,
-            lambda: self.store.revise(mid, self.scope, successor_id=successor),
+            lambda: self.store.revise(mid, ReviseMemory(scope=self.scope, successor_id=successor)),
             (MemoryNotFound, MemorySuperseded, MemoryRetired, RevisionCycle, LakehouseError),
         )
         if m is None:
@@ -191,7 +201,7 @@ class MemoryMachine(RuleBasedStateMachine):
         m = self.model.memories.get(mid)
         result = self._expect(
             mid,
-            lambda: self.store.retire(mid, self.scope, reason="test"),
+            lambda: self.store.retire(mid, RetireMemory(scope=self.scope, reason="test")),
             (MemoryNotFound, MemorySuperseded, MemoryRetired),
         )
         if m is None:
@@ -207,7 +217,9 @@ class MemoryMachine(RuleBasedStateMachine):
     def restore(self, mid: str) -> None:
         m = self.model.memories.get(mid)
         result = self._expect(
-            mid, lambda: self.store.restore(mid, self.scope), (MemoryNotFound, MemoryNotRetired, MemoryExists)
+            mid,
+            lambda: self.store.restore(mid, RestoreMemory(scope=self.scope)),
+            (MemoryNotFound, MemoryNotRetired, MemoryExists),
         )
         if m is None:
             assert isinstance(result, MemoryNotFound)
@@ -223,12 +235,14 @@ class MemoryMachine(RuleBasedStateMachine):
     @rule(mid=consumes(ids))
     def forget(self, mid: str) -> None:
         m = self.model.memories.pop(mid, None)
-        result = self._expect(mid, lambda: self.store.forget(mid, self.scope, reason="test"), (MemoryNotFound,))
-        assert isinstance(result, MemoryNotFound) if m is None else result["forgotten"] is True
+        result = self._expect(
+            mid, lambda: self.store.forget(mid, ForgetMemory(scope=self.scope, reason="test")), (MemoryNotFound,)
+        )
+        assert isinstance(result, MemoryNotFound) if m is None else result.forgotten is True
 
     @invariant()
     def same_as_the_model(self) -> None:
-        stored = {m.id: m for m in self.store.list_memories(self.scope, limit=10_000)}
+        stored = {m.id: m for m in self.store.list_memories(Scope(**self.scope), limit=10_000)}
         assert set(stored) == set(self.model.memories)
         for mid, m in self.model.memories.items():
             got = stored[mid]
@@ -241,14 +255,14 @@ class MemoryMachine(RuleBasedStateMachine):
 
     @invariant()
     def search_returns_the_active_memories_now_and_then(self) -> None:
-        answer = self.store.search(self.scope, EVERY_WORD, k=1000)
+        answer = self.store.search(MemorySearch(scope=self.scope, query=EVERY_WORD, k=1000))
         active = {mid: m["norm"] for mid, m in self.model.memories.items() if m["status"] == "active"}
-        assert {r["id"]: normalized(r["content"]) for r in answer["results"]} == active
-        assert answer["suppressed"] == len(self.model.memories) - len(active)
+        assert {r.id: normalized(r.content) for r in answer.results} == active
+        assert answer.suppressed == len(self.model.memories) - len(active)
         for moment, then in self.checkpoints[:1] + self.checkpoints[-2:]:
             known = {mid: norm for mid, norm in then.items() if mid in self.model.memories}  # less the forgotten
-            past = self.store.search(self.scope, EVERY_WORD, k=1000, as_of=moment)
-            assert {r["id"]: normalized(r["content"]) for r in past["results"]} == known
+            past = self.store.search(MemorySearch(scope=self.scope, query=EVERY_WORD, k=1000, as_of=moment))
+            assert {r.id: normalized(r.content) for r in past.results} == known
         self.checkpoints.append((datetime.now(UTC), active))
 
     @invariant()
@@ -275,9 +289,9 @@ class MemoryMachine(RuleBasedStateMachine):
     @invariant()
     def histories_are_complete_and_ordered(self) -> None:
         for mid, m in self.model.memories.items():
-            events = self.store.history(mid, self.scope)["events"]
-            assert [e["op"] for e in events] == m["ops"]
-            assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+            events = self.store.history(mid, Scope(**self.scope)).events
+            assert [e.op for e in events] == m["ops"]
+            assert [e.seq for e in events] == sorted(e.seq for e in events)
 
 
 WHERE: dict[str, Any] = {}  # the machine is built by hypothesis, which takes no fixtures

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lakehouse.cli._common import fail, load, settings_options
-from lakehouse.errors import LakehouseError
+from lakehouse.cli._common import load, settings_options
 from lakehouse.opsdb import create_engine, current_revision, upgrade
 
 

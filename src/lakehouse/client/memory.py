@@ -1,16 +1,48 @@
-"""Client methods for /v1/memories: ``client.memories.add(scope, "fact", "...")`` and the rest of the operations.
-
-A scope is a dict (``{"tenant": "acme", "user_id": "u1"}``); every call names one. Errors are raised as the same
-``lakehouse.errors`` classes the in-process ``Lakehouse.memory`` raises (``VersionConflict``, ``RevisionCycle``, ...).
+"""Client methods for /v1/memories, /v1/pathways and /v1/playbooks, over the memory library's own wire models:
+``client.memories.add(AddMemory(scope=Scope(tenant="acme"), content="..."))`` answers an ``AddedMemory``, the same
+as ``Lakehouse.memory.add``. Errors are raised as the same ``lakehouse.errors`` classes the in-process API raises
+(``VersionConflict``, ``RevisionCycle``, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
+from pydantic import BaseModel
+
 from lakehouse.client._http import Transport
+from lakehouse.memory import (
+    AddedMemory,
+    AddMemory,
+    AppendSteps,
+    ChangeMemory,
+    EndPathway,
+    ForgetMemory,
+    Forgotten,
+    History,
+    Memory,
+    MemorySearch,
+    Pathway,
+    PathwayList,
+    Playbook,
+    PlaybookResults,
+    PlaybookSearch,
+    PromotePlaybook,
+    RecordUse,
+    RestoreMemory,
+    RetireMemory,
+    RetireStep,
+    ReviseMemory,
+    Scope,
+    SearchResults,
+    StartPathway,
+)
+from lakehouse.memory.pathways import Outcome
+from lakehouse.wire import WireModel
+
+A = TypeVar("A", bound=BaseModel)
 
 ROUTES = {
     ("POST", "/v1/memories"),
@@ -30,73 +62,62 @@ def _m(memory_id: str) -> str:
     return "/v1/memories/" + quote(memory_id, safe="")
 
 
-def _set(**fields: Any) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
+def _body(request: WireModel) -> dict[str, Any]:
+    """The request as JSON, with only the fields it was given (an UPDATE's ``null`` clears; a field left out is
+    kept)."""
+    body: dict[str, Any] = request.model_dump(mode="json", exclude_unset=True)
+    return body
 
 
-class Memories:
+class _Area:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("POST", path, json=body)
-        return result
+    def _call(self, method: str, path: str, answer: type[A], **kwargs: Any) -> A:
+        return answer.model_validate(self._t.json(method, path, **kwargs))
 
-    def add(self, scope: dict[str, str], kind: str, content: str, **fields: Any) -> dict[str, Any]:
-        """ADD; ``fields``: data, metadata, tags, valid_from, valid_until, actor. The answer says ``deduplicated``."""
-        return self._post("/v1/memories", {"scope": scope, "kind": kind, "content": content, **fields})
+    def _post(self, path: str, request: WireModel, answer: type[A]) -> A:
+        return self._call("POST", path, answer, json=_body(request))
 
-    def get(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("GET", _m(memory_id), params=scope)
-        return result
 
-    def list(
-        self, scope: dict[str, str], *, kinds: Sequence[str] = (), statuses: Sequence[str] = ()
-    ) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = dict(scope)
+class Memories(_Area):
+    def add(self, request: AddMemory) -> AddedMemory:
+        """ADD; the answer says whether it was ``deduplicated``."""
+        return self._post("/v1/memories", request, AddedMemory)
+
+    def get(self, memory_id: str, scope: Scope) -> Memory:
+        return self._call("GET", _m(memory_id), Memory, params=scope.to_dict())
+
+    def list(self, scope: Scope, *, kinds: Sequence[str] = (), statuses: Sequence[str] = ()) -> Iterator[Memory]:
+        params: dict[str, Any] = scope.to_dict()
         if kinds:
             params["kind"] = list(kinds)
         if statuses:
             params["status"] = list(statuses)
-        return self._t.pages("/v1/memories", params)
+        return (Memory.model_validate(item) for item in self._t.pages("/v1/memories", params))
 
-    def update(self, memory_id: str, scope: dict[str, str], expected_version: int, **changes: Any) -> dict[str, Any]:
-        """UPDATE at ``expected_version``; ``changes``: content, data, metadata, tags, valid_from, valid_until, actor,
-        reason (a field given as None is cleared, one not given is kept)."""
-        body = {"scope": scope, "expected_version": expected_version, **changes}
-        result: dict[str, Any] = self._t.json("PATCH", _m(memory_id), json=body)
-        return result
+    def update(self, memory_id: str, request: ChangeMemory) -> Memory:
+        """UPDATE at ``request.expected_version`` (a field given as None is cleared, one not given is kept)."""
+        return self._call("PATCH", _m(memory_id), Memory, json=_body(request))
 
-    def revise(
-        self,
-        memory_id: str,
-        scope: dict[str, str],
-        *,
-        content: str | None = None,
-        successor_id: str | None = None,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        """REVISE into new ``content`` or an existing ``successor_id``; the answer is the successor."""
-        body = {"scope": scope, **_set(content=content, successor_id=successor_id), **fields}
-        return self._post(_m(memory_id) + "/revise", body)
+    def revise(self, memory_id: str, request: ReviseMemory) -> Memory:
+        """REVISE into new content or an existing ``successor_id``; the answer is the successor."""
+        return self._post(_m(memory_id) + "/revise", request, Memory)
 
-    def retire(self, memory_id: str, scope: dict[str, str], reason: str, **fields: Any) -> dict[str, Any]:
-        return self._post(_m(memory_id) + "/retire", {"scope": scope, "reason": reason, **fields})
+    def retire(self, memory_id: str, request: RetireMemory) -> Memory:
+        return self._post(_m(memory_id) + "/retire", request, Memory)
 
-    def restore(self, memory_id: str, scope: dict[str, str], **fields: Any) -> dict[str, Any]:
-        return self._post(_m(memory_id) + "/restore", {"scope": scope, **fields})
+    def restore(self, memory_id: str, request: RestoreMemory) -> Memory:
+        return self._post(_m(memory_id) + "/restore", request, Memory)
 
-    def forget(self, memory_id: str, scope: dict[str, str], reason: str, **fields: Any) -> dict[str, Any]:
-        return self._post(_m(memory_id) + "/forget", {"scope": scope, "reason": reason, **fields})
+    def forget(self, memory_id: str, request: ForgetMemory) -> Forgotten:
+        return self._post(_m(memory_id) + "/forget", request, Forgotten)
 
-    def search(self, scope: dict[str, str], query: str, **options: Any) -> dict[str, Any]:
-        """``{"results": [memory + "score" + "matched"], "suppressed", "semantic"}``; ``options``: k, kinds, tags,
-        filter, as_of, valid_at, include_retired, include_superseded, fusion ("relative" or "rrf"), alpha."""
-        return self._post("/v1/memories/search", {"scope": scope, "query": query, **options})
+    def search(self, request: MemorySearch) -> SearchResults:
+        return self._post("/v1/memories/search", request, SearchResults)
 
-    def history(self, memory_id: str, scope: dict[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("GET", _m(memory_id) + "/history", params=scope)
-        return result
+    def history(self, memory_id: str, scope: Scope) -> History:
+        return self._call("GET", _m(memory_id) + "/history", History, params=scope.to_dict())
 
 
 PATHWAY_ROUTES = {
@@ -113,40 +134,29 @@ def _p(pathway_id: str) -> str:
     return "/v1/pathways/" + quote(pathway_id, safe="")
 
 
-class Pathways:
-    """Runs as memories: ``client.pathways.start(scope, "summary", steps=[{"action": ...}])``."""
+class Pathways(_Area):
+    """Runs as memories: ``client.pathways.start(StartPathway(scope=..., summary="...", steps=[...]))``."""
 
-    def __init__(self, transport: Transport) -> None:
-        self._t = transport
+    def start(self, request: StartPathway) -> Pathway:
+        return self._post("/v1/pathways", request, Pathway)
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("POST", path, json=body)
-        return result
+    def get(self, pathway_id: str, scope: Scope) -> Pathway:
+        return self._call("GET", _p(pathway_id), Pathway, params=scope.to_dict())
 
-    def start(self, scope: dict[str, str], summary: str, **fields: Any) -> dict[str, Any]:
-        """``fields``: steps, outcome, score, tags, metadata, actor."""
-        return self._post("/v1/pathways", {"scope": scope, "summary": summary, **fields})
+    def list(self, scope: Scope, *, outcome: Outcome | None = None, limit: int = 100) -> PathwayList:
+        params: dict[str, Any] = {**scope.to_dict(), "limit": limit}
+        if outcome is not None:
+            params["outcome"] = outcome
+        return self._call("GET", "/v1/pathways", PathwayList, params=params)
 
-    def get(self, pathway_id: str, scope: dict[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("GET", _p(pathway_id), params=scope)
-        return result
+    def append(self, pathway_id: str, request: AppendSteps) -> Pathway:
+        return self._post(_p(pathway_id) + "/steps", request, Pathway)
 
-    def list(self, scope: dict[str, str], *, outcome: str | None = None, limit: int = 100) -> dict[str, Any]:
-        params: dict[str, Any] = {**scope, "limit": limit, **_set(outcome=outcome)}
-        result: dict[str, Any] = self._t.json("GET", "/v1/pathways", params=params)
-        return result
+    def end(self, pathway_id: str, request: EndPathway) -> Pathway:
+        return self._post(_p(pathway_id) + "/end", request, Pathway)
 
-    def append(
-        self, pathway_id: str, scope: dict[str, str], steps: Sequence[dict[str, Any]], **fields: Any
-    ) -> dict[str, Any]:
-        return self._post(_p(pathway_id) + "/steps", {"scope": scope, "steps": list(steps), **fields})
-
-    def end(self, pathway_id: str, scope: dict[str, str], outcome: str, **fields: Any) -> dict[str, Any]:
-        return self._post(_p(pathway_id) + "/end", {"scope": scope, "outcome": outcome, **fields})
-
-    def retire_step(self, pathway_id: str, scope: dict[str, str], step_id: str, reason: str) -> dict[str, Any]:
-        path = _p(pathway_id) + "/steps/" + quote(step_id, safe="") + "/retire"
-        return self._post(path, {"scope": scope, "reason": reason})
+    def retire_step(self, pathway_id: str, step_id: str, request: RetireStep) -> Pathway:
+        return self._post(_p(pathway_id) + "/steps/" + quote(step_id, safe="") + "/retire", request, Pathway)
 
 
 PLAYBOOK_ROUTES = {
@@ -157,30 +167,21 @@ PLAYBOOK_ROUTES = {
 }
 
 
-class Playbooks:
-    """``client.playbooks.promote(scope, "name", "trigger", [pathway ids])``, ``record_use``, ``search``."""
+def _b(playbook_id: str) -> str:
+    return "/v1/playbooks/" + quote(playbook_id, safe="")
 
-    def __init__(self, transport: Transport) -> None:
-        self._t = transport
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("POST", path, json=body)
-        return result
+class Playbooks(_Area):
+    """``client.playbooks.promote(PromotePlaybook(...))``, ``record_use``, ``search``."""
 
-    def promote(
-        self, scope: dict[str, str], name: str, trigger: str, sources: Sequence[str], **fields: Any
-    ) -> dict[str, Any]:
-        """``fields``: steps, tags, metadata, actor."""
-        body = {"scope": scope, "name": name, "trigger": trigger, "sources": list(sources), **fields}
-        return self._post("/v1/playbooks", body)
+    def promote(self, request: PromotePlaybook) -> Playbook:
+        return self._post("/v1/playbooks", request, Playbook)
 
-    def get(self, playbook_id: str, scope: dict[str, str]) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("GET", "/v1/playbooks/" + quote(playbook_id, safe=""), params=scope)
-        return result
+    def get(self, playbook_id: str, scope: Scope) -> Playbook:
+        return self._call("GET", _b(playbook_id), Playbook, params=scope.to_dict())
 
-    def record_use(self, playbook_id: str, scope: dict[str, str], outcome: str, **fields: Any) -> dict[str, Any]:
-        path = "/v1/playbooks/" + quote(playbook_id, safe="") + "/uses"
-        return self._post(path, {"scope": scope, "outcome": outcome, **fields})
+    def record_use(self, playbook_id: str, request: RecordUse) -> Playbook:
+        return self._post(_b(playbook_id) + "/uses", request, Playbook)
 
-    def search(self, scope: dict[str, str], task: str, *, k: int = 5) -> dict[str, Any]:
-        return self._post("/v1/playbooks/search", {"scope": scope, "task": task, "k": k})
+    def search(self, request: PlaybookSearch) -> PlaybookResults:
+        return self._post("/v1/playbooks/search", request, PlaybookResults)

@@ -16,7 +16,6 @@ from starlette.routing import Match
 
 from lakehouse.errors import (
     PROBLEM_CONTENT_TYPE,
-    ErrorItem,
     InvalidJson,
     LakehouseError,
     MethodNotAllowed,
@@ -25,8 +24,8 @@ from lakehouse.errors import (
     error_class_for_kind,
     problem_body,
 )
-from lakehouse.jsonpointer import location
 from lakehouse.server.logs import request_id_var
+from lakehouse.wire import error_items
 
 
 class ProblemItem(BaseModel):
@@ -59,40 +58,6 @@ class Problem(BaseModel):
 #: the JSON Schema of the problem body, checked in next to this module (``problem.schema.json``)
 PROBLEM_SCHEMA: dict[str, Any] = json.loads((Path(__file__).parent / "problem.schema.json").read_text())
 
-# pydantic error types -> stable wire kinds (docs/wire-format.md)
-_PYDANTIC_KINDS = {
-    "missing": "required",
-    "extra_forbidden": "additional_properties",
-    "string_too_short": "min_length",
-    "string_too_long": "max_length",
-    "too_short": "min_items",
-    "too_long": "max_items",
-    "greater_than": "minimum",
-    "greater_than_equal": "minimum",
-    "less_than": "maximum",
-    "less_than_equal": "maximum",
-    "literal_error": "enum",
-    "enum": "enum",
-    "string_pattern_mismatch": "pattern",
-}
-
-
-def _validation_kind(pydantic_type: str) -> str:
-    if pydantic_type in _PYDANTIC_KINDS:
-        return _PYDANTIC_KINDS[pydantic_type]
-    if pydantic_type.endswith(("_type", "_parsing")) or pydantic_type in (
-        "model_attributes_type",
-        "dict_type",
-    ):
-        return "type"
-    return "invalid_value"
-
-
-def _field(loc: tuple[Any, ...]) -> tuple[str | None, str]:
-    """FastAPI's error location -> (dotted field, JSON pointer); the leading 'body'/'query'/... is dropped."""
-    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
-    return location(parts)
-
 
 def problem_response(
     exc: LakehouseError, request_id: str | None = None, host_details: Sequence[tuple[str, str]] = ()
@@ -118,12 +83,7 @@ def from_validation_error(exc: RequestValidationError) -> LakehouseError:
     if any(e.get("type") == "json_invalid" for e in errors):
         ctx = next((e.get("ctx") or {} for e in errors if e.get("type") == "json_invalid"), {})
         return InvalidJson(f"request body is not valid JSON: {ctx.get('error', 'parse error')}", field="body")
-    items = []
-    for err in errors:
-        dotted, pointer = _field(tuple(err.get("loc", ())))
-        items.append(
-            ErrorItem(kind=_validation_kind(str(err.get("type"))), field=dotted, pointer=pointer, reason=err["msg"])
-        )
+    items = error_items(errors, sourced=True)
     detail = f"{len(items)} problem(s) in the request" if len(items) != 1 else items[0].reason
     return RequestValidationFailed(detail, errors=items)
 

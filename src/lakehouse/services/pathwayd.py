@@ -98,6 +98,10 @@ def _etag(response: Response, version: int) -> None:
     status_code=201,
     summary="ADD a memory (deduplicated within its scope: 200 with the one already there)",
     dependencies=[require("write"), BOUND_TENANT],
+    responses={
+        200: {"model": AddedMemory, "description": "An active memory with this content was there: it, unchanged."},
+        201: {"description": "Added."},
+    },
 )
 async def add(body: AddMemory, request: Request, response: Response) -> AddedMemory:
     store = _memory(request)
