@@ -52,8 +52,8 @@ def _kinds() -> set[str]:
         cls = stack.pop()
         kinds.add(cls.kind)
         stack.extend(cls.__subclasses__())
-    from lakehouse.wire import _KINDS as _PYDANTIC_KINDS
     from lakehouse.validation.report import KINDS
+    from lakehouse.wire import _KINDS as _PYDANTIC_KINDS
 
     return kinds | set(_PYDANTIC_KINDS.values()) | {"type", "invalid_value"} | set(KINDS) | {"breaking_change"}
 

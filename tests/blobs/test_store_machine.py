@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from lakehouse.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from lakehouse.config import S3Settings
 from lakehouse.errors import BlobNotFound, KeyConflict
+from tests.soak import loops
 
 keys = st.lists(st.sampled_from(["a", "b", "a-b", "ab", "é"]), min_size=1, max_size=3).map("/".join)
 payloads = st.binary(max_size=64)
@@ -90,7 +91,9 @@ class LocalMachine(BlobModel):
 
 
 def test_local_store_behaves_like_a_dict() -> None:
-    LocalMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+    LocalMachine.TestCase.settings = settings(
+        max_examples=loops(25, 100), stateful_step_count=loops(20, 40), deadline=None
+    )
     LocalMachine.TestCase().runTest()
 
 
@@ -103,5 +106,5 @@ def test_s3_store_behaves_like_a_dict(s3_settings: dict[str, Any]) -> None:
             super().__init__()
             self.store = S3BlobStore(S3Settings.model_validate({**s3_settings, "prefix": uuid.uuid4().hex}))
 
-    S3Machine.TestCase.settings = settings(max_examples=10, stateful_step_count=20, deadline=None)
+    S3Machine.TestCase.settings = settings(max_examples=loops(6, 30), stateful_step_count=loops(15, 30), deadline=None)
     S3Machine.TestCase().runTest()

@@ -1,7 +1,8 @@
 """Read-your-writes: an ingest acknowledged by a server is seen by the next SQL query, on it or on another one.
 
 One `lakehouse serve` process, or two sharing one lake: one data dir (the SQLite catalog in it), or, as two
-machines would, each its own data dir with a PostgreSQL catalog and data under one S3 prefix. 500 times: ingest a
+machines would, each its own data dir with a PostgreSQL catalog and data under one S3 prefix. 100 times (500 in
+``make soak``): ingest a
 row through process A, then count through process B's (or A's own) /v1/sql. No refresh tick, no sleep, no misses.
 """
 
@@ -14,6 +15,9 @@ import httpx
 import pytest
 
 from tests.e2e.test_serve import _serve_pair
+from tests.soak import loops
+
+ROUNDS = loops(100, 500)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +30,7 @@ pytestmark = pytest.mark.e2e
         pytest.param("postgres+s3", 2, marks=[pytest.mark.postgres, pytest.mark.s3]),
     ],
 )
-def test_500_ingests_each_visible_to_the_next_query(
+def test_ingests_each_visible_to_the_next_query(
     tmp_path: Path, pair: str, processes: int, request: pytest.FixtureRequest
 ) -> None:
     writer, writer_url, reader, reader_url = _serve_pair(tmp_path, pair, request, processes)
@@ -34,7 +38,7 @@ def test_500_ingests_each_visible_to_the_next_query(
     try:
         with httpx.Client(base_url=writer_url, timeout=30) as a, httpx.Client(base_url=reader_url, timeout=30) as b:
             nd = {"content-type": "application/x-ndjson"}
-            for i in range(500):
+            for i in range(ROUNDS):
                 ack = a.post("/v1/datasets/ryw/ingest?create=true", content=f'{{"i": {i}}}\n'.encode(), headers=nd)
                 assert ack.status_code == 200, ack.text
                 seen = b.post("/v1/sql", json={"sql": "SELECT count(*), max(i) FROM ryw"})
@@ -45,4 +49,4 @@ def test_500_ingests_each_visible_to_the_next_query(
         for proc in {writer, reader}:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
-    assert misses == [], f"{len(misses)} of 500 reads missed an acknowledged write: {misses[:5]}"
+    assert misses == [], f"{len(misses)} of {ROUNDS} reads missed an acknowledged write: {misses[:5]}"

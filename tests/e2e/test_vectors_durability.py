@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_serve import _serve, _serve_pair
+from tests.soak import loops
 
 pytestmark = pytest.mark.e2e
 DIM = 8
@@ -37,7 +38,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     server, url = _serve(tmp_path, capture=False)
     try:
         assert httpx.post(url + "/v1/collections", json={"name": "docs", "dim": DIM}).status_code == 201
-        for _ in range(4):
+        for _ in range(loops(2, 8)):
             stop = threading.Event()
 
             def write(base_url: str, stop: threading.Event = stop) -> None:
@@ -94,7 +95,7 @@ def test_a_second_server_sees_each_acknowledged_write(
     try:
         with httpx.Client(base_url=writer_url, timeout=30) as a, httpx.Client(base_url=reader_url, timeout=30) as b:
             assert a.post("/v1/collections", json={"name": "docs", "dim": DIM}).status_code == 201
-            for n in range(60):
+            for n in range(loops(30, 120)):
                 ack = a.post("/v1/collections/docs/upsert", json={"points": [{"id": f"p{n}", "vector": _vector(n)}]})
                 assert ack.status_code == 200, ack.text
                 found = b.post("/v1/collections/docs/search", json={"vector": _vector(n), "k": 1}).json()

@@ -38,6 +38,7 @@ from lakehouse.memory import (
 )
 from lakehouse.memory.model import normalized
 from lakehouse.opsdb import create_engine, upgrade
+from tests.soak import loops
 
 WORDS = st.sampled_from(["alpha", "Alpha", "beta", "gamma  delta", "GAMMA delta", "epsilon", "zeta eta"])
 EVERY_WORD = "alpha beta gamma delta epsilon zeta eta"  # a query every memory matches by words
@@ -296,7 +297,10 @@ class MemoryMachine(RuleBasedStateMachine):
 
 WHERE: dict[str, Any] = {}  # the machine is built by hypothesis, which takes no fixtures
 SETTINGS = settings(
-    max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=loops(15, 60),
+    stateful_step_count=loops(15, 40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
@@ -312,7 +316,7 @@ def test_memory_operations_against_a_model_on_postgres(pg_url: str) -> None:
     WHERE.clear()
     WHERE["engine"] = engine
     try:
-        run_state_machine_as_test(MemoryMachine, settings=settings(SETTINGS, max_examples=25))
+        run_state_machine_as_test(MemoryMachine, settings=settings(SETTINGS, max_examples=loops(10, 40)))
     finally:
         WHERE.clear()
         engine.dispose()

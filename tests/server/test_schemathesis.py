@@ -24,7 +24,7 @@ from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 
 # per operation: bounded, so the suite stays fast; `make soak` raises it
-EXAMPLES = int(os.environ.get("LAKEHOUSE_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("LH_FUZZ_EXAMPLES", "6"))
 
 
 @schemathesis.serializer("application/vnd.apache.arrow.stream")

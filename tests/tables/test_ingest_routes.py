@@ -11,6 +11,7 @@ from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.lake import Lake
 from tests.asgi import AppClient
 from tests.server.test_error_shape import assert_problem
+from tests.soak import loops
 from tests.tables.test_ingest import ROWS, encode
 
 TYPES = {
@@ -111,7 +112,7 @@ def test_read_your_writes_across_two_lakes(client: AppClient, tmp_path: Path) ->
     other = Lake(client.lakehouse.settings)
     try:
         nd = {"content-type": "application/x-ndjson"}
-        for i in range(100):
+        for i in range(loops(40, 200)):
             line = f'{{"id": {i}}}\n'.encode()
             assert client.post("/v1/datasets/ryw/ingest?create=true", content=line, headers=nd).status_code == 200
             assert Datasets(other).get("ryw").row_count == i + 1
