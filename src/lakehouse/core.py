@@ -114,6 +114,8 @@ class Lakehouse:
         create: bool = False,
         schema: str | None = None,
         on_error: OnError = "reject",
+        progress: Callable[[float], None] | None = None,
+        commit_tag: str | None = None,
     ) -> IngestResult:
         """Write ``data`` into ``dataset`` as one lake commit, exactly as ``POST /v1/datasets/{name}/ingest`` does.
 
@@ -121,14 +123,27 @@ class Lakehouse:
         each with ``format`` (csv, ndjson, json, parquet, arrow); or anything that exports an Arrow stream (a
         ``pyarrow.Table``, a pandas or polars DataFrame), written as Arrow IPC without ``format``. ``schema``
         (``"name"`` or ``"name@version"``) checks every row first: ``on_error="reject"`` refuses the data when any
-        row fails, ``"skip"`` writes the rows that pass and reports the others (``result.screened``)."""
+        row fails, ``"skip"`` writes the rows that pass and reports the others (``result.screened``). ``progress`` is
+        called with the percent of the input read; ``commit_tag`` (an idempotency token) is kept in the commit, so a
+        retry finds what the first attempt wrote (``Ingestor.find_commit``). The one entry point: the route and the
+        CLI call it too; ``result.summary()`` is the route's answer."""
         ingestor = Ingestor(self.lake)
         screen = self.row_screen(schema, on_error) if schema is not None else None
         if isinstance(data, Path):
             format = format or format_of_file(data)
             if format is None:
                 raise ValueError(f"cannot tell the format of {data.name} by its suffix: give format=")
-            return ingestor.ingest_file(dataset, data, format, mode=mode, key=key, create=create, screen=screen)
+            return ingestor.ingest_file(
+                dataset,
+                data,
+                format,
+                mode=mode,
+                key=key,
+                create=create,
+                screen=screen,
+                progress=progress,
+                commit_tag=commit_tag,
+            )
         spool = new_file(spool_dir(self.settings), ".body")
         try:
             with spool.open("xb") as handle:
@@ -144,7 +159,17 @@ class Lakehouse:
                 else:
                     for chunk in data:
                         handle.write(chunk)
-            return ingestor.ingest_file(dataset, spool, format, mode=mode, key=key, create=create, screen=screen)
+            return ingestor.ingest_file(
+                dataset,
+                spool,
+                format,
+                mode=mode,
+                key=key,
+                create=create,
+                screen=screen,
+                progress=progress,
+                commit_tag=commit_tag,
+            )
         finally:
             spool.unlink(missing_ok=True)
 

@@ -122,16 +122,16 @@ class WireModel(BaseModel, metaclass=_Checked):
 class Answer(BaseModel):
     """What a route returns (and the client reads back): every field typed, extra fields kept for newer servers."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
 
 
 def _is_none(value: object) -> bool:
     return value is None
 
 
-def omitted(description: str | None = None) -> Any:
+def omitted(description: str | None = None, *, alias: str | None = None) -> Any:
     """A field that defaults to ``None`` and is left out of the JSON while it is ``None``."""
-    return Field(None, exclude_if=_is_none, description=description)
+    return Field(None, exclude_if=_is_none, description=description, alias=alias)
 
 
 def _not_blank(value: str) -> str:

@@ -9,29 +9,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
 from lakehouse.errors import PayloadTooLarge, RangeNotSatisfiable
+from lakehouse.wire import Answer
 
 
-@dataclass(frozen=True)
-class BlobInfo:
+class BlobInfo(Answer):
     """What is known of a stored blob. ``sha256`` is known after a put; backends do not all keep it."""
+
+    model_config = ConfigDict(frozen=True)
 
     bucket: str
     key: str
-    size: int
+    size: int = Field(description="Bytes.")
     etag: str | None
     last_modified: datetime | None
-    sha256: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "size": self.size,
-            "etag": self.etag,
-            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
-            "sha256": self.sha256,
-        }
+    sha256: str | None = Field(None, description="Hex SHA-256 of the bytes, when known (after a put).")
 
 
 @dataclass

@@ -134,7 +134,7 @@ def show(name: str, version: int | None, as_json: bool, config_path: str | None,
         return
     retired = f"  retired {found.retired_at.isoformat()}" if found.retired_at else ""
     click.echo(f"{found.ref}  draft {found.draft}{retired}", err=True)
-    click.echo(json.dumps(found.schema, indent=2))
+    click.echo(json.dumps(found.schema_, indent=2))
 
 
 @schemas.command()

@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lakehouse.cli._common import fail, open_lakehouse, settings_options
-from lakehouse.errors import LakehouseError
-from lakehouse.tables.ingest import SUFFIX_FORMATS, Format, Ingestor, Mode, format_of_file
+from lakehouse.cli._common import open_lakehouse, settings_options
+from lakehouse.tables.ingest import SUFFIX_FORMATS, Format, Mode, format_of_file
 from lakehouse.tables.screen import OnError
 
 
@@ -32,7 +31,7 @@ def datasets(name: str | None, as_json: bool, config_path: str | None, data_dir:
     """
     with open_lakehouse(config_path, data_dir) as lakehouse:
         if name:
-            described = lakehouse.datasets.get(name).to_dict()
+            described = lakehouse.datasets.get(name).model_dump(mode="json")
             click.echo(json.dumps(described, indent=2, default=str)) if as_json else _print_dataset(described)
             return
         names = lakehouse.datasets.list()
@@ -112,26 +111,18 @@ def ingest(
         ) as progress,
     ):
         task = progress.add_task(f"ingesting {file.name} ({file.stat().st_size / 2**20:,.1f} MiB)", total=100)
-        try:
-            screen = lakehouse.row_screen(schema, cast(OnError, on_error)) if schema else None
-            result = Ingestor(lakehouse.lake).ingest_file(
-                dataset,
-                file,
-                cast(Format, chosen),
-                mode=cast(Mode, mode),
-                key=keys,
-                create=create,
-                progress=lambda percent: progress.update(task, completed=percent),
-                screen=screen,
-            )
-        except LakehouseError as exc:
-            progress.stop()
-            for item in exc.errors:
-                where = f" (line {item.extra['line']})" if "line" in item.extra else ""
-                where = f" (row {item.extra['row']})" if "row" in item.extra else where
-                click.echo(f"  {item.kind}: {item.field or ''} {item.reason}{where}", err=True)
-            fail(exc)
-    click.echo(json.dumps(result.to_dict(), indent=2))
+        result = lakehouse.ingest(
+            dataset,
+            file,
+            format=cast(Format, chosen),
+            mode=cast(Mode, mode),
+            key=keys,
+            create=create,
+            schema=schema,
+            on_error=cast(OnError, on_error),
+            progress=lambda percent: progress.update(task, completed=percent),
+        )
+    click.echo(result.summary().model_dump_json(indent=2))
 
 
 @click.command()

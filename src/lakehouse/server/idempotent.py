@@ -7,7 +7,9 @@ same key on a different request is 409 ``idempotency_conflict``; one still runni
 ``idempotency_in_progress``; a failed attempt releases the key. The answer is recorded after the work; if the
 process dies in between, the claim is taken over after ``ABANDONED_AFTER_SECONDS`` and the work runs again, which
 for these routes finds the state the first attempt left (a create says the dataset exists, a delete that it is
-gone). Ingest has its own path (``services.ingestd``): its lake commit carries the key, so it is never redone.
+gone). A route whose store records the claim itself passes ``recover``: ingest keeps the claim's token in its lake
+commit (``work`` gets the token), so a retry after a crash finds that commit and answers from it, never writing
+twice.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
@@ -35,34 +38,41 @@ def owner_of(request: Request) -> str:
     return api_key.id if api_key is not None else "anonymous"
 
 
-Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (None: no body), headers
+Answer = tuple[int, BaseModel | None, dict[str, str]]  # status, body (None: no body), headers
 
 
 def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    """``body``: a wire model, the JSON recorded for a replay, or ``None`` for none."""
     if body is None:
         return Response(status_code=status, headers=headers)
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _replay(recorded: dict[str, Any]) -> Response:
+    if set(recorded) - {"status", "body", "headers"}:  # an ingest answer recorded bare (before 0.1 kept them all)
+        return _response(200, recorded, REPLAYED)
     return _response(recorded["status"], recorded["body"], {**recorded.get("headers", {}), **REPLAYED})
 
 
 async def idempotent(
     request: Request,
     parts: Sequence[Any],
-    work: Callable[[], Awaitable[Answer]],
+    work: Callable[[str | None], Awaitable[Answer]],
     *,
     body_digest: Callable[[dict[str, Any]], str] | None = None,
+    recover: Callable[[str], Awaitable[Answer | None]] | None = None,
 ) -> Response:
-    """Run ``work`` at most once per Idempotency-Key.
+    """Run ``work`` at most once per Idempotency-Key; ``work`` gets the claim's token (``None`` without a key).
 
     ``parts`` identify the request beyond its method and path (its parsed body). For a streamed upload, whose bytes
     are only known by reading them, pass ``body_digest``: it finds the SHA-256 of the body in the recorded answer,
-    and a retry's body is read and hashed to compare with it (stored nowhere)."""
+    and a retry's body is read and hashed to compare with it (stored nowhere). ``recover(token)``: the answer of a
+    first attempt that did its work but died before recording it, when the store can tell (else ``None``)."""
     key = request.headers.get("idempotency-key")
     if key is None:
-        return _response(*await work())
+        return _response(*await work(None))
     validate_key(key)
     lakehouse: Lakehouse = request.app.state.lakehouse
     store = IdempotencyStore(lakehouse.opsdb)
@@ -76,15 +86,22 @@ async def idempotent(
             )
         return _replay(claim.response)
     if claim.pending_retry:
+        found = await recover(claim.token) if recover is not None else None
+        if found is not None:  # the first attempt did its work but died before recording its answer
+            status, body, headers = found
+            recorded = None if body is None else body.model_dump(mode="json")
+            await run_in_threadpool(store.complete, claim, {"status": status, "body": recorded, "headers": headers})
+            return _response(status, body, {**headers, **REPLAYED})
         if claim.pending_seconds < ABANDONED_AFTER_SECONDS:
             raise store.in_progress()
         await run_in_threadpool(store.take_over, claim)
     try:
-        status, body, headers = await work()
+        status, body, headers = await work(claim.token)
     except BaseException:
         await run_in_threadpool(store.release, claim)
         raise
-    await run_in_threadpool(store.complete, claim, {"status": status, "body": body, "headers": headers})
+    recorded = None if body is None else body.model_dump(mode="json")
+    await run_in_threadpool(store.complete, claim, {"status": status, "body": recorded, "headers": headers})
     return _response(status, body, headers)
 
 

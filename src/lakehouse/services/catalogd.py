@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
-from lakehouse.paging import decode_cursor, encode_cursor
+from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import DATASET_NAMESPACE, check_namespace, reaches, require
 from lakehouse.server.idempotent import Answer, idempotent
+from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.datasets import Datasets, split_name
+from lakehouse.tables.model import CreateDataset, Dataset, DatasetRef, Dropped, PatchDataset, Snapshots
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
-
-
-class ColumnSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="Lowercase identifier.")
-    type: str = Field(description="BIGINT, VARCHAR, DOUBLE, DECIMAL(p,s), TIMESTAMP, VARCHAR[], ... (docs/api.md).")
-    nullable: bool = True
-
-
-class DatasetCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="`name` or `namespace.name`, lowercase identifiers.")
-    namespace: str | None = Field(None, description="Defaults to `main`.")
-    columns: list[ColumnSpec] | None = Field(
-        None,
-        min_length=1,
-        description="The dataset's columns, in order. Leave out to let the first ingest infer them.",
-    )
-    description: str | None = Field(None, max_length=4000)
-
-
-class DatasetPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, description="New name, in the same namespace.")
-    description: str | None = Field(None, max_length=4000)
 
 
 def _datasets(request: Request) -> Datasets:
@@ -48,18 +24,18 @@ def _datasets(request: Request) -> Datasets:
     return lakehouse.datasets
 
 
-@router.post("", status_code=201, summary="Create a dataset", dependencies=[require("write")])
-async def create_dataset(body: DatasetCreate, request: Request) -> Response:
+@router.post("", status_code=201, summary="Create a dataset", dependencies=[require("write")], response_model=Dataset)
+async def create_dataset(body: CreateDataset, request: Request) -> Response:
     namespace, _ = split_name(body.name, body.namespace)
     check_namespace(request, namespace, f"dataset {body.name!r}")
     columns = [c.model_dump() for c in body.columns] if body.columns is not None else None
 
-    async def work() -> Answer:
+    async def work(_token: str | None) -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         created = await run_in_threadpool(
             lambda: datasets.create(body.name, columns, namespace=body.namespace, description=body.description)
         )
-        return 201, created.to_dict(), {}
+        return 201, created, {}
 
     return await idempotent(request, [body.model_dump()], work)
 
@@ -67,32 +43,36 @@ async def create_dataset(body: DatasetCreate, request: Request) -> Response:
 @router.get("", summary="List datasets (paged)", dependencies=[require("read")])
 async def list_datasets(
     request: Request,
-    namespace: str | None = Query(None),
-    cursor: str | None = Query(None, description="The `next` of the previous page."),
-    limit: int = Query(100, ge=1, le=1000),
-) -> dict[str, Any]:
-    after = decode_cursor(cursor)
+    paging: Annotated[PageQuery, Depends()],
+    namespace: Annotated[str | None, Query(description="Only this namespace.")] = None,
+) -> Page[DatasetRef]:
+    after = decode_cursor(paging.cursor)
     datasets = await run_in_threadpool(_datasets, request)
     visible = reaches(request)
-    names = [f"{ns}.{name}" for ns, name in await run_in_threadpool(datasets.list, namespace) if visible(ns)]
-    remaining = [n for n in names if after is None or n > after]
-    page = remaining[:limit]
-    return {
-        "items": [{"namespace": n.split(".")[0], "name": n.split(".")[1]} for n in page],
-        "next": encode_cursor(page[-1]) if len(remaining) > limit else None,
-    }
+    found = [
+        DatasetRef(namespace=ns, name=name)
+        for ns, name in await run_in_threadpool(datasets.list, namespace)
+        if visible(ns) and (after is None or f"{ns}.{name}" > after)
+    ]
+    return page_of(found[: paging.limit + 1], paging.limit, lambda d: f"{d.namespace}.{d.name}")
 
 
 @router.get("/{name}", summary="Describe a dataset", dependencies=[require("read"), DATASET_NAMESPACE])
-async def get_dataset(name: str, request: Request) -> dict[str, Any]:
+async def get_dataset(name: str, request: Request) -> Dataset:
     datasets = await run_in_threadpool(_datasets, request)
-    return (await run_in_threadpool(datasets.get, name)).to_dict()
+    return await run_in_threadpool(datasets.get, name)
 
 
 @router.get(
     "/{name}/schema.json",
     summary="The dataset's row as a JSON Schema (register it with POST /v1/schemas)",
     dependencies=[require("read"), DATASET_NAMESPACE],
+    responses={
+        200: {
+            "description": "A JSON Schema (draft 2020-12) of one row.",
+            "content": {"application/schema+json": {"schema": {"type": "object", "additionalProperties": True}}},
+        }
+    },
 )
 async def dataset_json_schema(name: str, request: Request) -> Response:
     datasets = await run_in_threadpool(_datasets, request)
@@ -101,15 +81,18 @@ async def dataset_json_schema(name: str, request: Request) -> Response:
 
 
 @router.patch(
-    "/{name}", summary="Rename a dataset or set its description", dependencies=[require("write"), DATASET_NAMESPACE]
+    "/{name}",
+    summary="Rename a dataset or set its description",
+    dependencies=[require("write"), DATASET_NAMESPACE],
+    response_model=Dataset,
 )
-async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> Response:
-    async def work() -> Answer:
+async def patch_dataset(name: str, body: PatchDataset, request: Request) -> Response:
+    async def work(_token: str | None) -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         updated = await run_in_threadpool(
             lambda: datasets.update(name, new_name=body.name, description=body.description)
         )
-        return 200, updated.to_dict(), {}
+        return 200, updated, {}
 
     return await idempotent(request, [body.model_dump()], work)
 
@@ -118,12 +101,13 @@ async def patch_dataset(name: str, body: DatasetPatch, request: Request) -> Resp
     "/{name}",
     summary="Drop a dataset (time travel still reaches it)",
     dependencies=[require("write"), DATASET_NAMESPACE],
+    response_model=Dropped,
 )
 async def delete_dataset(name: str, request: Request) -> Response:
-    async def work() -> Answer:
+    async def work(_token: str | None) -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         snapshot = await run_in_threadpool(datasets.drop, name)
-        return 200, {"dropped": name, "snapshot_id": snapshot}, {}
+        return 200, Dropped(dropped=name, snapshot_id=snapshot), {}
 
     return await idempotent(request, [], work)
 
@@ -133,6 +117,6 @@ async def delete_dataset(name: str, request: Request) -> Response:
     summary="The snapshots that changed a dataset",
     dependencies=[require("read"), DATASET_NAMESPACE],
 )
-async def dataset_snapshots(name: str, request: Request) -> dict[str, Any]:
+async def dataset_snapshots(name: str, request: Request) -> Snapshots:
     datasets = await run_in_threadpool(_datasets, request)
-    return {"items": [s.to_dict() for s in await run_in_threadpool(datasets.snapshots, name)]}
+    return Snapshots(items=await run_in_threadpool(datasets.snapshots, name))

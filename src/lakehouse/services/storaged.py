@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from email.utils import format_datetime
-from typing import Any
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from lakehouse.blobs import BlobInfo, BlobStore
 from lakehouse.errors import BadRequest
+from lakehouse.paging import Page
 from lakehouse.server.auth import require
 from lakehouse.server.idempotent import Answer, idempotent
+from lakehouse.server.params import PageQuery
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
 
@@ -36,17 +38,24 @@ def _headers(info: BlobInfo) -> dict[str, str]:
     status_code=201,
     summary="Upload a blob (streamed)",
     dependencies=[require("write")],
+    response_model=BlobInfo,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def put_blob(bucket: str, key: str, request: Request) -> Response:
     condition = request.headers.get("if-none-match")
     if condition is not None and condition.strip() != "*":
         raise BadRequest("only 'If-None-Match: *' (do not overwrite) is supported on PUT", field="If-None-Match")
 
-    async def work() -> Answer:
+    async def work(_token: str | None) -> Answer:
         info = await _store(request).put(bucket, key, request.stream(), if_none_match=condition is not None)
         headers = _headers(info)
         headers["Location"] = f"/v1/blobs/{bucket}/{quote(key, safe='/')}"
-        return 201, info.to_dict(), headers
+        return 201, info, headers
 
     return await idempotent(request, [condition], work, body_digest=lambda body: str(body["sha256"]))
 
@@ -56,6 +65,13 @@ async def put_blob(bucket: str, key: str, request: Request) -> Response:
     summary="Download a blob (streamed; Range supported)",
     response_class=Response,
     dependencies=[require("read")],
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        206: {
+            "description": "The range asked for (Content-Range).",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
 )
 async def get_blob(bucket: str, key: str, request: Request) -> Response:
     read = await _store(request).get(bucket, key, request.headers.get("range"))
@@ -92,7 +108,7 @@ async def head_blob(bucket: str, key: str, request: Request) -> Response:
     dependencies=[require("write")],
 )
 async def delete_blob(bucket: str, key: str, request: Request) -> Response:
-    async def work() -> Answer:
+    async def work(_token: str | None) -> Answer:
         await _store(request).delete(bucket, key)
         return 204, None, {}
 
@@ -103,9 +119,8 @@ async def delete_blob(bucket: str, key: str, request: Request) -> Response:
 async def list_blobs(
     bucket: str,
     request: Request,
-    prefix: str = Query("", description="Only keys starting with this."),
-    cursor: str | None = Query(None, description="The `next` of the previous page."),
-    limit: int = Query(100, ge=1, le=1000),
-) -> dict[str, Any]:
-    page = await _store(request).list(bucket, prefix=prefix, cursor=cursor, limit=limit)
-    return {"items": [i.to_dict() for i in page.items], "next": page.next_cursor}
+    paging: Annotated[PageQuery, Depends()],
+    prefix: Annotated[str, Query(description="Only keys starting with this.")] = "",
+) -> Page[BlobInfo]:
+    page = await _store(request).list(bucket, prefix=prefix, cursor=paging.cursor, limit=paging.limit)
+    return Page[BlobInfo](items=page.items, next=page.next_cursor)

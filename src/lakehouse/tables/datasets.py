@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ import duckdb
 
 from lakehouse.errors import DatasetExists, DatasetNotFound, ErrorItem, InvalidColumnType, InvalidName
 from lakehouse.tables.lake import CATALOG, Lake, sql_literal, transaction
+from lakehouse.tables.model import AWAITING_FIRST_INGEST, READY, Column, Dataset, Snapshot
 from lakehouse.tables.names import (
     SYSTEM_NAMESPACE,
     VECTORS_NAMESPACE,
@@ -27,61 +27,8 @@ from lakehouse.tables.names import (
 )
 
 DEFAULT_NAMESPACE = "main"
-READY = "ready"
-AWAITING_FIRST_INGEST = "awaiting_first_ingest"
 _PENDING_TABLE = "pending_datasets"
 _PENDING = f"{CATALOG}.{quote(SYSTEM_NAMESPACE)}.{quote(_PENDING_TABLE)}"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    nullable: bool = True
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    id: int
-    time: datetime
-    operations: dict[str, list[str]]
-    # rows this snapshot changed in the dataset; None where the lake no longer has the files to count them
-    rows_inserted: int | None = None
-    rows_deleted: int | None = None
-    rows_updated: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "time": self.time.isoformat(),
-            "operations": self.operations,
-            "rows_inserted": self.rows_inserted,
-            "rows_deleted": self.rows_deleted,
-            "rows_updated": self.rows_updated,
-        }
-
-
-@dataclass(frozen=True)
-class Dataset:
-    namespace: str
-    name: str
-    description: str | None
-    columns: list[Column]
-    row_count: int
-    size_bytes: int
-    file_count: int
-    snapshot_id: int
-    created_at: datetime | None
-    updated_at: datetime | None
-    state: str = READY
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("extra")
-        out["created_at"] = self.created_at.isoformat() if self.created_at else None
-        out["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
-        return out
 
 
 def _qualified(namespace: str, name: str) -> str:
@@ -101,16 +48,16 @@ def _columns_ddl(columns: Sequence[Column | Mapping[str, Any]]) -> tuple[str, li
     parsed: list[Column] = []
     seen: set[str] = set()
     for index, col in enumerate(columns):
-        raw: Mapping[str, Any] = asdict(col) if isinstance(col, Column) else col
+        raw: Mapping[str, Any] = col.model_dump() if isinstance(col, Column) else col
         name = validate_identifier(str(raw.get("name", "")), f"columns[{index}].name")
         if name in seen:
             raise InvalidName(f"column {name!r} appears twice", field=f"columns[{index}].name")
         seen.add(name)
         parsed.append(
             Column(
-                name,
-                normalize_type(str(raw.get("type", "")), f"columns[{index}].type"),
-                bool(raw.get("nullable", True)),
+                name=name,
+                type=normalize_type(str(raw.get("type", "")), f"columns[{index}].type"),
+                nullable=bool(raw.get("nullable", True)),
             )
         )
     if not parsed:
@@ -225,7 +172,7 @@ class Datasets:
             if row is None:
                 return self._describe_pending(cur, namespace, name)
             columns = [
-                Column(n, t, nullable == "YES")
+                Column(name=n, type=t, nullable=nullable == "YES")
                 for n, t, nullable in cur.execute(
                     "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
                     "WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
@@ -293,7 +240,10 @@ class Datasets:
         rows = cur.execute(
             f"SELECT snapshot_id, snapshot_time, changes FROM {CATALOG}.snapshots() ORDER BY snapshot_id"  # noqa: S608 (validated, quoted identifiers)
         ).fetchall()
-        return [Snapshot(int(i), t, {k: [str(x) for x in v] for k, v in (c or {}).items()}) for i, t, c in rows]
+        return [
+            Snapshot(id=int(i), time=t, operations={k: [str(x) for x in v] for k, v in (c or {}).items()})
+            for i, t, c in rows
+        ]
 
     def snapshots(self, name: str, *, namespace: str | None = None) -> list[Snapshot]:
         """The snapshots that changed this dataset, oldest first, with the rows each inserted, deleted, updated."""
@@ -312,13 +262,12 @@ class Datasets:
         if counts is None:
             return found
         return [
-            Snapshot(
-                s.id,
-                s.time,
-                s.operations,
-                counts.get((s.id, "insert"), 0),
-                counts.get((s.id, "delete"), 0),
-                counts.get((s.id, "update_postimage"), 0),
+            s.model_copy(
+                update={
+                    "rows_inserted": counts.get((s.id, "insert"), 0),
+                    "rows_deleted": counts.get((s.id, "delete"), 0),
+                    "rows_updated": counts.get((s.id, "update_postimage"), 0),
+                }
             )
             for s in found
         ]

@@ -37,8 +37,10 @@ from lakehouse.errors import (
 from lakehouse.inputs import ARROW_EOS, check_arrow_end, check_json_file, check_no_nul
 from lakehouse.tables.datasets import Datasets, _qualified, split_name
 from lakehouse.tables.lake import Lake, sql_literal
+from lakehouse.tables.model import IngestSummary
 from lakehouse.tables.names import quote, validate_identifier
 from lakehouse.tables.screen import RowScreen, Screened, screen_rows
+from lakehouse.tables.spool import spool_dir
 
 Format = Literal["csv", "ndjson", "json", "parquet", "arrow"]
 Mode = Literal["append", "overwrite", "upsert"]
@@ -163,19 +165,21 @@ class IngestResult:
     screened: Screened | None = None
     schema: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "dataset": f"{self.namespace}.{self.name}",
-            "mode": self.mode,
-            "rows_written": self.rows_written,
-            "snapshot_id": self.snapshot_id,
-            "bytes_read": self.bytes_read,
-            "duration_ms": self.duration_ms,
-            "created": self.created,
-            "schema_changes": self.schema_changes,
-        }
-        out.update(_screen_summary(self.schema, self.screened))
-        return out
+    def summary(self) -> IngestSummary:
+        """The answer of the route (and of the client): what was written, and what a schema refused."""
+        return IngestSummary.model_validate(
+            {
+                "dataset": f"{self.namespace}.{self.name}",
+                "mode": self.mode,
+                "rows_written": self.rows_written,
+                "snapshot_id": self.snapshot_id,
+                "bytes_read": self.bytes_read,
+                "duration_ms": self.duration_ms,
+                "created": self.created,
+                "schema_changes": self.schema_changes,
+                **_screen_summary(self.schema, self.screened),
+            }
+        )
 
 
 def _screen_summary(schema: str | None, screened: Screened | None) -> dict[str, Any]:
@@ -375,8 +379,7 @@ class Ingestor:
             described = self._stage(cur, fmt, path, target, cleanup, mixed_types=screen is not None)
             screened = None
             if screen is not None:
-                spool = self.lake.settings.in_data_dir(self.lake.settings.lake.spool_path)
-                screened = screen_rows(cur, fmt, path, screen, spool)
+                screened = screen_rows(cur, fmt, path, screen, spool_dir(self.lake.settings))
                 if screened.replacement is not None:
                     path, fmt = screened.replacement
                     cleanup.callback(path.unlink, missing_ok=True)
@@ -444,8 +447,9 @@ class Ingestor:
             schema=screen.label if screen else None,
         )
 
-    def find_commit(self, commit_tag: str) -> tuple[int, dict[str, Any]] | None:
-        """(snapshot id, recorded summary) of the commit an ingest tagged with ``commit_tag`` made, if any."""
+    def find_commit(self, commit_tag: str) -> IngestSummary | None:
+        """The answer recorded in the commit an ingest tagged with ``commit_tag`` made, if any (its snapshot id is
+        the commit's)."""
         with self.lake.cursor() as cur:
             rows = cur.execute(
                 "SELECT snapshot_id, commit_extra_info FROM lake.snapshots() "
@@ -455,7 +459,8 @@ class Ingestor:
         for snapshot_id, extra in rows:
             info = json.loads(extra)
             if info.get("idempotency") == commit_tag:
-                return int(snapshot_id), dict(info["result"])
+                recorded = {**info["result"], "snapshot_id": int(snapshot_id), "replayed_from_commit": True}
+                return IngestSummary.model_validate(recorded)
         return None
 
     @staticmethod

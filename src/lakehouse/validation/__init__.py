@@ -5,19 +5,36 @@ errors into the wire's error items, ``compat`` finds breaking changes, ``validat
 """
 
 from lakehouse.validation.compiler import CompiledSchema, SchemaCache, compile_schema
-from lakehouse.validation.registry import Registered, SchemaRegistry, SchemaVersion
+from lakehouse.validation.model import (
+    BatchValid,
+    RegisteredSchema,
+    RegisterSchema,
+    SchemaSummary,
+    SchemaVersion,
+    SchemaVersions,
+    Valid,
+    ValidateRequest,
+)
+from lakehouse.validation.registry import Registered, SchemaRegistry
 from lakehouse.validation.report import KINDS
 from lakehouse.validation.validate import BatchVerdict, BoundValidator, Validation, Verdict
 
 __all__ = [
     "KINDS",
+    "BatchValid",
     "BatchVerdict",
     "BoundValidator",
     "CompiledSchema",
+    "RegisterSchema",
     "Registered",
+    "RegisteredSchema",
     "SchemaCache",
     "SchemaRegistry",
+    "SchemaSummary",
     "SchemaVersion",
+    "SchemaVersions",
+    "Valid",
+    "ValidateRequest",
     "Validation",
     "Verdict",
     "compile_schema",

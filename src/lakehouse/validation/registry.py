@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from lakehouse.opsdb.engine import read_transaction, write_transaction
 from lakehouse.opsdb.schema import schema_versions as table
 from lakehouse.validation.compat import breaking_changes
 from lakehouse.validation.compiler import SchemaCache
+from lakehouse.validation.model import SchemaSummary, SchemaVersion
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 
@@ -35,44 +36,6 @@ def validate_name(name: str, field_name: str = "name") -> str:
     return name
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat()
-
-
-@dataclass(frozen=True)
-class SchemaVersion:
-    """One registered version of a named schema."""
-
-    name: str
-    version: int
-    schema: Any
-    draft: str
-    fingerprint: str
-    description: str | None
-    created_at: datetime
-    retired_at: datetime | None = None
-    breaking_changes: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "schema": self.schema,
-            "draft": self.draft,
-            "fingerprint": self.fingerprint,
-            "description": self.description,
-            "created_at": _iso(self.created_at),
-            "retired_at": _iso(self.retired_at),
-            "breaking_changes": self.breaking_changes,
-        }
-
-
 @dataclass(frozen=True)
 class Registered:
     """What ``register`` did: the version, and whether it is new (False: the newest live version is identical)."""
@@ -82,10 +45,10 @@ class Registered:
 
 
 def _row(row: Any) -> SchemaVersion:
-    return SchemaVersion(
+    return SchemaVersion.model_construct(
         name=row.name,
         version=int(row.version),
-        schema=json.loads(row.document),
+        schema_=json.loads(row.document),
         draft=row.draft,
         fingerprint=row.fingerprint,
         description=row.description,
@@ -156,14 +119,15 @@ class SchemaRegistry:
                 "breaking_changes": json.dumps([c.to_dict() for c in changes]) if changes else None,
             }
             conn.execute(table.insert().values(**values))
-        version_row = SchemaVersion(
+        version_row = SchemaVersion.model_construct(
             name=name,
             version=version,
-            schema=schema,
+            schema_=schema,
             draft=compiled.draft,
             fingerprint=compiled.fingerprint,
             description=description,
             created_at=now,
+            retired_at=None,
             breaking_changes=[c.to_dict() for c in changes],
         )
         return Registered(version_row, created=True)
@@ -194,7 +158,7 @@ class SchemaRegistry:
             raise SchemaNotFound(f"no schema named {name}", field="name")
         return [_row(r) for r in rows]
 
-    def list(self, *, after: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list(self, *, after: str | None = None, limit: int = 100) -> list[SchemaSummary]:
         """One summary per name (ordered by name): newest version, newest live version, count, description."""
         with read_transaction(self.engine) as conn:
             names_query = sa.select(table.c.name).distinct().order_by(table.c.name).limit(limit)
@@ -222,16 +186,16 @@ class SchemaRegistry:
                     "latest_version": None,
                     "live_versions": [],
                     "description": None,
-                    "created_at": _iso(row.created_at),
+                    "created_at": row.created_at,
                 },
             )
             entry["versions"] += 1
-            entry["updated_at"] = _iso(row.created_at)
+            entry["updated_at"] = row.created_at
             if row.retired_at is None:
                 entry["latest_version"] = int(row.version)
                 entry["live_versions"].append(int(row.version))
                 entry["description"] = row.description
-        return [out[n] for n in names]
+        return [SchemaSummary.model_validate(out[n]) for n in names]
 
     def retire(self, name: str, version: int) -> SchemaVersion:
         """Retire ``version`` of ``name`` (idempotent: a retired version stays as it was)."""

@@ -14,7 +14,8 @@ from typing import Any
 
 from lakehouse.errors import BatchTooLarge, ErrorItem, InvalidPayload, SchemaNotFound, SchemaRetired
 from lakehouse.validation.compiler import CompiledSchema, SchemaCache
-from lakehouse.validation.registry import SchemaRegistry, SchemaVersion, parse_ref
+from lakehouse.validation.model import SchemaVersion
+from lakehouse.validation.registry import SchemaRegistry, parse_ref
 
 SchemaSpec = str | dict[str, Any] | bool
 
@@ -127,7 +128,7 @@ class Validation:
                     f"schema {found.ref} is retired; validate against a live version (GET /v1/schemas/{name})",
                     field="schema",
                 )
-            return {"name": found.name, "version": found.version}, self.cache.get(found.schema, found.fingerprint)
+            return {"name": found.name, "version": found.version}, self.cache.get(found.schema_, found.fingerprint)
         return None, self.cache.get(schema)
 
     def validator(self, schema: SchemaSpec, *, max_errors: int | None = None) -> BoundValidator:
