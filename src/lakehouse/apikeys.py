@@ -15,17 +15,28 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from pydantic import ConfigDict, Field
 
 from lakehouse.errors import ApiKeyExists, ApiKeyNotFound, BadRequest, InvalidScope
 from lakehouse.inputs import check_text
 from lakehouse.opsdb.schema import api_keys
 from lakehouse.tables.names import validate_identifier
+from lakehouse.wire import Answer, WireModel
 
-__all__ = ["SCOPES", "ApiKey", "ApiKeyStore", "CreatedKey", "check_tenant", "parse_namespaces", "parse_scopes"]
+__all__ = [
+    "SCOPES",
+    "ApiKey",
+    "ApiKeyStore",
+    "CreateKey",
+    "CreatedKey",
+    "KeyAnswer",
+    "check_tenant",
+    "parse_namespaces",
+    "parse_scopes",
+]
 
 SCOPES = ("read", "write", "sql", "admin")
 KEY_PREFIX = "lh_"
@@ -33,9 +44,10 @@ _PREFIX_CHARS = 8
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
-@dataclass(frozen=True)
-class ApiKey:
+class ApiKey(Answer):
     """An API key's record. The secret itself is never stored."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     name: str
@@ -59,29 +71,29 @@ class ApiKey:
         """Whether the key may use the lake namespace ``namespace``."""
         return self.namespaces is None or namespace in self.namespaces
 
-    def to_dict(self) -> dict[str, object]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
 
-        return {
-            "id": self.id,
-            "name": self.name,
-            "prefix": self.prefix,
-            "scopes": list(self.scopes),
-            "tenant": self.tenant,
-            "namespaces": list(self.namespaces) if self.namespaces is not None else None,
-            "created_at": iso(self.created_at),
-            "last_used_at": iso(self.last_used_at),
-            "revoked_at": iso(self.revoked_at),
-        }
-
-
-@dataclass(frozen=True)
-class CreatedKey:
+class CreatedKey(Answer):
     """A freshly created key: ``secret`` is shown once and cannot be recovered later."""
 
     key: ApiKey
-    secret: str
+    secret: str = Field(description="The key itself: send it as `Authorization: Bearer <secret>`. Shown once.")
+
+
+class KeyAnswer(Answer):
+    key: ApiKey
+
+
+class CreateKey(WireModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "agent-1", "scopes": ["read", "write"]}]})
+
+    name: str = Field(min_length=1, max_length=200, description="Unique among active keys.")
+    scopes: list[str] = Field(min_length=1, description=f"Some of: {', '.join(SCOPES)} (else 400 invalid_scope).")
+    tenant: str | None = Field(
+        None, min_length=1, max_length=200, description="Bind the key to this memory tenant (memory, pathways, SQL)."
+    )
+    namespaces: list[str] | None = Field(
+        None, min_length=1, description="Bind the key to these lake namespaces (datasets, collections, SQL)."
+    )
 
 
 def parse_scopes(scopes: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

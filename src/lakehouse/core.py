@@ -16,6 +16,7 @@ from lakehouse.apikeys import ApiKeyStore
 from lakehouse.blobs import BlobStore, open_blob_store
 from lakehouse.config import LoadedSettings, Settings, load_settings
 from lakehouse.embed import Embeddings, EmbedResult
+from lakehouse.health import StoreCheck
 from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.memory.audit import MemoryTables
 from lakehouse.opsdb import create_engine, upgrade
@@ -227,7 +228,7 @@ class Lakehouse:
     async def _check_lake_async(self) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(lambda: self.lake.check())
 
-    async def readiness(self) -> dict[str, dict[str, Any]]:
+    async def readiness(self) -> dict[str, StoreCheck]:
         """Reach each store once; per store: ok, latency_ms and detail or error."""
         checks: dict[str, dict[str, Any]] = {}
         probes: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
@@ -242,7 +243,7 @@ class Lakehouse:
             except Exception as exc:
                 checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             checks[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        return checks
+        return {name: StoreCheck.model_validate(check) for name, check in checks.items()}
 
     def close(self) -> None:
         self.memory.close()

@@ -68,23 +68,23 @@ def list_(include_revoked: bool, as_json: bool, config_path: str | None, data_di
       lakehouse keys list --json
     """
     with _open(config_path, data_dir) as lakehouse:
-        items = [k.to_dict() for k in lakehouse.keys.list(include_revoked)]
+        keys = lakehouse.keys.list(include_revoked)
     if as_json:
-        click.echo(json.dumps(items, indent=2))
+        click.echo(json.dumps([k.model_dump(mode="json") for k in keys], indent=2))
         return
     table = Table(title="API keys")
     for column in ("name", "prefix", "scopes", "tenant", "namespaces", "created_at", "last_used_at", "revoked_at"):
         table.add_column(column)
-    for item in items:
+    for key in keys:
         table.add_row(
-            str(item["name"]),
-            f"lh_{item['prefix']}…",
-            ",".join(item["scopes"]),  # type: ignore[arg-type]
-            str(item["tenant"] or ""),
-            ",".join(item["namespaces"] or []),  # type: ignore[arg-type]
-            str(item["created_at"]),
-            str(item["last_used_at"] or ""),
-            str(item["revoked_at"] or ""),
+            key.name,
+            f"lh_{key.prefix}…",
+            ",".join(key.scopes),
+            key.tenant or "",
+            ",".join(key.namespaces or []),
+            key.created_at.isoformat(),
+            key.last_used_at.isoformat() if key.last_used_at else "",
+            key.revoked_at.isoformat() if key.revoked_at else "",
         )
     Console().print(table)
 

@@ -28,16 +28,16 @@ def collections(name: str | None, as_json: bool, config_path: str | None, data_d
         if name:
             described = lakehouse.vectors.describe(name)
             if as_json:
-                click.echo(json.dumps(described, indent=2))
+                click.echo(described.model_dump_json(indent=2))
             else:
                 click.echo(
-                    f"{described['name']}: {described['count']} points, {described['dim']} dims, "
-                    f"{described['metric']}, embedder {described['embedder'] or '(default)'}, "
-                    f"index {described['index']['kind']} at snapshot {described['index']['snapshot_id']}, "
-                    f"{described['memory_bytes']} bytes in memory"
+                    f"{described.name}: {described.count} points, {described.dim} dims, "
+                    f"{described.metric}, embedder {described.embedder or '(default)'}, "
+                    f"index {described.index.kind} at snapshot {described.index.snapshot_id}, "
+                    f"{described.memory_bytes} bytes in memory"
                 )
             return
-        found = [c.to_dict() for c in lakehouse.vectors.list_collections(limit=100_000)]
+        found = [c.model_dump(mode="json") for c in lakehouse.vectors.list_collections(limit=100_000)]
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from lakehouse.errors import ErrorItem, error_class_for_kind
+
+A = TypeVar("A", bound=BaseModel)
 
 
 def raise_for_problem(response: httpx.Response) -> None:
@@ -101,6 +104,17 @@ class Transport:
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.request(method, path, **kwargs).json()
+
+    def call(self, method: str, path: str, answer: type[A], *, body: BaseModel | None = None, **kwargs: Any) -> A:
+        """One request whose answer is ``answer``: ``body`` (a wire model) is sent with only the fields it was
+        given (an UPDATE's ``null`` clears; a field left out is kept)."""
+        if body is not None:
+            kwargs["json"] = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        return answer.model_validate(self.json(method, path, **kwargs))
+
+    def pages_of(self, path: str, params: dict[str, Any], item: type[A]) -> Iterator[A]:
+        """Every item of a paged list, as ``item``."""
+        return (item.model_validate(found) for found in self.pages(path, params))
 
     def pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following ``next`` cursors."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from email.utils import parsedate_to_datetime
 from typing import IO, Any
 from urllib.parse import quote
 
+from lakehouse.blobs.base import BlobInfo
 from lakehouse.blobs.names import validate_bucket, validate_key
 from lakehouse.client._http import Transport, idempotency, raise_for_problem
 
@@ -37,7 +39,7 @@ class Blobs:
         *,
         overwrite: bool = True,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> BlobInfo:
         """Upload ``data`` (bytes, a binary file or an iterable of chunks, streamed). Returns size and sha256."""
         headers = {**idempotency(idempotency_key), **({} if overwrite else {"If-None-Match": "*"})}
         content: Any = data
@@ -49,8 +51,7 @@ class Blobs:
                     yield block
 
             content = chunks()
-        result: dict[str, Any] = self._t.json("PUT", _path(bucket, key), content=content, headers=headers)
-        return result
+        return self._t.call("PUT", _path(bucket, key), BlobInfo, content=content, headers=headers)
 
     def get(self, bucket: str, key: str, *, range: tuple[int, int] | None = None) -> bytes:
         """The blob's bytes (``range`` = inclusive (start, end))."""
@@ -65,17 +66,21 @@ class Blobs:
                 raise_for_problem(response)
             yield from response.iter_bytes(chunk_size)
 
-    def head(self, bucket: str, key: str) -> dict[str, Any]:
+    def head(self, bucket: str, key: str) -> BlobInfo:
+        """What the blob's headers say: size, etag, last modified (no sha256: HEAD does not compute it)."""
         response = self._t.request("HEAD", _path(bucket, key))
-        return {
-            "size": int(response.headers["content-length"]),
-            "etag": response.headers.get("etag"),
-            "last_modified": response.headers.get("last-modified"),
-        }
+        modified = response.headers.get("last-modified")
+        return BlobInfo(
+            bucket=bucket,
+            key=key,
+            size=int(response.headers["content-length"]),
+            etag=response.headers.get("etag"),
+            last_modified=parsedate_to_datetime(modified) if modified else None,
+        )
 
     def delete(self, bucket: str, key: str, *, idempotency_key: str | None = None) -> None:
         self._t.request("DELETE", _path(bucket, key), headers=idempotency(idempotency_key))
 
-    def list(self, bucket: str, prefix: str = "", limit: int = 100) -> Iterator[dict[str, Any]]:
+    def list(self, bucket: str, prefix: str = "", limit: int = 100) -> Iterator[BlobInfo]:
         """Every blob under ``prefix``, following the pages."""
-        return self._t.pages(f"/v1/blobs/{quote(bucket, safe='')}", {"prefix": prefix, "limit": limit})
+        return self._t.pages_of(f"/v1/blobs/{quote(bucket, safe='')}", {"prefix": prefix, "limit": limit}, BlobInfo)

@@ -1,4 +1,4 @@
-"""Client methods for /v1/datasets."""
+"""Client methods for /v1/datasets: the tables library's models in, the same models out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from lakehouse.client._http import Transport, idempotency
+from lakehouse.tables.model import ColumnSpec, CreateDataset, Dataset, DatasetRef, Dropped, PatchDataset, Snapshots
 
 ROUTES = {
     ("POST", "/v1/datasets"),
@@ -17,6 +18,10 @@ ROUTES = {
     ("DELETE", "/v1/datasets/{name}"),
     ("GET", "/v1/datasets/{name}/snapshots"),
 }
+
+
+def _d(name: str) -> str:
+    return f"/v1/datasets/{quote(name, safe='')}"
 
 
 class Datasets:
@@ -31,18 +36,22 @@ class Datasets:
         namespace: str | None = None,
         description: str | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Dataset:
         """Create a dataset: ``columns`` = ``[{"name": "id", "type": "bigint"}, ...]``."""
-        body = {"name": name, "namespace": namespace, "columns": columns, "description": description}
-        result: dict[str, Any] = self._t.json("POST", "/v1/datasets", json=body, headers=idempotency(idempotency_key))
-        return result
+        request = CreateDataset(
+            name=name,
+            namespace=namespace,
+            columns=None if columns is None else [ColumnSpec.checked(c) for c in columns],
+            description=description,
+        )
+        return self._t.call("POST", "/v1/datasets", Dataset, body=request, headers=idempotency(idempotency_key))
 
-    def list(self, namespace: str | None = None, limit: int = 100) -> Iterator[dict[str, Any]]:
-        return self._t.pages("/v1/datasets", {"limit": limit, **({"namespace": namespace} if namespace else {})})
+    def list(self, namespace: str | None = None, limit: int = 100) -> Iterator[DatasetRef]:
+        params = {"limit": limit, **({"namespace": namespace} if namespace else {})}
+        return self._t.pages_of("/v1/datasets", params, DatasetRef)
 
-    def get(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("GET", f"/v1/datasets/{quote(name, safe='')}")
-        return result
+    def get(self, name: str) -> Dataset:
+        return self._t.call("GET", _d(name), Dataset)
 
     def update(
         self,
@@ -51,21 +60,13 @@ class Datasets:
         new_name: str | None = None,
         description: str | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        body = {k: v for k, v in (("name", new_name), ("description", description)) if v is not None}
-        result: dict[str, Any] = self._t.json(
-            "PATCH", f"/v1/datasets/{quote(name, safe='')}", json=body, headers=idempotency(idempotency_key)
-        )
-        return result
+    ) -> Dataset:
+        given = {k: v for k, v in (("name", new_name), ("description", description)) if v is not None}
+        request = PatchDataset(**given)
+        return self._t.call("PATCH", _d(name), Dataset, body=request, headers=idempotency(idempotency_key))
 
-    def drop(self, name: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json(
-            "DELETE", f"/v1/datasets/{quote(name, safe='')}", headers=idempotency(idempotency_key)
-        )
-        return result
+    def drop(self, name: str, *, idempotency_key: str | None = None) -> Dropped:
+        return self._t.call("DELETE", _d(name), Dropped, headers=idempotency(idempotency_key))
 
-    def snapshots(self, name: str) -> builtins.list[dict[str, Any]]:
-        items: builtins.list[dict[str, Any]] = self._t.json("GET", f"/v1/datasets/{quote(name, safe='')}/snapshots")[
-            "items"
-        ]
-        return items
+    def snapshots(self, name: str) -> Snapshots:
+        return self._t.call("GET", _d(name) + "/snapshots", Snapshots)

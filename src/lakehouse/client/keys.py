@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import quote
 
+from lakehouse.apikeys import ApiKey, CreatedKey, CreateKey, KeyAnswer
 from lakehouse.client._http import Transport
 
 ROUTES = {("POST", "/v1/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/{name}")}
@@ -17,20 +17,14 @@ class Keys:
 
     def create(
         self, name: str, scopes: list[str], *, tenant: str | None = None, namespaces: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> CreatedKey:
         """Create a key (bound to one memory ``tenant`` and to lake ``namespaces`` when given); the result's
         ``secret`` is shown this once."""
-        body: dict[str, Any] = {"name": name, "scopes": scopes}
-        if tenant is not None:
-            body["tenant"] = tenant
-        if namespaces is not None:
-            body["namespaces"] = namespaces
-        result: dict[str, Any] = self._t.json("POST", "/v1/keys", json=body)
-        return result
+        request = CreateKey(name=name, scopes=scopes, tenant=tenant, namespaces=namespaces)
+        return self._t.call("POST", "/v1/keys", CreatedKey, body=request)
 
-    def list(self, include_revoked: bool = False) -> Iterator[dict[str, Any]]:
-        return self._t.pages("/v1/keys", {"include_revoked": include_revoked})
+    def list(self, include_revoked: bool = False) -> Iterator[ApiKey]:
+        return self._t.pages_of("/v1/keys", {"include_revoked": include_revoked}, ApiKey)
 
-    def revoke(self, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json("DELETE", f"/v1/keys/{quote(name, safe='')}")["key"]
-        return result
+    def revoke(self, name: str) -> ApiKey:
+        return self._t.call("DELETE", f"/v1/keys/{quote(name, safe='')}", KeyAnswer).key

@@ -9,6 +9,16 @@ from urllib.parse import quote
 
 from lakehouse.client._http import Transport, idempotency
 from lakehouse.errors import InvalidPayload
+from lakehouse.validation.model import (
+    BatchValid,
+    RegisteredSchema,
+    RegisterSchema,
+    SchemaSummary,
+    SchemaVersion,
+    SchemaVersions,
+    Valid,
+    ValidateRequest,
+)
 from lakehouse.validation.validate import BatchVerdict, Verdict
 
 ROUTES = {
@@ -36,42 +46,32 @@ class Schemas:
         description: str | None = None,
         force: bool = False,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> RegisteredSchema:
         """Register ``schema`` (or the row schema of ``from_dataset``) as the next version of ``name``. Raises
         ``BreakingChange`` (409) unless ``force``; the answer's ``created`` is False when the newest live version
         is the same document."""
-        body: dict[str, Any] = {"name": name, "description": description, "force": force}
-        body.update({"schema": schema} if from_dataset is None else {"from_dataset": from_dataset})
-        result: dict[str, Any] = self._t.json("POST", "/v1/schemas", json=body, headers=idempotency(idempotency_key))
-        return result
+        given: dict[str, Any] = {"name": name, "description": description, "force": force}
+        given.update({"schema": schema} if from_dataset is None else {"from_dataset": from_dataset})
+        request = RegisterSchema.checked(given)
+        return self._t.call("POST", "/v1/schemas", RegisteredSchema, body=request, headers=idempotency(idempotency_key))
 
-    def list(self, limit: int = 100) -> Iterator[dict[str, Any]]:
-        return self._t.pages("/v1/schemas", {"limit": limit})
+    def list(self, limit: int = 100) -> Iterator[SchemaSummary]:
+        return self._t.pages_of("/v1/schemas", {"limit": limit}, SchemaSummary)
 
-    def get(self, name: str, version: int | None = None) -> dict[str, Any]:
+    def get(self, name: str, version: int | None = None) -> SchemaVersion:
         """The newest live version of ``name``, or ``version``."""
-        if version is None:
-            result: dict[str, Any] = self._t.json("GET", f"/v1/schemas/{quote(name, safe='')}")
-        else:
-            result = self._t.json("GET", f"/v1/schemas/{quote(name, safe='')}/versions/{int(version)}")
-        return result
+        path = f"/v1/schemas/{quote(name, safe='')}"
+        return self._t.call("GET", path if version is None else f"{path}/versions/{int(version)}", SchemaVersion)
 
-    def versions(self, name: str) -> builtins.list[dict[str, Any]]:
-        result: builtins.list[dict[str, Any]] = self._t.json("GET", f"/v1/schemas/{quote(name, safe='')}/versions")[
-            "items"
-        ]
-        return result
+    def versions(self, name: str) -> builtins.list[SchemaVersion]:
+        return self._t.call("GET", f"/v1/schemas/{quote(name, safe='')}/versions", SchemaVersions).items
 
-    def retire(self, name: str, version: int, *, idempotency_key: str | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.json(
-            "DELETE",
-            f"/v1/schemas/{quote(name, safe='')}/versions/{int(version)}",
-            headers=idempotency(idempotency_key),
-        )
-        return result
+    def retire(self, name: str, version: int, *, idempotency_key: str | None = None) -> SchemaVersion:
+        path = f"/v1/schemas/{quote(name, safe='')}/versions/{int(version)}"
+        return self._t.call("DELETE", path, SchemaVersion, headers=idempotency(idempotency_key))
 
     def dataset_schema(self, name: str) -> dict[str, Any]:
-        """The JSON Schema of one row of dataset ``name``."""
+        """The JSON Schema of one row of dataset ``name`` (a JSON Schema document: any JSON object)."""
         result: dict[str, Any] = self._t.json("GET", f"/v1/datasets/{quote(name, safe='')}/schema.json")
         return result
 
@@ -92,9 +92,9 @@ class Validator:
 
     def validate(self, schema: str | dict[str, Any] | bool, payload: Any, *, max_errors: int | None = None) -> Verdict:
         """The verdict on ``payload`` (an invalid one is a verdict, not an exception): as ``Lakehouse.validate``."""
-        body = {"schema": schema, "payload": payload, "max_errors": max_errors}
+        request = ValidateRequest.checked({"schema": schema, "payload": payload, "max_errors": max_errors})
         try:
-            self._t.json("POST", "/v1/validate", json=body)
+            self._t.call("POST", "/v1/validate", Valid, body=request)
         except InvalidPayload as error:
             return Verdict(False, error.errors)
         return Verdict(True)
@@ -103,9 +103,10 @@ class Validator:
         self, schema: str | dict[str, Any] | bool, payloads: Sequence[Any], *, max_errors: int | None = None
     ) -> BatchVerdict:
         """Each payload's verdict, in order."""
-        body = {"schema": schema, "payloads": list(payloads), "max_errors": max_errors}
+        request = ValidateRequest.checked({"schema": schema, "payloads": list(payloads), "max_errors": max_errors})
         try:
-            answer = self._t.json("POST", "/v1/validate", json=body)
+            answer = self._t.call("POST", "/v1/validate", BatchValid, body=request)
         except InvalidPayload as error:
             return BatchVerdict(_verdicts(error, len(payloads)))
-        return BatchVerdict([Verdict(True, [], r["index"]) for r in answer["results"]], answer.get("schema"))
+        used = None if answer.schema_ is None else answer.schema_.model_dump()
+        return BatchVerdict([Verdict(True, [], r.index) for r in answer.results], used)

@@ -9,6 +9,14 @@ from typing import IO, Any, Literal
 from urllib.parse import quote
 
 from lakehouse.client._http import ChunkFile, Transport, idempotency
+from lakehouse.tables.model import (
+    CancelledQuery,
+    IngestSummary,
+    RunningQueries,
+    RunningQuery,
+    SqlAnswer,
+    SqlRequest,
+)
 from lakehouse.tables.query import FRAME_OUTPUTS, as_frame
 
 ROUTES = {
@@ -44,7 +52,7 @@ class Tables:
         schema: str | None = None,
         on_error: str | None = None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> IngestSummary:
         """Write ``data`` into ``dataset`` as one commit: bytes, a binary file, chunks or a path (streamed) in
         ``format``; or, without ``format``, anything that exports an Arrow stream (a ``pyarrow.Table``, a pandas or
         polars DataFrame), sent as Arrow IPC. ``schema`` checks every row against a registered schema first
@@ -71,7 +79,7 @@ class Tables:
                 return self._post(dataset, handle, params, headers)
         return self._post(dataset, data, params, headers)
 
-    def _post(self, name: str, data: Any, params: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    def _post(self, name: str, data: Any, params: dict[str, Any], headers: dict[str, str]) -> IngestSummary:
         content = data
         if hasattr(data, "read"):
             stream = data
@@ -81,14 +89,14 @@ class Tables:
                     yield block
 
             content = chunks()
-        result: dict[str, Any] = self._t.json(
+        return self._t.call(
             "POST",
             f"/v1/datasets/{quote(name, safe='')}/ingest",
+            IngestSummary,
             params=params,
             content=content,
             headers=headers,
         )
-        return result
 
     def sql(
         self,
@@ -104,21 +112,22 @@ class Tables:
     ) -> Any:
         """Run read-only SQL.
 
-        ``output``: ``"json"`` (default) the response body ``{"columns", "rows", "row_count", "truncated",
-        "snapshot_id", ...}`` (at most ``max_rows`` rows); ``"rows"`` its rows as tuples; ``"arrow"`` a
-        ``pyarrow.Table``, ``"pandas"`` a DataFrame, ``"polars"`` a polars DataFrame, these three streamed as Arrow
+        ``output``: ``"json"`` (default) the answer as ``SqlAnswer`` (at most ``max_rows`` rows); ``"rows"`` its
+        rows as tuples; ``"arrow"`` a ``pyarrow.Table``, ``"pandas"`` a DataFrame, ``"polars"`` a polars DataFrame, these three streamed as Arrow
         IPC with every row (``max_rows`` does not apply). ``query_id`` names the query so that
         :meth:`cancel_query` can stop it from another thread."""
-        body = {"sql": sql, "params": params, "snapshot": snapshot, "as_of": as_of, "timeout_ms": timeout_ms}
-        body["query_id"] = query_id
+        given = {"sql": sql, "params": params, "snapshot": snapshot, "as_of": as_of, "timeout_ms": timeout_ms}
+        given["query_id"] = query_id
         if output in FRAME_OUTPUTS:
-            return as_frame(self._arrow({k: v for k, v in body.items() if v is not None}), output)
+            request = SqlRequest.checked({k: v for k, v in given.items() if v is not None})
+            return as_frame(self._arrow(request), output)
         if output not in ("json", "rows"):
             raise ValueError("output must be one of json, rows, arrow, pandas, polars")
-        body["max_rows"] = max_rows
-        result: dict[str, Any] = self._t.json("POST", "/v1/sql", json={k: v for k, v in body.items() if v is not None})
+        given["max_rows"] = max_rows
+        request = SqlRequest.checked({k: v for k, v in given.items() if v is not None})
+        result = self._t.call("POST", "/v1/sql", SqlAnswer, body=request)
         if output == "rows":
-            return [tuple(row) for row in result["rows"]]
+            return [tuple(row) for row in result.rows]
         return result
 
     def sql_arrow(
@@ -136,23 +145,21 @@ class Tables:
             sql, params, snapshot=snapshot, as_of=as_of, timeout_ms=timeout_ms, query_id=query_id, output="arrow"
         )
 
-    def _arrow(self, body: dict[str, Any]) -> Any:
+    def _arrow(self, request: SqlRequest) -> Any:
         """The result as a ``pyarrow.Table``, decoded batch by batch as the Arrow IPC stream arrives."""
         import pyarrow.ipc
 
+        body = request.model_dump(mode="json", exclude_unset=True)
         with self._t.stream(
             "POST", "/v1/sql", json=body, headers={"Accept": "application/vnd.apache.arrow.stream"}
         ) as response:
             source = io.BufferedReader(ChunkFile(response.iter_raw(1024 * 1024)), 1024 * 1024)
             return pyarrow.ipc.open_stream(source).read_all()
 
-    def queries(self) -> list[dict[str, Any]]:
+    def queries(self) -> list[RunningQuery]:
         """The queries running on the server (your key's; every query for an admin key)."""
-        result: dict[str, Any] = self._t.json("GET", "/v1/queries")
-        items: list[dict[str, Any]] = result["items"]
-        return items
+        return self._t.call("GET", "/v1/queries", RunningQueries).items
 
-    def cancel_query(self, query_id: str) -> dict[str, Any]:
+    def cancel_query(self, query_id: str) -> CancelledQuery:
         """Cancel a running query: its own call raises ``QueryCancelled``."""
-        result: dict[str, Any] = self._t.json("DELETE", f"/v1/queries/{quote(query_id, safe='')}")
-        return result
+        return self._t.call("DELETE", f"/v1/queries/{quote(query_id, safe='')}", CancelledQuery)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from pydantic import ConfigDict, Field
 
 from lakehouse.config import Settings
 from lakehouse.embed.providers import (
@@ -40,6 +41,7 @@ from lakehouse.errors import (
     UnknownModel,
 )
 from lakehouse.opsdb.schema import embedding_cache
+from lakehouse.wire import Answer, WireModel
 
 _log = logging.getLogger("lakehouse.embed")
 
@@ -51,14 +53,31 @@ class EmbedResult:
     vectors: Vectors  # float32, one row per text, in order
     cached: int  # how many texts came from the cache
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "dim": self.dim,
-            "count": len(self.vectors),
-            "cached": self.cached,
-            "vectors": self.vectors.tolist(),
-        }
+    def answer(self) -> EmbedAnswer:
+        """The wire answer (vectors as lists of floats)."""
+        return EmbedAnswer.model_construct(
+            model=self.model, dim=self.dim, count=len(self.vectors), cached=self.cached, vectors=self.vectors.tolist()
+        )
+
+
+class EmbedRequest(WireModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"texts": ["red apple", "green pear"]}]})
+
+    texts: list[str] = Field(description="The texts, each a non-empty string (at most embed.max_texts of them).")
+    model: str | None = Field(None, description="A model name from GET /v1/embed/models; default: the configured one.")
+
+
+class EmbedAnswer(Answer):
+    model: str
+    dim: int
+    count: int
+    cached: int = Field(description="How many texts came from the embedding cache.")
+    vectors: list[list[float]] = Field(description="One vector per text, in input order.")
+
+
+class EmbedModels(Answer):
+    default: str
+    models: list[str]
 
 
 def default_provider(settings: Settings) -> str | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import ErrorItem, StoreUnavailable
+from lakehouse.health import Health, Readiness
 from lakehouse.server.auth import require_unless_public
 from lakehouse.server.metrics import CONTENT_TYPE_LATEST
 from lakehouse.version import __version__
@@ -17,24 +16,24 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", summary="The process is alive")
-async def health(request: Request) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "services": request.app.state.services}
+async def health(request: Request) -> Health:
+    return Health(status="ok", version=__version__, services=request.app.state.services)
 
 
 @router.get("/ready", summary="Every store is reachable", dependencies=[require_unless_public("public_ready")])
-async def ready(request: Request) -> dict[str, Any]:
+async def ready(request: Request) -> Readiness:
     lakehouse: Lakehouse = request.app.state.lakehouse
     checks = await lakehouse.readiness()
-    failed = {name: check for name, check in checks.items() if not check["ok"]}
+    failed = {name: check for name, check in checks.items() if not check.ok}
     if failed:
         raise StoreUnavailable(
             f"not ready: {', '.join(failed)} unreachable",
             errors=[
-                ErrorItem(kind="store_unavailable", field=name, reason=str(check.get("error")))
+                ErrorItem(kind="store_unavailable", field=name, reason=str(check.error))
                 for name, check in failed.items()
             ],
         )
-    return {"status": "ready", "checks": checks}
+    return Readiness(status="ready", checks=checks)
 
 
 @router.get(

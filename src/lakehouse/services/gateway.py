@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request
 
-from lakehouse.apikeys import SCOPES
+from lakehouse.apikeys import ApiKey, CreatedKey, CreateKey, KeyAnswer
 from lakehouse.core import Lakehouse
-from lakehouse.paging import decode_cursor, encode_cursor
+from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import require
+from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
-
-
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, description="Unique among active keys.")
-    scopes: list[str] = Field(min_length=1, description=f"Some of: {', '.join(SCOPES)}.")
-    tenant: str | None = Field(
-        None, min_length=1, max_length=200, description="Bind the key to this memory tenant (memory, pathways, SQL)."
-    )
-    namespaces: list[str] | None = Field(
-        None, min_length=1, description="Bind the key to these lake namespaces (datasets, collections, SQL)."
-    )
 
 
 def _lakehouse(request: Request) -> Lakehouse:
@@ -39,34 +27,28 @@ def _lakehouse(request: Request) -> Lakehouse:
     summary="Create an API key (the secret is shown once)",
     dependencies=[require("admin")],
 )
-async def create_key(body: KeyCreate, request: Request) -> dict[str, Any]:
+async def create_key(body: CreateKey, request: Request) -> CreatedKey:
     keys = _lakehouse(request).keys
-    created = await run_in_threadpool(
+    return await run_in_threadpool(
         lambda: keys.create(body.name, body.scopes, tenant=body.tenant, namespaces=body.namespaces)
     )
-    return {"key": created.key.to_dict(), "secret": created.secret}
 
 
 @router.get("", summary="List API keys", dependencies=[require("admin")])
 async def list_keys(
     request: Request,
-    cursor: str | None = Query(None, description="The `next` of the previous page."),
-    limit: int = Query(100, ge=1, le=1000),
-    include_revoked: bool = Query(False),
-) -> dict[str, Any]:
-    after = decode_cursor(cursor)
+    paging: Annotated[PageQuery, Depends()],
+    include_revoked: Annotated[bool, Query(description="Also revoked keys.")] = False,
+) -> Page[ApiKey]:
+    after = decode_cursor(paging.cursor)
     keys = await run_in_threadpool(_lakehouse(request).keys.list, include_revoked)
     if after is not None:
         ids = [k.id for k in keys]
         keys = keys[ids.index(after) + 1 :] if after in ids else []
-    page = keys[:limit]
-    return {
-        "items": [k.to_dict() for k in page],
-        "next": encode_cursor(page[-1].id) if len(keys) > limit else None,
-    }
+    return page_of(keys, paging.limit, lambda k: k.id)
 
 
 @router.delete("/{name}", summary="Revoke an API key", dependencies=[require("admin")])
-async def revoke_key(name: str, request: Request) -> dict[str, Any]:
+async def revoke_key(name: str, request: Request) -> KeyAnswer:
     key = await run_in_threadpool(_lakehouse(request).keys.revoke, name)
-    return {"key": key.to_dict()}
+    return KeyAnswer(key=key)

@@ -3,38 +3,20 @@ queries running in this process, and cancelling one."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from lakehouse.apikeys import ApiKey
 from lakehouse.core import Lakehouse
 from lakehouse.errors import InvalidSql, NotAcceptable
 from lakehouse.server.auth import require, sql_grant
 from lakehouse.server.threads import run_in_threadpool
+from lakehouse.tables.model import CancelledQuery, RunningQueries, SqlAnswer, SqlRequest
 
 router = APIRouter(tags=["sql"])
 QUERY_ID_HEADER = "X-Lakehouse-Query-Id"
-
-
-class SqlRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sql: str = Field(min_length=1, max_length=1_000_000, description="One SELECT (or EXPLAIN) statement.")
-    params: list[Any] | dict[str, Any] | None = Field(None, description="Values for `?` or `$name` placeholders.")
-    snapshot: int | None = Field(None, ge=0, description="Read every table as of this snapshot id.")
-    as_of: dt.datetime | None = Field(None, description="Read every table as of this time.")
-    max_rows: int | None = Field(None, ge=1, description="Most rows to return (capped by lake.query_max_rows).")
-    timeout_ms: int | None = Field(None, ge=1, description="Time limit (capped by lake.query_timeout_ms).")
-    query_id: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="Your id for this query, to cancel it with DELETE /v1/queries/{id} while it runs; "
-        "generated when left out. Returned in the X-Lakehouse-Query-Id header.",
-    )
 
 
 STREAM_TYPES = {
@@ -64,9 +46,19 @@ def _negotiate(accept: str | None) -> str | None:
     "/v1/sql",
     summary="Run read-only SQL over the lake (JSON, or streamed NDJSON/CSV/Arrow/Parquet by Accept)",
     dependencies=[require("sql")],
-    responses={200: {"content": {media: {} for media in STREAM_TYPES}}},
+    response_model=SqlAnswer,
+    responses={
+        200: {
+            "description": "The result: JSON (SqlAnswer), or streamed in the format Accept names.",
+            "content": {
+                **{media: {"schema": {"type": "string", "format": "binary"}} for media in STREAM_TYPES},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
-async def run_sql(body: SqlRequest, request: Request) -> Any:
+async def run_sql(body: SqlRequest, request: Request) -> Response:
     if body.snapshot is not None and body.as_of is not None:
         raise InvalidSql("give snapshot or as_of, not both", field="snapshot")
     lakehouse: Lakehouse = request.app.state.lakehouse
@@ -116,17 +108,17 @@ def _owner(request: Request) -> str | None:
 
 
 @router.get("/v1/queries", summary="The queries running in this process", dependencies=[require("sql")])
-async def list_queries(request: Request) -> dict[str, Any]:
+async def list_queries(request: Request) -> RunningQueries:
     lakehouse: Lakehouse = request.app.state.lakehouse
     owner = _owner(request)
-    return {"items": [q.to_dict() for q in await run_in_threadpool(lambda: lakehouse.queries.running(owner))]}
+    return RunningQueries(items=[q.info() for q in await run_in_threadpool(lambda: lakehouse.queries.running(owner))])
 
 
 @router.delete(
     "/v1/queries/{query_id}", status_code=202, summary="Cancel a running query", dependencies=[require("sql")]
 )
-async def cancel_query(query_id: str, request: Request) -> dict[str, Any]:
+async def cancel_query(query_id: str, request: Request) -> CancelledQuery:
     lakehouse: Lakehouse = request.app.state.lakehouse
     owner = _owner(request)
     cancelled = await run_in_threadpool(lambda: lakehouse.queries.cancel(query_id, owner))
-    return {"query_id": cancelled.id, "cancelled": True}
+    return CancelledQuery(query_id=cancelled.id, cancelled=True)

@@ -4,23 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import LakehouseError, MalformedInput, RequestValidationFailed, UnsupportedMediaType
 from lakehouse.inputs import check_arrow_end
-from lakehouse.paging import decode_cursor, encode_cursor
+from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import COLLECTION_NAMESPACE, check_namespace, reaches, require
+from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.names import collection_namespace
-from lakehouse.vectors import Collection, Point
+from lakehouse.vectors import (
+    Collection,
+    CollectionInfo,
+    CreateCollection,
+    DeletedCollection,
+    DeletedPoints,
+    DeletePoints,
+    Hit,
+    Point,
+    StoredPoint,
+    Upserted,
+    UpsertPoints,
+    VectorBatches,
+    VectorQuery,
+    VectorResults,
+    VectorSearch,
+)
 
 router = APIRouter(prefix="/v1/collections", tags=["vectors"])
-Include = Literal["metadata", "text", "vector"]
 ARROW = "application/vnd.apache.arrow.stream"
 INLINE_MAX_K = 100  # an unfiltered search for at most this many, on a current state, is answered on the event loop
 
@@ -30,39 +46,11 @@ def _lakehouse(request: Request) -> Lakehouse:
     return lakehouse
 
 
-class CollectionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="A lowercase identifier (a-z, 0-9, _), unique.")
-    dim: int = Field(description="The vectors' dimension.")
-    metric: str = Field("cosine", description="cosine, dot or l2.")
-    embedder: str | None = Field(None, description="The model that embeds texts (GET /v1/embed/models); default.")
+def _hit(point: Point, include: Sequence[str], score: float) -> Hit:
+    return Hit.model_construct(**_fields(point, include), score=score)
 
 
-class Upsert(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    points: list[Any] = Field(description='[{"id", "vector"? | "text"?, "metadata"?, "text"?}], stored as one commit.')
-
-
-class Delete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ids: list[Any] | None = Field(None, description="The points to delete.")
-    filter: Any = Field(None, description="Or: delete the points whose metadata matches this filter.")
-
-
-class SearchQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    vector: list[Any] | None = Field(None, description="The query vector.")
-    text: str | None = Field(None, description="Or a text, embedded by the collection's embedder.")
-    k: int = Field(10, description="How many results (1 to vectors.max_k).")
-    filter: Any = Field(None, description="Only points whose metadata matches (docs/api.md: the filter language).")
-    include: list[Include] = Field(["metadata"], description="What each result carries besides id and score.")
-
-
-class Search(SearchQuery):
-    queries: list[SearchQuery] | None = Field(None, description="A batch: each query answered in turn.")
-
-
-def _point(point: Point, include: Sequence[str]) -> dict[str, Any]:
+def _fields(point: Point, include: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": point.id}
     if "metadata" in include:
         out["metadata"] = point.metadata
@@ -74,20 +62,16 @@ def _point(point: Point, include: Sequence[str]) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, summary="Create a collection", dependencies=[require("write")])
-async def create_collection(body: CollectionCreate, request: Request) -> dict[str, Any]:
+async def create_collection(body: CreateCollection, request: Request) -> Collection:
     check_namespace(request, collection_namespace(body.name), f"collection {body.name!r}")
     vectors = _lakehouse(request).vectors
-    created = await run_in_threadpool(vectors.create, body.name, body.dim, body.metric, body.embedder)
-    return created.to_dict()
+    return await run_in_threadpool(vectors.create, body.name, body.dim, body.metric, body.embedder)
 
 
 @router.get("", summary="List collections", dependencies=[require("read")])
-async def list_collections(
-    request: Request,
-    cursor: str | None = Query(None, description="The `next` of the previous page."),
-    limit: int = Query(100, ge=1, le=1000),
-) -> dict[str, Any]:
-    after = decode_cursor(cursor)
+async def list_collections(request: Request, paging: Annotated[PageQuery, Depends()]) -> Page[Collection]:
+    after = decode_cursor(paging.cursor)
+    limit = paging.limit
     visible = reaches(request)
     found: list[Collection] = []
     while len(found) <= limit:  # a key bound to namespaces sees its collections only: fill the page past the rest
@@ -96,27 +80,22 @@ async def list_collections(
         if len(batch) <= limit:
             break
         after = batch[-1].name
-    page = found[:limit]
-    return {
-        "items": [c.to_dict() for c in page],
-        "next": encode_cursor(page[-1].name) if len(found) > limit else None,
-    }
+    return page_of(found, limit, lambda c: c.name)
 
 
 @router.get(
     "/{name}", summary="A collection: count, index state, memory", dependencies=[require("read"), COLLECTION_NAMESPACE]
 )
-async def get_collection(name: str, request: Request) -> dict[str, Any]:
-    described: dict[str, Any] = await run_in_threadpool(_lakehouse(request).vectors.describe, name)
-    return described
+async def get_collection(name: str, request: Request) -> CollectionInfo:
+    return await run_in_threadpool(_lakehouse(request).vectors.describe, name)
 
 
 @router.delete(
     "/{name}", summary="Delete a collection and its points", dependencies=[require("write"), COLLECTION_NAMESPACE]
 )
-async def delete_collection(name: str, request: Request) -> dict[str, Any]:
+async def delete_collection(name: str, request: Request) -> DeletedCollection:
     deleted = await run_in_threadpool(_lakehouse(request).vectors.delete, name)
-    return {"deleted": deleted.to_dict()}
+    return DeletedCollection(deleted=deleted)
 
 
 @router.post(
@@ -127,27 +106,25 @@ async def delete_collection(name: str, request: Request) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": Upsert.model_json_schema()},
+                "application/json": {"schema": {"$ref": "#/components/schemas/UpsertPoints"}},
                 ARROW: {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },
 )
-async def upsert(name: str, request: Request) -> dict[str, Any]:
+async def upsert(name: str, request: Request) -> Upserted:
     vectors = _lakehouse(request).vectors
     media = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
     if media == ARROW:
         table = await run_in_threadpool(_read_arrow, await request.body())
-        arrow_result: dict[str, Any] = await run_in_threadpool(vectors.upsert_arrow, name, table)
-        return arrow_result
+        return await run_in_threadpool(vectors.upsert_arrow, name, table)
     if media != "application/json":
         raise UnsupportedMediaType(f"Content-Type {media!r}: send application/json or {ARROW}", field="Content-Type")
     try:
-        body = Upsert.model_validate_json(await request.body())
+        body = UpsertPoints.model_validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
-    result: dict[str, Any] = await run_in_threadpool(vectors.upsert, name, body.points)
-    return result
+    return await run_in_threadpool(vectors.upsert, name, body.points)
 
 
 def _read_arrow(body: bytes) -> Any:
@@ -163,9 +140,9 @@ def _read_arrow(body: bytes) -> Any:
 
 
 @router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read"), COLLECTION_NAMESPACE])
-async def get_point(name: str, point_id: str, request: Request) -> dict[str, Any]:
+async def get_point(name: str, point_id: str, request: Request) -> StoredPoint:
     point = await run_in_threadpool(_lakehouse(request).vectors.get_point, name, point_id)
-    return _point(point, ["metadata", "text", "vector"])
+    return StoredPoint.model_construct(**_fields(point, ["metadata", "text", "vector"]))
 
 
 @router.post(
@@ -173,12 +150,9 @@ async def get_point(name: str, point_id: str, request: Request) -> dict[str, Any
     summary="Delete points by id or by filter (one commit)",
     dependencies=[require("write"), COLLECTION_NAMESPACE],
 )
-async def delete_points(name: str, body: Delete, request: Request) -> dict[str, Any]:
+async def delete_points(name: str, body: DeletePoints, request: Request) -> DeletedPoints:
     vectors = _lakehouse(request).vectors
-    result: dict[str, Any] = await run_in_threadpool(
-        lambda: vectors.delete_points(name, ids=body.ids, filter=body.filter)
-    )
-    return result
+    return await run_in_threadpool(lambda: vectors.delete_points(name, ids=body.ids, filter=body.filter))
 
 
 @router.post(
@@ -186,23 +160,23 @@ async def delete_points(name: str, body: Delete, request: Request) -> dict[str, 
     summary="Nearest points, filtered by metadata",
     dependencies=[require("read"), COLLECTION_NAMESPACE],
 )
-async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
+async def search(name: str, body: VectorSearch, request: Request) -> VectorResults | VectorBatches:
     vectors = _lakehouse(request).vectors
 
-    def one(query: SearchQuery) -> list[dict[str, Any]]:
+    def one(query: VectorQuery) -> VectorResults:
         found = vectors.search(name, vector=query.vector, text=query.text, k=query.k, filter=query.filter)
-        return [{**_point(point, query.include), "score": score} for point, score in found]
+        return VectorResults(results=[_hit(point, query.include, score) for point, score in found])
 
     if body.queries is not None:
         if body.vector is not None or body.text is not None:
             raise RequestValidationFailed("give queries, or one vector or text, not both", field="queries")
         queries = body.queries
 
-        def batch() -> list[dict[str, Any]]:
+        def batch() -> list[VectorResults]:
             out = []
             for index, query in enumerate(queries):
                 try:
-                    out.append({"results": one(query)})
+                    out.append(one(query))
                 except LakehouseError as exc:  # say which query: queries[2].vector
                     exc.errors = [
                         dataclasses.replace(item, field=f"queries[{index}]" + (f".{item.field}" if item.field else ""))
@@ -211,9 +185,9 @@ async def search(name: str, body: Search, request: Request) -> dict[str, Any]:
                     raise
             return out
 
-        return {"batches": await run_in_threadpool(batch)}
+        return VectorBatches(batches=await run_in_threadpool(batch))
     if body.vector is not None and body.text is None and body.filter is None and 1 <= body.k <= INLINE_MAX_K:
         found = vectors.search_now(name, vector=body.vector, k=body.k)  # no waiting needed: on the event loop
         if found is not None:
-            return {"results": [{**_point(point, body.include), "score": score} for point, score in found]}
-    return {"results": await run_in_threadpool(one, body)}
+            return VectorResults(results=[_hit(point, body.include, score) for point, score in found])
+    return await run_in_threadpool(one, body)

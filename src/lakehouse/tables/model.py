@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
-from lakehouse.wire import Answer, WireModel, omitted
+from lakehouse.wire import Answer, Time, WireModel, omitted
 
 READY: Final = "ready"
 AWAITING_FIRST_INGEST: Final = "awaiting_first_ingest"
@@ -124,3 +124,58 @@ class IngestSummary(Answer):
     replayed_from_commit: bool | None = omitted(
         "A retried Idempotency-Key whose first attempt committed: the answer read back from that commit."
     )
+
+
+class SqlRequest(WireModel):
+    """One read-only statement over the lake, with its parameters, time travel and limits."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"sql": "SELECT count(*) FROM crm.people"}]})
+
+    sql: str = Field(min_length=1, max_length=1_000_000, description="One SELECT (or EXPLAIN) statement.")
+    params: list[JsonValue] | dict[str, JsonValue] | None = Field(
+        None, description="Values for `?` or `$name` placeholders."
+    )
+    snapshot: int | None = Field(None, ge=0, description="Read every table as of this snapshot id.")
+    as_of: Time | None = Field(None, description="Read every table as of this time.")
+    max_rows: int | None = Field(None, ge=1, description="Most rows to return (capped by lake.query_max_rows).")
+    timeout_ms: int | None = Field(None, ge=1, description="Time limit (capped by lake.query_timeout_ms).")
+    query_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Your id for this query, to cancel it with DELETE /v1/queries/{id} while it runs; "
+        "generated when left out. Returned in the X-Lakehouse-Query-Id header.",
+    )
+
+
+class ResultColumn(Answer):
+    name: str
+    type: str
+
+
+class SqlAnswer(Answer):
+    """A result as JSON (``Accept: application/json``, the default)."""
+
+    columns: list[ResultColumn]
+    rows: list[list[JsonValue]] = Field(description="Rows as lists, in column order; nested values as JSON.")
+    row_count: int
+    truncated: bool = Field(description="More rows than max_rows (or lake.query_max_rows) were there.")
+    snapshot_id: int = Field(description="The lake snapshot read.")
+    elapsed_ms: float
+    query_id: str
+
+
+class RunningQuery(Answer):
+    query_id: str
+    sql: str
+    started_at: datetime
+    elapsed_ms: float
+    cancelled: bool
+
+
+class RunningQueries(Answer):
+    items: list[RunningQuery]
+
+
+class CancelledQuery(Answer):
+    query_id: str
+    cancelled: Literal[True]

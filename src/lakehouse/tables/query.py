@@ -45,6 +45,7 @@ from lakehouse.errors import (
     StoreUnavailable,
 )
 from lakehouse.tables.lake import LatestSnapshot, data_path, open_lake_db, sql_literal
+from lakehouse.tables.model import RunningQuery as RunningQueryInfo
 from lakehouse.tables.read_pool import CLOCK_FUNCTIONS, Lease, ReadPool
 from lakehouse.tables.sandbox import UNRESTRICTED, Grant, Verdict, judge
 from lakehouse.tables.side_tables import SideCopy, SideTables
@@ -170,6 +171,8 @@ class QueryResult:
     query_id: str
 
     def to_dict(self) -> dict[str, Any]:
+        """``tables.model.SqlAnswer`` as JSON-ready values, built directly: the rows are already JSON values, and
+        a result can be large, so it is not validated again on the way out."""
         return {
             "columns": self.columns,
             "rows": self.rows,
@@ -268,14 +271,14 @@ class RunningQuery:
     def cancelled_error(self) -> QueryCancelled:
         return QueryCancelled(f"query {self.id} was cancelled", field="query_id")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "query_id": self.id,
-            "sql": self.sql,
-            "started_at": self.started_at.isoformat(),
-            "elapsed_ms": round((time.perf_counter() - self.started) * 1000, 2),
-            "cancelled": self.cancelled,
-        }
+    def info(self) -> RunningQueryInfo:
+        return RunningQueryInfo(
+            query_id=self.id,
+            sql=self.sql,
+            started_at=self.started_at,
+            elapsed_ms=round((time.perf_counter() - self.started) * 1000, 2),
+            cancelled=self.cancelled,
+        )
 
 
 def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Exception:

@@ -37,7 +37,7 @@ from lakehouse.filters.language import compile_filter
 from lakehouse.opsdb.schema import collections
 from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot, transaction
 from lakehouse.tables.names import VECTORS_NAMESPACE, quote, validate_identifier
-from lakehouse.vectors.model import MAX_DIM, METRICS, Collection
+from lakehouse.vectors.model import MAX_DIM, METRICS, Collection, CollectionInfo, DeletedPoints, IndexState, Upserted
 from lakehouse.vectors.points import check_arrow, check_json, numbers
 from lakehouse.vectors.state import AnnParams, CollectionState, Point
 
@@ -83,7 +83,9 @@ class VectorStore:
             raise RequestValidationFailed("the collection cannot be made as asked", errors=problems)
         if embedder is not None:
             self._embeddings.embedder(embedder)  # UnknownModel when no such model is served here
-        record = Collection(name, uuid.uuid4().hex, dim, metric, embedder, datetime.now(UTC))
+        record = Collection(
+            name=name, uid=uuid.uuid4().hex, dim=dim, metric=metric, embedder=embedder, created_at=datetime.now(UTC)
+        )
         if self._find(name) is not None:
             raise CollectionExists(f"collection {name} exists", field="name")
         lake = self._lake
@@ -113,7 +115,9 @@ class VectorStore:
         if row is None:
             return None
         created = row.created_at
-        return Collection(row.name, row.uid, row.dim, row.metric, row.embedder, created)
+        return Collection(
+            name=row.name, uid=row.uid, dim=row.dim, metric=row.metric, embedder=row.embedder, created_at=created
+        )
 
     def get(self, name: str) -> Collection:
         validate_identifier(name, "name")
@@ -142,31 +146,25 @@ class VectorStore:
         with self._opsdb.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            Collection(
-                r.name,
-                r.uid,
-                r.dim,
-                r.metric,
-                r.embedder,
-                r.created_at,
-            )
+            Collection(name=r.name, uid=r.uid, dim=r.dim, metric=r.metric, embedder=r.embedder, created_at=r.created_at)
             for r in rows
         ]
 
-    def describe(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str) -> CollectionInfo:
         """The collection with its point count, the snapshot this process reflects and the memory it takes."""
         collection = self.get(name)
         with self._locked(collection) as state:
-            return {
-                **collection.to_dict(),
-                "count": len(state),
-                "index": {
-                    "kind": state.index_kind,
-                    "snapshot_id": state.snapshot,
-                    "saved_snapshot_id": state.saved_snapshot if state.saved_snapshot >= 0 else None,
-                },
-                "memory_bytes": state.memory_bytes + state.index_bytes,
-            }
+            return CollectionInfo(
+                **dict(collection),
+                uid=collection.uid,
+                count=len(state),
+                index=IndexState(
+                    kind=state.index_kind,
+                    snapshot_id=state.snapshot,
+                    saved_snapshot_id=state.saved_snapshot if state.saved_snapshot >= 0 else None,
+                ),
+                memory_bytes=state.memory_bytes + state.index_bytes,
+            )
 
     def delete(self, name: str) -> Collection:
         collection = self.get(name)
@@ -282,7 +280,7 @@ class VectorStore:
 
     # -- points --------------------------------------------------------------------------------------------------
 
-    def upsert(self, name: str, points: Sequence[Any]) -> dict[str, Any]:
+    def upsert(self, name: str, points: Sequence[Any]) -> Upserted:
         """Insert or replace ``points`` (``{"id", "vector"? | "text"?, "metadata"?}``) as one lake commit. A point
         with text and no vector is embedded by the collection's embedder. The whole batch is checked first: any bad
         point refuses all (422 ``invalid_point``, one item per problem, with the point's index)."""
@@ -292,7 +290,7 @@ class VectorStore:
         )
         return self._commit(collection, ids, np.stack(vectors), metadata, texts)
 
-    def upsert_arrow(self, name: str, table: Any) -> dict[str, Any]:
+    def upsert_arrow(self, name: str, table: Any) -> Upserted:
         """``upsert`` for a pyarrow Table with the columns ``id`` (strings), ``vector`` (lists of numbers) and,
         optionally, ``metadata`` (JSON objects as strings) and ``text``: checked column by column, then one commit.
         No text is embedded here: every row carries its vector."""
@@ -307,7 +305,7 @@ class VectorStore:
         matrix: np.ndarray[Any, Any],
         metadata: list[str | None],
         texts: list[str | None],
-    ) -> dict[str, Any]:
+    ) -> Upserted:
         """One lake commit: the batch's ids deleted, its rows inserted."""
         import pyarrow as pa
 
@@ -329,7 +327,7 @@ class VectorStore:
                 cur.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM lakehouse_points)")  # noqa: S608
                 cur.execute(f"INSERT INTO {table} SELECT id, vector, metadata::JSON, text FROM lakehouse_points")  # noqa: S608
             cur.unregister("lakehouse_points")
-        return {"upserted": len(ids), "snapshot_id": lake.current_snapshot()}
+        return Upserted(upserted=len(ids), snapshot_id=lake.current_snapshot())
 
     def get_point(self, name: str, point_id: str) -> Point:
         collection = self.get(name)
@@ -339,7 +337,7 @@ class VectorStore:
             raise PointNotFound(f"no point {point_id!r} in {name}", field="id")
         return point
 
-    def delete_points(self, name: str, ids: Sequence[str] | None = None, filter: Any = None) -> dict[str, Any]:
+    def delete_points(self, name: str, ids: Sequence[str] | None = None, filter: Any = None) -> DeletedPoints:
         """Delete the points named by ``ids``, or those whose metadata matches ``filter`` (as the collection is when
         the request is made), as one lake commit."""
         collection = self.get(name)
@@ -366,7 +364,7 @@ class VectorStore:
                     ).fetchone()
                     deleted = int(row[0]) if row else 0
                 cur.unregister("lakehouse_ids")
-        return {"deleted": deleted, "snapshot_id": lake.current_snapshot()}
+        return DeletedPoints(deleted=deleted, snapshot_id=lake.current_snapshot())
 
     # -- search --------------------------------------------------------------------------------------------------
 
