@@ -113,9 +113,9 @@ class Tables:
         """Run read-only SQL.
 
         ``output``: ``"json"`` (default) the answer as ``SqlAnswer`` (at most ``max_rows`` rows); ``"rows"`` its
-        rows as tuples; ``"arrow"`` a ``pyarrow.Table``, ``"pandas"`` a DataFrame, ``"polars"`` a polars DataFrame, these three streamed as Arrow
-        IPC with every row (``max_rows`` does not apply). ``query_id`` names the query so that
-        :meth:`cancel_query` can stop it from another thread."""
+        rows as tuples; ``"arrow"`` a ``pyarrow.Table``, ``"pandas"`` a DataFrame, ``"polars"`` a polars
+        DataFrame, these three streamed as Arrow IPC with every row (``max_rows`` does not apply). ``query_id``
+        names the query so that :meth:`cancel_query` can stop it from another thread."""
         given = {"sql": sql, "params": params, "snapshot": snapshot, "as_of": as_of, "timeout_ms": timeout_ms}
         given["query_id"] = query_id
         if output in FRAME_OUTPUTS:
