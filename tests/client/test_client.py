@@ -38,17 +38,17 @@ def test_blobs(server: tuple[str, str]) -> None:
     with Client(url, api_key=admin) as c:
         data = bytes(range(256)) * 5000
         result = c.blobs.put("files", "a/b.bin", data)
-        assert result["sha256"] == hashlib.sha256(data).hexdigest()
+        assert result.sha256 == hashlib.sha256(data).hexdigest()
         assert c.blobs.get("files", "a/b.bin") == data
         assert c.blobs.get("files", "a/b.bin", range=(10, 19)) == data[10:20]
         assert b"".join(c.blobs.stream("files", "a/b.bin", chunk_size=4096)) == data
-        assert c.blobs.head("files", "a/b.bin")["size"] == len(data)
+        assert c.blobs.head("files", "a/b.bin").size == len(data)
         c.blobs.put("files", "a/c.bin", io.BytesIO(b"from a file"))
         c.blobs.put("files", "a/d.bin", iter([b"chunk1", b"chunk2"]))
         assert c.blobs.get("files", "a/d.bin") == b"chunk1chunk2"
         with pytest.raises(PreconditionFailed):
             c.blobs.put("files", "a/d.bin", b"x", overwrite=False)
-        assert [b["key"] for b in c.blobs.list("files", prefix="a/", limit=2)] == ["a/b.bin", "a/c.bin", "a/d.bin"]
+        assert [b.key for b in c.blobs.list("files", prefix="a/", limit=2)] == ["a/b.bin", "a/c.bin", "a/d.bin"]
         c.blobs.delete("files", "a/b.bin")
         with pytest.raises(BlobNotFound) as info:
             c.blobs.get("files", "a/b.bin")
@@ -66,25 +66,25 @@ def test_keys_and_auth_errors(server: tuple[str, str]) -> None:
     url, admin = server
     with Client(url, api_key=admin) as c:
         reader = c.keys.create("client-reader", ["read"])
-        assert reader["key"]["scopes"] == ["read"]
+        assert reader.key.scopes == ("read",)
         with pytest.raises(ApiKeyExists):
             c.keys.create("client-reader", ["read"])
         with pytest.raises(RequestValidationFailed):
             c.keys.create("", [])
-        assert "client-reader" in {k["name"] for k in c.keys.list()}
-    with Client(url, api_key=reader["secret"]) as c:
+        assert "client-reader" in {k.name for k in c.keys.list()}
+    with Client(url, api_key=reader.secret) as c:
         assert isinstance(list(c.blobs.list("files")), list)
         with pytest.raises(Forbidden):
             c.blobs.put("files", "x", b"x")
     with Client(url) as c:
-        assert c.health()["status"] == "ok"
-        assert c.ready()["status"] == "ready"
+        assert c.health().status == "ok"
+        assert c.ready().status == "ready"
         with pytest.raises(Unauthenticated):
             list(c.blobs.list("files"))
     with Client(url, api_key=admin) as c:
-        assert c.keys.revoke("client-reader")["revoked_at"]
+        assert c.keys.revoke("client-reader").revoked_at
         assert "lakehouse_http_requests_total" in c.metrics()
-    with Client(url, api_key=reader["secret"]) as c, pytest.raises(Unauthenticated):
+    with Client(url, api_key=reader.secret) as c, pytest.raises(Unauthenticated):
         list(c.blobs.list("files"))
 
 
@@ -163,7 +163,7 @@ def test_schemas_and_validation(server: tuple[str, str]) -> None:
     schema = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "minimum": 1}}}
     with Client(url, api_key=admin) as c:
         first = c.schemas.register("client_order", schema, description="orders", idempotency_key="reg-1")
-        assert first["version"] == 1 and first["created"] is True
+        assert first.version == 1 and first.created is True
         again = c.schemas.register("client_order", schema, description="orders", idempotency_key="reg-1")
         assert again == first  # replayed
         with pytest.raises(BreakingChange) as refused:
@@ -183,8 +183,8 @@ def test_schemas_and_validation(server: tuple[str, str]) -> None:
         batch = c.validate_many("client_order", [{"id": 1}, {}, {"id": "x"}])
         assert [r.valid for r in batch.results] == [True, False, False]
         assert [e.kind for e in batch.results[2].errors] == ["type"] and batch.invalid_count == 2
-        assert any(s["name"] == "client_order" for s in c.schemas.list())
-        assert [v["version"] for v in c.schemas.versions("client_order")] == [1]
-        assert c.schemas.retire("client_order", 1)["retired_at"] is not None
+        assert any(s.name == "client_order" for s in c.schemas.list())
+        assert [v.version for v in c.schemas.versions("client_order")] == [1]
+        assert c.schemas.retire("client_order", 1).retired_at is not None
         with pytest.raises(SchemaRetired):
             c.validate("client_order@1", {"id": 2})

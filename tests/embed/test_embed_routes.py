@@ -29,7 +29,8 @@ def test_embed_refusals(make_client: Callable[..., AppClient], openai_endpoint: 
     cases = [
         ({"texts": []}, 422, "empty_batch", ["texts"]),
         ({"texts": ["a", "b", "c", "d"]}, 413, "batch_too_large", ["texts"]),
-        ({"texts": ["a", "", None]}, 422, "invalid_text", ["texts[1]", "texts[2]"]),
+        ({"texts": ["a", "", " "]}, 422, "invalid_text", ["texts[1]", "texts[2]"]),
+        ({"texts": ["a", None]}, 422, "type", ["texts[1]"]),
         ({"texts": ["a"], "model": "nope"}, 422, "unknown_model", ["model"]),
     ]
     for body, status, kind, fields in cases:

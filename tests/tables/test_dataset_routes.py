@@ -101,13 +101,13 @@ def test_client_retries_with_idempotency_keys(tmp_path: object) -> None:
         assert c.ingest("leads", rows, format="ndjson", idempotency_key="in-1") == first
         with pytest.raises(IdempotencyConflict):
             c.ingest("leads", b'{"id": 2}\n', format="ndjson", idempotency_key="in-1")
-        assert c.sql("SELECT count(*) FROM leads")["rows"] == [[1]]
+        assert c.sql("SELECT count(*) FROM leads").rows == [[1]]
         put = c.blobs.put("docs", "a", b"x", idempotency_key="put-a")
         assert c.blobs.put("docs", "a", b"x", idempotency_key="put-a") == put
         c.blobs.delete("docs", "a", idempotency_key="del-a")
         c.blobs.delete("docs", "a", idempotency_key="del-a")  # the replay, not 404
-        assert c.datasets.update("leads", new_name="prospects", idempotency_key="mv")["name"] == "prospects"
-        assert c.datasets.update("leads", new_name="prospects", idempotency_key="mv")["name"] == "prospects"
+        assert c.datasets.update("leads", new_name="prospects", idempotency_key="mv").name == "prospects"
+        assert c.datasets.update("leads", new_name="prospects", idempotency_key="mv").name == "prospects"
         assert c.datasets.drop("prospects", idempotency_key="rm") == c.datasets.drop("prospects", idempotency_key="rm")
 
 
@@ -131,8 +131,8 @@ def test_client_cancels_a_query(tmp_path: object) -> None:
         ThreadPoolExecutor(1) as pool,
     ):
         pending = pool.submit(c.sql, "SELECT count(*) FROM range(10000000000) a", query_id="big", timeout_ms=60000)
-        wait_until(lambda: any(q["query_id"] == "big" for q in c.queries()), "the query running")
-        assert c.cancel_query("big") == {"query_id": "big", "cancelled": True}
+        wait_until(lambda: any(q.query_id == "big" for q in c.queries()), "the query running")
+        assert c.cancel_query("big").model_dump() == {"query_id": "big", "cancelled": True}
         with pytest.raises(QueryCancelled):
             pending.result(timeout=30)
 
@@ -155,26 +155,26 @@ def test_client_datasets(tmp_path: object) -> None:
 
     settings = Settings(data_dir=Path(str(tmp_path)))
     with Lakehouse(settings) as lh, ServerThread(create_app(settings, lakehouse=lh)) as server, Client(server.url) as c:
-        assert c.datasets.create("orders", COLUMNS, namespace="shop")["namespace"] == "shop"
+        assert c.datasets.create("orders", COLUMNS, namespace="shop").namespace == "shop"
         with pytest.raises(DatasetExists):
             c.datasets.create("shop.orders", COLUMNS)
         with pytest.raises(InvalidColumnType):
             c.datasets.create("x", [{"name": "a", "type": "nope"}])
-        assert [d["name"] for d in c.datasets.list()] == ["orders"]
-        assert c.datasets.update("shop.orders", description="all orders")["description"] == "all orders"
+        assert [d.name for d in c.datasets.list()] == ["orders"]
+        assert c.datasets.update("shop.orders", description="all orders").description == "all orders"
         assert c.datasets.snapshots("shop.orders")
         ingested = c.ingest("shop.orders", b'{"id": 1, "email": "a@x"}\n', format="ndjson")
-        assert ingested["rows_written"] == 1
+        assert ingested.rows_written == 1
         csv_path = Path(str(tmp_path)) / "more.csv"
         csv_path.write_bytes(b"id,email\n2,b@x\n")
-        assert c.ingest("shop.orders", csv_path, format="csv")["rows_written"] == 1
-        assert c.sql("SELECT count(*) FROM shop.orders")["rows"] == [[2]]
+        assert c.ingest("shop.orders", csv_path, format="csv").rows_written == 1
+        assert c.sql("SELECT count(*) FROM shop.orders").rows == [[2]]
         table = c.sql_arrow("SELECT id, email FROM shop.orders ORDER BY id")
         assert table.num_rows == 2 and table.column("email").to_pylist() == ["a@x", "b@x"]
         import pandas as pd
 
-        assert c.ingest("shop.orders", pd.DataFrame({"id": [3], "email": ["c@x"]}))["rows_written"] == 1
-        assert c.sql("SELECT email FROM shop.orders WHERE id = 3")["rows"] == [["c@x"]]
+        assert c.ingest("shop.orders", pd.DataFrame({"id": [3], "email": ["c@x"]})).rows_written == 1
+        assert c.sql("SELECT email FROM shop.orders WHERE id = 3").rows == [["c@x"]]
         c.ingest(
             "shop.orders", b'{"id": 1, "email": "a@x"}\n{"id": 2, "email": "b@x"}\n', format="ndjson", mode="overwrite"
         )
@@ -186,8 +186,8 @@ def test_client_datasets(tmp_path: object) -> None:
         assert polars_frame.columns == ["id", "email"] and polars_frame["email"].to_list() == ["a@x", "b@x"]
         with pytest.raises(ValueError, match="output must be one of"):
             c.sql(ordered, output="xml")  # type: ignore[arg-type]
-        snap = ingested["snapshot_id"]
-        assert c.sql("SELECT count(*) FROM shop.orders", snapshot=snap)["rows"] == [[1]]
+        snap = ingested.snapshot_id
+        assert c.sql("SELECT count(*) FROM shop.orders", snapshot=snap).rows == [[1]]
         with pytest.raises(ForbiddenStatement):
             c.sql("DROP TABLE shop.orders")
         c.datasets.drop("shop.orders")

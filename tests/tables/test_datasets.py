@@ -19,7 +19,10 @@ def test_create_describe_list(lake: Lake) -> None:
     datasets = Datasets(lake)
     created = datasets.create("customers", COLUMNS, description="people we sell to")
     assert (created.namespace, created.name, created.description) == ("main", "customers", "people we sell to")
-    assert created.columns == [Column("id", "BIGINT", False), Column("name", "VARCHAR", True)]
+    assert created.columns == [
+        Column(name="id", type="BIGINT", nullable=False),
+        Column(name="name", type="VARCHAR", nullable=True),
+    ]
     assert created.row_count == 0 and created.snapshot_id == lake.current_snapshot()
     assert created.created_at is not None and created.created_at == created.updated_at
     datasets.create(

@@ -59,7 +59,7 @@ def test_registry_lifecycle(engine: sa.Engine) -> None:
     assert registry.register("order", wider).version.version == 3  # adding an optional property breaks nothing
 
     assert registry.get("order").version == 3
-    assert registry.get("order", 1).schema == V1
+    assert registry.get("order", 1).schema_ == V1
     registry.retire("order", 3)
     assert registry.retire("order", 3).retired_at is not None  # idempotent
     assert registry.get("order").version == 2, "latest skips a retired version"
@@ -71,7 +71,7 @@ def test_registry_lifecycle(engine: sa.Engine) -> None:
         registry.get("order")
     assert [v.version for v in registry.versions("order")] == [1, 2, 3, 4]
     summary = registry.list()
-    assert summary[0]["name"] == "order" and summary[0]["versions"] == 4 and summary[0]["latest_version"] is None
+    assert summary[0].name == "order" and summary[0].versions == 4 and summary[0].latest_version is None
 
     with pytest.raises(SchemaNotFound):
         registry.get("nobody")

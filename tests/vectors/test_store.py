@@ -78,7 +78,7 @@ def test_collections_lifecycle(lh: Lakehouse) -> None:
     assert [c.name for c in lh.vectors.list_collections()] == ["docs", "notes"]
     assert [c.name for c in lh.vectors.list_collections(after="docs")] == ["notes"]
     described = lh.vectors.describe("docs")
-    assert described["count"] == 0 and described["index"]["kind"] == "exact" and described["metric"] == "dot"
+    assert described.count == 0 and described.index.kind == "exact" and described.metric == "dot"
     with pytest.raises(CollectionExists):
         lh.vectors.create("docs", 8)
     with pytest.raises(InvalidName):
@@ -98,7 +98,7 @@ def test_collections_lifecycle(lh: Lakehouse) -> None:
 def test_search_is_exact_with_and_without_filters(lh: Lakehouse, metric: str) -> None:
     points = _points(300, 12)
     lh.vectors.create("docs", 12, metric)
-    assert lh.vectors.upsert("docs", points[:150])["upserted"] == 150
+    assert lh.vectors.upsert("docs", points[:150]).upserted == 150
     lh.vectors.upsert("docs", points[150:])
     rng = np.random.default_rng(7)
     for spec in [None, {"lang": "en"}, {"group": {"in": [1, 3]}}, {"and": [{"group": 4}, {"lang": "de"}]}]:
@@ -124,13 +124,13 @@ def test_updates_move_points_and_deletes_never_come_back(lh: Lakehouse) -> None:
     top = lh.vectors.search("docs", vector=[0, 1, 0], k=2)
     assert [p.id for p, _ in top] == ["b", "a"] and top[1][0].metadata == {"k": 9}
     assert lh.vectors.search("docs", vector=[1, 0, 0], k=1)[0][0].id != "a"
-    assert lh.vectors.delete_points("docs", ids=["b", "nope"])["deleted"] == 1
-    assert lh.vectors.delete_points("docs", filter={"k": {"gte": 9}})["deleted"] == 1
+    assert lh.vectors.delete_points("docs", ids=["b", "nope"]).deleted == 1
+    assert lh.vectors.delete_points("docs", filter={"k": {"gte": 9}}).deleted == 1
     assert [p.id for p, _ in lh.vectors.search("docs", vector=[0, 1, 0], k=10)] == ["c"]
     with pytest.raises(PointNotFound):
         lh.vectors.get_point("docs", "a")
     assert lh.vectors.get_point("docs", "c").text == "see"
-    assert lh.vectors.describe("docs")["count"] == 1
+    assert lh.vectors.describe("docs").count == 1
     with pytest.raises(RequestValidationFailed):
         lh.vectors.delete_points("docs")
     with pytest.raises(InvalidFilter):
@@ -161,7 +161,7 @@ def test_a_bad_point_refuses_the_whole_batch(lh: Lakehouse, points: list[Any], f
     with pytest.raises(InvalidPoint) as raised:
         lh.vectors.upsert("docs", points)
     assert [e.field for e in raised.value.errors] == fields
-    assert lh.lake.current_snapshot() == before and lh.vectors.describe("docs")["count"] == 1
+    assert lh.lake.current_snapshot() == before and lh.vectors.describe("docs").count == 1
 
 
 def test_batch_limits(lh: Lakehouse, tmp_path: Path) -> None:
@@ -257,21 +257,21 @@ def test_a_restart_loads_the_saved_index_and_replays_only_the_changes_since(tmp_
         lh.vectors.create("docs", 8)
         lh.vectors.upsert("docs", points[:200])
         lh.vectors.search("docs", vector=points[0]["vector"], k=1)  # builds the index, and saves it
-        index = lh.vectors.describe("docs")["index"]
-        assert index["kind"] == "hnsw" and index["saved_snapshot_id"] == index["snapshot_id"]
-        saved_at = index["snapshot_id"]
+        index = lh.vectors.describe("docs").index
+        assert index.kind == "hnsw" and index.saved_snapshot_id == index.snapshot_id
+        saved_at = index.snapshot_id
     with _open(data, None) as writer:  # writes the saved index does not hold (no index here: below the default)
         writer.vectors.upsert("docs", points[200:])
         writer.vectors.delete_points("docs", ids=["p0", "p1"])
         writer.vectors.upsert("docs", [{"id": "p2", "vector": points[299]["vector"], "metadata": {"moved": True}}])
     with _open(data, None, **small) as lh:
         found = lh.vectors.search("docs", vector=points[250]["vector"], k=1)
-        index = lh.vectors.describe("docs")["index"]
-        assert index["kind"] == "hnsw" and index["saved_snapshot_id"] == saved_at < index["snapshot_id"]
+        index = lh.vectors.describe("docs").index
+        assert index.kind == "hnsw" and index.saved_snapshot_id == saved_at < index.snapshot_id
         assert found[0][0].id == "p250"
         assert {"p0", "p1"}.isdisjoint(p.id for p, _ in lh.vectors.search("docs", vector=points[0]["vector"], k=20))
         assert lh.vectors.search("docs", vector=points[299]["vector"], k=2, filter={"moved": True})[0][0].id == "p2"
-        assert lh.vectors.describe("docs")["count"] == 298
+        assert lh.vectors.describe("docs").count == 298
 
 
 def test_a_damaged_saved_index_is_rebuilt_from_the_lake(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def fail(exc: LakehouseError) -> NoReturn:
     settings)."""
     click.echo(f"error: {exc.detail}", err=True)
     for item in exc.errors:
-        if item.reason != exc.detail:
+        if item.reason != exc.detail or "line" in item.extra or "row" in item.extra:
             change = item.extra.get("ctx", {}).get("change")  # breaking_change: which change
             note = f" ({change})" if change else ""
             for place in ("line", "row"):  # ingest: where in the input

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.cli._common import EXIT_FAIL, open_lakehouse, settings_options
-from lakehouse.validation import BatchVerdict
+from lakehouse.validation import BatchVerdict, RegisteredSchema, SchemaSummary
 
 
 def _run(config_path: str | None, data_dir: str | None, work: Callable[[Any], Any]) -> Any:
@@ -77,7 +77,8 @@ def register(
 
     done = _run(config_path, data_dir, work)
     if as_json:
-        click.echo(json.dumps({**done.version.to_dict(), "created": done.created}, indent=2))
+        answer = RegisteredSchema.model_validate({**dict(done.version), "created": done.created})
+        click.echo(answer.model_dump_json(indent=2))
         return
     state = "registered" if done.created else "unchanged: the newest version is this document"
     click.echo(f"{done.version.ref}  {state}")
@@ -95,24 +96,19 @@ def list_schemas(as_json: bool, config_path: str | None, data_dir: str | None) -
     Example:
       lakehouse schemas list --json
     """
-    items: list[dict[str, Any]] = []
-
-    def work(lakehouse: Any) -> None:
+    items: list[SchemaSummary] = []
+    with open_lakehouse(config_path, data_dir) as lakehouse:
         after = None
         while page := lakehouse.schemas.list(after=after, limit=1000):
             items.extend(page)
-            after = page[-1]["name"]
-
-    _run(config_path, data_dir, work)
+            after = page[-1].name
     if as_json:
-        click.echo(json.dumps(items, indent=2))
+        click.echo(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
         return
     table = Table("name", "latest", "versions", "description")
     for item in items:
-        latest = item["latest_version"]
-        table.add_row(
-            item["name"], str(latest) if latest else "(retired)", str(item["versions"]), item["description"] or ""
-        )
+        latest = item.latest_version
+        table.add_row(item.name, str(latest) if latest else "(retired)", str(item.versions), item.description or "")
     Console().print(table)
 
 
@@ -130,7 +126,7 @@ def show(name: str, version: int | None, as_json: bool, config_path: str | None,
     """
     found = _run(config_path, data_dir, lambda lakehouse: lakehouse.schemas.get(name, version))
     if as_json:
-        click.echo(json.dumps(found.to_dict(), indent=2))
+        click.echo(found.model_dump_json(indent=2))
         return
     retired = f"  retired {found.retired_at.isoformat()}" if found.retired_at else ""
     click.echo(f"{found.ref}  draft {found.draft}{retired}", err=True)

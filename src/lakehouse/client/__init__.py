@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from lakehouse.client._http import Transport
@@ -25,6 +23,7 @@ from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
 from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
 from lakehouse.client.vectors import Collections
+from lakehouse.health import Health, Readiness
 
 ROUTES = (
     {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
@@ -71,13 +70,11 @@ class Client:
         self.validate = self._validator.validate
         self.validate_many = self._validator.validate_many
 
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._transport.json("GET", "/health")
-        return result
+    def health(self) -> Health:
+        return self._transport.call("GET", "/health", Health)
 
-    def ready(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._transport.json("GET", "/ready")
-        return result
+    def ready(self) -> Readiness:
+        return self._transport.call("GET", "/ready", Readiness)
 
     def metrics(self) -> str:
         return self._transport.request("GET", "/metrics").text

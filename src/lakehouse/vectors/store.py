@@ -156,7 +156,6 @@ class VectorStore:
         with self._locked(collection) as state:
             return CollectionInfo(
                 **dict(collection),
-                uid=collection.uid,
                 count=len(state),
                 index=IndexState(
                     kind=state.index_kind,
