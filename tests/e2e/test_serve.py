@@ -85,7 +85,7 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
     proc, url = _serve(tmp_path / "d")
     try:
         with Client(url) as c:
-            assert set(c.health()["services"]) == {
+            assert set(c.health().services) == {
                 "gateway",
                 "storaged",
                 "catalogd",
@@ -96,7 +96,7 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
                 "pathwayd",
                 "validatord",
             }
-            assert c.ready()["checks"]["opsdb"]["ok"]
+            assert c.ready().checks["opsdb"].ok
             c.blobs.put("e2e", "k", b"hello")
         r = httpx.get(url + "/v1/blobs/e2e/k", headers={"X-Request-ID": "e2e-1", "Authorization": "Bearer lh_leak"})
         assert r.content == b"hello"
