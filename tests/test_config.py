@@ -100,9 +100,6 @@ def test_deploy_example_is_valid_and_documented() -> None:
     path = Path(__file__).parent.parent / "deploy" / "lakehouse.toml"
     s = load_settings(path, environ={}).settings
     assert s.auth.enabled and s.server.port == 3100
-    assert s.stack.storaged == 3201 and s.stack.validatord == 3221
-    ports = [s.server.port, *s.stack.model_dump().values()]
-    assert len(set(ports)) == len(ports), "every daemon has its own port"
     text = path.read_text()
     assert "# [opsdb]" in text or "#url" in text.replace(" ", "")
     assert "postgresql" in text and "s3" in text

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.types import Scope
 
 from lakehouse.config import Settings
@@ -45,6 +46,11 @@ def _body_limit(settings: Settings) -> Callable[[Scope], int]:
     return limit
 
 
+def operation_id(route: APIRoute) -> str:
+    """``<tag>_<function>`` (``memory_add``, ``sql_run_sql``): what a generated client names its methods."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
+
+
 def create_app(
     settings: Settings,
     services: Iterable[str] | None = None,
@@ -76,6 +82,7 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(require_json_content_type)],
+        generate_unique_id_function=operation_id,
     )
     app.state.lakehouse = lh
     app.state.settings = settings
@@ -87,7 +94,8 @@ def create_app(
     app.include_router(ops_router)
     for name in names:
         app.include_router(SERVICES[name].router)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    models = [model for name in names for model in SERVICES[name].models]
+    app.openapi = lambda: build_openapi(app, models)  # type: ignore[method-assign]
     limit = _body_limit(settings)
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.server.max_json_depth, streams=_streams)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)

@@ -259,22 +259,6 @@ class ValidationSettings(_Section):
     cache_size: int = Field(256, ge=1, description="Compiled schemas a process keeps (least recently used leave).")
 
 
-class StackSettings(_Section):
-    """Ports of each daemon in `lakehouse up` mode (the gateway uses server.port)."""
-
-    storaged: int = Field(3201, ge=1, le=65535, description="Blob store daemon port.")
-    catalogd: int = Field(3202, ge=1, le=65535, description="Dataset catalog daemon port.")
-    ingestd: int = Field(3203, ge=1, le=65535, description="Ingest daemon port.")
-    queryd: int = Field(3204, ge=1, le=65535, description="SQL query daemon port.")
-    embedd: int = Field(3205, ge=1, le=65535, description="Embedding daemon port.")
-    vectord: int = Field(3206, ge=1, le=65535, description="Vector collection daemon port.")
-    pathwayd: int = Field(3207, ge=1, le=65535, description="Agent memory daemon port.")
-    observerd: int = Field(3208, ge=1, le=65535, description="Observation daemon port.")
-    materializer: int = Field(3209, ge=1, le=65535, description="Materialized view daemon port.")
-    matrixd: int = Field(3210, ge=1, le=65535, description="Hybrid retrieval daemon port.")
-    validatord: int = Field(3221, ge=1, le=65535, description="Schema validation daemon port.")
-
-
 class Settings(_Section):
     """Every setting of a Lakehouse process."""
 
@@ -288,7 +272,6 @@ class Settings(_Section):
     vectors: VectorsSettings = Field(default_factory=VectorsSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
-    stack: StackSettings = Field(default_factory=StackSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:
         """A path from a setting: absolute as given, otherwise under the data dir."""

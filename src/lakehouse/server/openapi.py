@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from lakehouse.errors import PROBLEM_CONTENT_TYPE
 from lakehouse.server.problems import Problem
@@ -17,14 +19,19 @@ def _problem_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_REF}}}
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
-    """Generate once per app: FastAPI's document with its validation-error schemas replaced by ``Problem``."""
+def build_openapi(app: FastAPI, models: Sequence[type[BaseModel]] = ()) -> dict[str, Any]:
+    """Generate once per app: FastAPI's document with its validation-error schemas replaced by ``Problem``, and
+    ``models`` (bodies a route reads itself, named by ``$ref`` in its ``openapi_extra``) among the components."""
     if app.openapi_schema:
         return app.openapi_schema
     spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["Problem"] = problem_schema

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from lakehouse.core import Lakehouse
 from lakehouse.errors import ErrorItem, StoreUnavailable
@@ -41,6 +42,9 @@ async def ready(request: Request) -> Readiness:
     summary="Prometheus metrics",
     response_class=Response,
     dependencies=[require_unless_public("public_metrics")],
+    responses={
+        200: {"description": "The Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
 )
 async def metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -49,3 +53,9 @@ async def metrics(request: Request) -> Response:
 @router.get("/openapi.json", include_in_schema=False, dependencies=[require_unless_public("public_openapi")])
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False, dependencies=[require_unless_public("public_openapi")])
+async def docs(request: Request) -> HTMLResponse:
+    """Swagger UI over ``/openapi.json``, behind the same gate (``server.public_openapi`` or a key)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="Lakehouse API")

@@ -19,6 +19,10 @@ from lakehouse.tables.model import CreateDataset, Dataset, DatasetRef, Dropped, 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
+class SchemaJSONResponse(JSONResponse):
+    media_type = "application/schema+json"
+
+
 def _datasets(request: Request) -> Datasets:
     lakehouse: Lakehouse = request.app.state.lakehouse
     return lakehouse.datasets
@@ -67,6 +71,7 @@ async def get_dataset(name: str, request: Request) -> Dataset:
     "/{name}/schema.json",
     summary="The dataset's row as a JSON Schema (register it with POST /v1/schemas)",
     dependencies=[require("read"), DATASET_NAMESPACE],
+    response_class=SchemaJSONResponse,
     responses={
         200: {
             "description": "A JSON Schema (draft 2020-12) of one row.",
@@ -74,10 +79,10 @@ async def get_dataset(name: str, request: Request) -> Dataset:
         }
     },
 )
-async def dataset_json_schema(name: str, request: Request) -> Response:
+async def dataset_json_schema(name: str, request: Request) -> SchemaJSONResponse:
     datasets = await run_in_threadpool(_datasets, request)
     document = await run_in_threadpool(datasets.json_schema, name)
-    return JSONResponse(document, media_type="application/schema+json")
+    return SchemaJSONResponse(document)
 
 
 @router.patch(

@@ -66,9 +66,12 @@ async def _spool(request: Request, directory: Path, *, digest: bool) -> tuple[Pa
 
 
 _MEDIA_TYPES = {
-    "text/csv": {"schema": {"type": "string"}},
-    "application/x-ndjson": {"schema": {"type": "string"}},
-    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "text/csv": {"schema": {"type": "string"}, "example": "id,name\n1,ada\n2,bob\n"},
+    "application/x-ndjson": {"schema": {"type": "string"}, "example": '{"id": 1, "name": "ada"}\n'},
+    "application/json": {
+        "schema": {"type": "array", "items": {"type": "object"}},
+        "example": [{"id": 1, "name": "ada"}, {"id": 2, "name": "bob"}],
+    },
     "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
     "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}},
 }
