@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -140,7 +140,14 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _a_time(value: object) -> object:
+    """Only text (ISO 8601) or a datetime is a time: not a number of seconds, as pydantic's lax mode would take."""
+    if not isinstance(value, str | datetime):
+        raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
 #: an ISO 8601 time on the wire (a naive one is UTC), an aware UTC datetime in Python
-Time = Annotated[datetime, Strict(False), AfterValidator(as_utc)]
+Time = Annotated[datetime, Strict(False), BeforeValidator(_a_time), AfterValidator(as_utc)]
 #: a string with at least one non-space character
 NotBlank = Annotated[str, AfterValidator(_not_blank)]
