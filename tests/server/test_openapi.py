@@ -26,7 +26,17 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _typed(schema: dict[str, Any] | None) -> bool:
-    return bool(schema) and schema != {"type": "object"}
+    """Whether a schema says something: a model, properties, a union, a typed list, a string (text or binary). A
+    bare object (``dict[str, Any]``) or ``{}`` says nothing."""
+    if not schema:
+        return False
+    if any(key in schema for key in ("$ref", "properties", "anyOf", "oneOf", "const")):
+        return True
+    if schema.get("type") == "array":
+        return _typed(schema.get("items"))
+    if schema.get("type") == "object":
+        return schema.get("additionalProperties") not in (None, True, {})
+    return schema.get("type") in ("string", "integer", "number", "boolean")
 
 
 def problems_of(spec: dict[str, Any]) -> list[str]:
@@ -90,7 +100,7 @@ def test_the_walk_finds_what_is_missing(spec: dict[str, Any]) -> None:
                 "post": {
                     "operationId": "a",
                     "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/B"}}}},
-                    "responses": {"200": {"content": {"application/json": {"schema": {}}}}},
+                    "responses": {"200": {"content": {"application/json": {"schema": {"type": "object"}}}}},
                 },
                 "get": {"operationId": "a", "parameters": [{"name": "q"}], "responses": {"404": {}}},
             }

@@ -75,7 +75,19 @@ async def get_dataset(name: str, request: Request) -> Dataset:
     responses={
         200: {
             "description": "A JSON Schema (draft 2020-12) of one row.",
-            "content": {"application/schema+json": {"schema": {"type": "object", "additionalProperties": True}}},
+            "content": {
+                "application/schema+json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "$schema": {"type": "string"},
+                            "type": {"const": "object"},
+                            "properties": {"type": "object", "additionalProperties": {"type": "object"}},
+                            "required": {"type": "array", "items": {"type": "string"}},
+                        },
+                    }
+                }
+            },
         }
     },
 )

@@ -69,7 +69,11 @@ _MEDIA_TYPES = {
     "text/csv": {"schema": {"type": "string"}, "example": "id,name\n1,ada\n2,bob\n"},
     "application/x-ndjson": {"schema": {"type": "string"}, "example": '{"id": 1, "name": "ada"}\n'},
     "application/json": {
-        "schema": {"type": "array", "items": {"type": "object"}},
+        "schema": {
+            "type": "array",
+            "description": "The rows: one object per row, column name to value.",
+            "items": {"type": "object", "additionalProperties": {"description": "A column's value (any JSON)."}},
+        },
         "example": [{"id": 1, "name": "ada"}, {"id": 2, "name": "bob"}],
     },
     "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
