@@ -120,7 +120,7 @@ def main() -> None:
             def http_ingest(path: Path, ctype: str) -> None:
                 fmt = "parquet" if ctype.endswith("parquet") else "csv"
                 answer = client.ingest(f"t{next(names)}", path, format=fmt, create=True)  # streamed, 1 MiB chunks
-                server_steps[ctype].append(answer["duration_ms"] / 1000)
+                server_steps[ctype].append((answer.duration_ms or 0.0) / 1000)
 
             t_base_parquet, t_http_parquet = interleaved(
                 [
