@@ -149,5 +149,12 @@ def _a_time(value: object) -> object:
 
 #: an ISO 8601 time on the wire (a naive one is UTC), an aware UTC datetime in Python
 Time = Annotated[datetime, Strict(False), BeforeValidator(_a_time), AfterValidator(as_utc)]
-#: a string with at least one non-space character
-NotBlank = Annotated[str, AfterValidator(_not_blank)]
+#: a string with at least one non-space character (a blank one is ``min_length``; the pattern tells generators)
+NotBlank = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
+
+
+def documented(pattern: str) -> Any:
+    """A ``Field`` whose JSON Schema states ``pattern`` while the library keeps checking the value itself, with the
+    documented kind (``invalid_name``, ``invalid_bucket``, ...): the document tells clients and generators what is
+    accepted, the error stays the one docs/wire-format.md lists."""
+    return Field(json_schema_extra={"pattern": pattern})

@@ -49,7 +49,7 @@ _LAKEHOUSE.ingest("crm.people", b'{"id": 1, "name": "ada"}\n', format="ndjson", 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_SETTINGS, lakehouse=_LAKEHOUSE))
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)  # a worker may leave this module and come back: close at its end
 def _close() -> Iterator[None]:
     yield
     _LAKEHOUSE.close()

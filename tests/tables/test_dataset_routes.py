@@ -193,3 +193,11 @@ def test_client_datasets(tmp_path: object) -> None:
         c.datasets.drop("shop.orders")
         with pytest.raises(DatasetNotFound):
             c.datasets.get("shop.orders")
+
+
+def test_a_blank_new_name_is_refused_not_ignored(client: AppClient) -> None:
+    assert client.post(
+        "/v1/datasets", json={"name": "people", "columns": [{"name": "id", "type": "BIGINT"}]}
+    ).is_success
+    assert_problem(client.patch("/v1/datasets/people", json={"name": ""}), 400, "invalid_name")
+    assert client.get("/v1/datasets/people").json()["name"] == "people"

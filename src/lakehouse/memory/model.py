@@ -109,7 +109,12 @@ class ChangeMemory(WireModel):
     clears data, metadata, tags and the validity bounds)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"scope": {"tenant": "acme"}, "expected_version": 1, "content": "New text"}]}
+        json_schema_extra={
+            "examples": [{"scope": {"tenant": "acme"}, "expected_version": 1, "content": "New text"}],
+            "anyOf": [
+                {"required": [name]} for name in ("content", "data", "metadata", "tags", "valid_from", "valid_until")
+            ],
+        }
     )
 
     scope: Scope
@@ -150,7 +155,10 @@ class ReviseMemory(WireModel):
     """REVISE: supersede an active memory by new content (a new memory) or by an existing one (``successor_id``)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"scope": {"tenant": "acme"}, "content": "Prefers phone", "reason": "moved"}]}
+        json_schema_extra={
+            "examples": [{"scope": {"tenant": "acme"}, "content": "Prefers phone", "reason": "moved"}],
+            "anyOf": [{"required": ["content"]}, {"required": ["successor_id"]}],
+        }
     )
 
     scope: Scope

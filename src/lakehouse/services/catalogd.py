@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from lakehouse.core import Lakehouse
@@ -15,8 +15,12 @@ from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.datasets import Datasets, split_name
 from lakehouse.tables.model import CreateDataset, Dataset, DatasetRef, Dropped, PatchDataset, Snapshots
+from lakehouse.tables.names import DATASET_PATTERN
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+DatasetName = Annotated[
+    str, Path(description="`name` or `namespace.name`.", json_schema_extra={"pattern": DATASET_PATTERN})
+]
 
 
 class SchemaJSONResponse(JSONResponse):
@@ -62,7 +66,7 @@ async def list_datasets(
 
 
 @router.get("/{name}", summary="Describe a dataset", dependencies=[require("read"), DATASET_NAMESPACE])
-async def get_dataset(name: str, request: Request) -> Dataset:
+async def get_dataset(name: DatasetName, request: Request) -> Dataset:
     datasets = await run_in_threadpool(_datasets, request)
     return await run_in_threadpool(datasets.get, name)
 
@@ -91,7 +95,7 @@ async def get_dataset(name: str, request: Request) -> Dataset:
         }
     },
 )
-async def dataset_json_schema(name: str, request: Request) -> SchemaJSONResponse:
+async def dataset_json_schema(name: DatasetName, request: Request) -> SchemaJSONResponse:
     datasets = await run_in_threadpool(_datasets, request)
     document = await run_in_threadpool(datasets.json_schema, name)
     return SchemaJSONResponse(document)
@@ -103,7 +107,7 @@ async def dataset_json_schema(name: str, request: Request) -> SchemaJSONResponse
     dependencies=[require("write"), DATASET_NAMESPACE],
     response_model=Dataset,
 )
-async def patch_dataset(name: str, body: PatchDataset, request: Request) -> Response:
+async def patch_dataset(name: DatasetName, body: PatchDataset, request: Request) -> Response:
     async def work(_token: str | None) -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         updated = await run_in_threadpool(
@@ -120,7 +124,7 @@ async def patch_dataset(name: str, body: PatchDataset, request: Request) -> Resp
     dependencies=[require("write"), DATASET_NAMESPACE],
     response_model=Dropped,
 )
-async def delete_dataset(name: str, request: Request) -> Response:
+async def delete_dataset(name: DatasetName, request: Request) -> Response:
     async def work(_token: str | None) -> Answer:
         datasets = await run_in_threadpool(_datasets, request)
         snapshot = await run_in_threadpool(datasets.drop, name)
@@ -134,6 +138,6 @@ async def delete_dataset(name: str, request: Request) -> Response:
     summary="The snapshots that changed a dataset",
     dependencies=[require("read"), DATASET_NAMESPACE],
 )
-async def dataset_snapshots(name: str, request: Request) -> Snapshots:
+async def dataset_snapshots(name: DatasetName, request: Request) -> Snapshots:
     datasets = await run_in_threadpool(_datasets, request)
     return Snapshots(items=await run_in_threadpool(datasets.snapshots, name))

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from starlette.responses import Response
 
 from lakehouse.core import Lakehouse
@@ -20,6 +21,7 @@ from lakehouse.server.idempotent import Answer, idempotent
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.ingest import Ingestor, format_for
 from lakehouse.tables.model import IngestSummary
+from lakehouse.tables.names import DATASET_PATTERN
 from lakehouse.tables.spool import new_file, spool_dir
 
 router = APIRouter(tags=["ingest"])
@@ -89,7 +91,7 @@ _MEDIA_TYPES = {
     openapi_extra={"requestBody": {"required": True, "content": _MEDIA_TYPES}},
 )
 async def ingest(
-    name: str,
+    name: Annotated[str, PathParam(description="The dataset.", json_schema_extra={"pattern": DATASET_PATTERN})],
     request: Request,
     mode: Annotated[Literal["append", "overwrite", "upsert"], Query()] = "append",
     key: Annotated[str | None, Query(description="Key column(s) for upsert, comma-separated.")] = None,

@@ -9,7 +9,7 @@ the body's ``actor`` or ``anonymous``.
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
@@ -44,7 +44,7 @@ from lakehouse.memory import (
     SearchResults,
     StartPathway,
 )
-from lakehouse.memory.model import Kind, Status
+from lakehouse.memory.model import MAX_SCOPE_PART, Kind, Status
 from lakehouse.memory.pathways import Outcome
 from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import BOUND_TENANT, require
@@ -77,11 +77,15 @@ def _as_key(request: Request, body: Request_) -> Request_:
     return body.model_copy(update={"actor": actor[:MAX_ACTOR]})
 
 
+def _part(description: str) -> Any:
+    return Query(description=description, max_length=MAX_SCOPE_PART, json_schema_extra={"pattern": r"\S"})
+
+
 def _scope_query(
-    tenant: str = Query(description="The scope's tenant.", examples=["acme"]),
-    user_id: str | None = Query(None, description="The scope's user."),
-    agent_id: str | None = Query(None, description="The scope's agent."),
-    run_id: str | None = Query(None, description="The scope's run."),
+    tenant: Annotated[str, _part("The scope's tenant.")],
+    user_id: Annotated[str | None, _part("The scope's user.")] = None,
+    agent_id: Annotated[str | None, _part("The scope's agent.")] = None,
+    run_id: Annotated[str | None, _part("The scope's run.")] = None,
 ) -> Scope:
     return Scope(tenant=tenant, user_id=user_id, agent_id=agent_id, run_id=run_id)
 

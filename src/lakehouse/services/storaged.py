@@ -6,10 +6,11 @@ from email.utils import format_datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from lakehouse.blobs import BlobInfo, BlobStore
+from lakehouse.blobs.names import BUCKET_PATTERN, KEY_PATTERN, MAX_KEY_BYTES
 from lakehouse.errors import BadRequest
 from lakehouse.paging import Page
 from lakehouse.server.auth import require
@@ -17,6 +18,14 @@ from lakehouse.server.idempotent import Answer, idempotent
 from lakehouse.server.params import PageQuery
 
 router = APIRouter(prefix="/v1/blobs", tags=["blobs"])
+Bucket = Annotated[str, Path(description="3-63 of a-z 0-9 . -.", json_schema_extra={"pattern": BUCKET_PATTERN})]
+Key = Annotated[
+    str,
+    Path(
+        description="/-separated segments; any Unicode, no control characters.",
+        json_schema_extra={"pattern": KEY_PATTERN, "maxLength": MAX_KEY_BYTES},
+    ),
+]
 
 
 def _store(request: Request) -> BlobStore:
@@ -41,12 +50,12 @@ def _headers(info: BlobInfo) -> dict[str, str]:
     response_model=BlobInfo,
     openapi_extra={
         "requestBody": {
-            "required": True,
+            "required": False,  # an empty body is an empty blob
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )
-async def put_blob(bucket: str, key: str, request: Request) -> Response:
+async def put_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     condition = request.headers.get("if-none-match")
     if condition is not None and condition.strip() != "*":
         raise BadRequest("only 'If-None-Match: *' (do not overwrite) is supported on PUT", field="If-None-Match")
@@ -73,7 +82,7 @@ async def put_blob(bucket: str, key: str, request: Request) -> Response:
         },
     },
 )
-async def get_blob(bucket: str, key: str, request: Request) -> Response:
+async def get_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     read = await _store(request).get(bucket, key, request.headers.get("range"))
     headers = _headers(read.info)
     headers["Content-Length"] = str(read.length)
@@ -93,7 +102,7 @@ async def get_blob(bucket: str, key: str, request: Request) -> Response:
     response_class=Response,
     dependencies=[require("read")],
 )
-async def head_blob(bucket: str, key: str, request: Request) -> Response:
+async def head_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     info = await _store(request).head(bucket, key)
     headers = _headers(info)
     headers["Content-Length"] = str(info.size)
@@ -107,7 +116,7 @@ async def head_blob(bucket: str, key: str, request: Request) -> Response:
     response_class=Response,
     dependencies=[require("write")],
 )
-async def delete_blob(bucket: str, key: str, request: Request) -> Response:
+async def delete_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     async def work(_token: str | None) -> Answer:
         await _store(request).delete(bucket, key)
         return 204, None, {}
@@ -117,7 +126,7 @@ async def delete_blob(bucket: str, key: str, request: Request) -> Response:
 
 @router.get("/{bucket}", summary="List blobs (paged, by key order)", dependencies=[require("read")])
 async def list_blobs(
-    bucket: str,
+    bucket: Bucket,
     request: Request,
     paging: Annotated[PageQuery, Depends()],
     prefix: Annotated[str, Query(description="Only keys starting with this.")] = "",

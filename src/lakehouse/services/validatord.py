@@ -25,9 +25,11 @@ from lakehouse.validation import (
     Valid,
     ValidateRequest,
 )
+from lakehouse.validation.model import NAME_PATTERN
 from lakehouse.validation.registry import MAX_VERSION
 
 router = APIRouter(tags=["validation"])
+SchemaName = Annotated[str, Path(description="The schema's name.", json_schema_extra={"pattern": NAME_PATTERN})]
 
 
 def _lakehouse(request: Request) -> Lakehouse:
@@ -73,13 +75,13 @@ async def list_schemas(request: Request, paging: Annotated[PageQuery, Depends()]
 
 
 @router.get("/v1/schemas/{name}", summary="The newest live version of a schema", dependencies=[require("read")])
-async def get_schema(name: str, request: Request) -> SchemaVersion:
+async def get_schema(name: SchemaName, request: Request) -> SchemaVersion:
     registry = _lakehouse(request).schemas
     return await run_in_threadpool(registry.get, name)
 
 
 @router.get("/v1/schemas/{name}/versions", summary="Every version of a schema", dependencies=[require("read")])
-async def list_versions(name: str, request: Request) -> SchemaVersions:
+async def list_versions(name: SchemaName, request: Request) -> SchemaVersions:
     registry = _lakehouse(request).schemas
     return SchemaVersions(items=await run_in_threadpool(registry.versions, name))
 
@@ -88,7 +90,7 @@ Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
 @router.get("/v1/schemas/{name}/versions/{version}", summary="One version of a schema", dependencies=[require("read")])
-async def get_version(name: str, request: Request, version: Version) -> SchemaVersion:
+async def get_version(name: SchemaName, request: Request, version: Version) -> SchemaVersion:
     registry = _lakehouse(request).schemas
     return await run_in_threadpool(registry.get, name, version)
 
@@ -99,7 +101,7 @@ async def get_version(name: str, request: Request, version: Version) -> SchemaVe
     dependencies=[require("write")],
     response_model=SchemaVersion,
 )
-async def retire_version(name: str, request: Request, version: Version) -> Response:
+async def retire_version(name: SchemaName, request: Request, version: Version) -> Response:
     registry = _lakehouse(request).schemas
 
     async def work(_token: str | None) -> Answer:

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -17,7 +17,7 @@ from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import COLLECTION_NAMESPACE, check_namespace, reaches, require
 from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
-from lakehouse.tables.names import collection_namespace
+from lakehouse.tables.names import IDENTIFIER_PATTERN, collection_namespace
 from lakehouse.vectors import (
     Collection,
     CollectionInfo,
@@ -37,6 +37,7 @@ from lakehouse.vectors import (
 )
 
 router = APIRouter(prefix="/v1/collections", tags=["vectors"])
+CollectionName = Annotated[str, Path(description="The collection.", json_schema_extra={"pattern": IDENTIFIER_PATTERN})]
 ARROW = "application/vnd.apache.arrow.stream"
 INLINE_MAX_K = 100  # an unfiltered search for at most this many, on a current state, is answered on the event loop
 
@@ -86,14 +87,14 @@ async def list_collections(request: Request, paging: Annotated[PageQuery, Depend
 @router.get(
     "/{name}", summary="A collection: count, index state, memory", dependencies=[require("read"), COLLECTION_NAMESPACE]
 )
-async def get_collection(name: str, request: Request) -> CollectionInfo:
+async def get_collection(name: CollectionName, request: Request) -> CollectionInfo:
     return await run_in_threadpool(_lakehouse(request).vectors.describe, name)
 
 
 @router.delete(
     "/{name}", summary="Delete a collection and its points", dependencies=[require("write"), COLLECTION_NAMESPACE]
 )
-async def delete_collection(name: str, request: Request) -> DeletedCollection:
+async def delete_collection(name: CollectionName, request: Request) -> DeletedCollection:
     deleted = await run_in_threadpool(_lakehouse(request).vectors.delete, name)
     return DeletedCollection(deleted=deleted)
 
@@ -112,7 +113,7 @@ async def delete_collection(name: str, request: Request) -> DeletedCollection:
         }
     },
 )
-async def upsert(name: str, request: Request) -> Upserted:
+async def upsert(name: CollectionName, request: Request) -> Upserted:
     vectors = _lakehouse(request).vectors
     media = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
     if media == ARROW:
@@ -140,7 +141,7 @@ def _read_arrow(body: bytes) -> Any:
 
 
 @router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read"), COLLECTION_NAMESPACE])
-async def get_point(name: str, point_id: str, request: Request) -> StoredPoint:
+async def get_point(name: CollectionName, point_id: str, request: Request) -> StoredPoint:
     point = await run_in_threadpool(_lakehouse(request).vectors.get_point, name, point_id)
     return StoredPoint.model_construct(**_fields(point, ["metadata", "text", "vector"]))
 
@@ -150,7 +151,7 @@ async def get_point(name: str, point_id: str, request: Request) -> StoredPoint:
     summary="Delete points by id or by filter (one commit)",
     dependencies=[require("write"), COLLECTION_NAMESPACE],
 )
-async def delete_points(name: str, body: DeletePoints, request: Request) -> DeletedPoints:
+async def delete_points(name: CollectionName, body: DeletePoints, request: Request) -> DeletedPoints:
     vectors = _lakehouse(request).vectors
     return await run_in_threadpool(lambda: vectors.delete_points(name, ids=body.ids, filter=body.filter))
 
@@ -160,7 +161,7 @@ async def delete_points(name: str, body: DeletePoints, request: Request) -> Dele
     summary="Nearest points, filtered by metadata",
     dependencies=[require("read"), COLLECTION_NAMESPACE],
 )
-async def search(name: str, body: VectorSearch, request: Request) -> VectorResults | VectorBatches:
+async def search(name: CollectionName, body: VectorSearch, request: Request) -> VectorResults | VectorBatches:
     vectors = _lakehouse(request).vectors
 
     def one(query: VectorQuery) -> VectorResults:

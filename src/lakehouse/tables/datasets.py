@@ -295,7 +295,7 @@ class Datasets:
     ) -> Dataset:
         """Rename (within its namespace) and/or set the description, in one commit."""
         namespace, name = split_name(name, namespace)
-        target = validate_identifier(new_name, "new_name") if new_name else name
+        target = validate_identifier(new_name, "new_name") if new_name is not None else name
         with self.lake.cursor() as cur, self.lake.write(cur):
             if not self._exists(cur, namespace, name):
                 if self.pending(cur, namespace, name) is None:

@@ -8,11 +8,12 @@ client and the CLI share them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
-from lakehouse.wire import Answer, Time, WireModel, omitted
+from lakehouse.tables.names import DATASET_PATTERN, IDENTIFIER_PATTERN
+from lakehouse.wire import Answer, Time, WireModel, documented, omitted
 
 READY: Final = "ready"
 AWAITING_FIRST_INGEST: Final = "awaiting_first_ingest"
@@ -75,7 +76,7 @@ class Dropped(Answer):
 
 
 class ColumnSpec(WireModel):
-    name: str = Field(description="Lowercase identifier.", examples=["id"])
+    name: Annotated[str, documented(IDENTIFIER_PATTERN)] = Field(description="Lowercase identifier.", examples=["id"])
     type: str = Field(description="BIGINT, VARCHAR, DOUBLE, DECIMAL(p,s), TIMESTAMP, VARCHAR[], ... (docs/api.md).")
     nullable: bool = True
 
@@ -92,8 +93,10 @@ class CreateDataset(WireModel):
         }
     )
 
-    name: str = Field(description="`name` or `namespace.name`, lowercase identifiers.")
-    namespace: str | None = Field(None, description="Defaults to `main`.")
+    name: Annotated[str, documented(DATASET_PATTERN)] = Field(
+        description="`name` or `namespace.name`, lowercase identifiers."
+    )
+    namespace: Annotated[str, documented(IDENTIFIER_PATTERN)] | None = Field(None, description="Defaults to `main`.")
     columns: list[ColumnSpec] | None = Field(
         None, min_length=1, description="The dataset's columns, in order. Leave out to let the first ingest infer them."
     )
@@ -103,7 +106,9 @@ class CreateDataset(WireModel):
 class PatchDataset(WireModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"description": "Customers of the CRM"}]})
 
-    name: str | None = Field(None, description="New name, in the same namespace.")
+    name: Annotated[str, documented(IDENTIFIER_PATTERN)] | None = Field(
+        None, description="New name, in the same namespace."
+    )
     description: str | None = Field(None, max_length=4000)
 
 

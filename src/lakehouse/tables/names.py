@@ -6,7 +6,10 @@ import re
 
 from lakehouse.errors import ErrorItem, InvalidColumnType, InvalidName
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+#: a dataset's name: ``name`` or ``namespace.name``
+DATASET_PATTERN = r"^(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$"
+_IDENT = re.compile(IDENTIFIER_PATTERN)
 # Names DuckDB or the lake keep for themselves (``_lakehouse`` holds the lake's own bookkeeping tables).
 SYSTEM_NAMESPACE = "_lakehouse"
 VECTORS_NAMESPACE = "vectors"  # one table per vector collection, written by lakehouse.vectors only

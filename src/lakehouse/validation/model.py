@@ -9,13 +9,16 @@ Requests: ``RegisterSchema``, ``ValidateRequest``. Answers: ``SchemaVersion`` (o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
-from lakehouse.wire import Answer, WireModel
+from lakehouse.tables.names import DATASET_PATTERN
+from lakehouse.wire import Answer, WireModel, documented
 
 SchemaDocument = dict[str, JsonValue] | bool
+#: a schema's name (else 400 ``invalid_name``)
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$"
 
 
 class SchemaVersion(Answer):
@@ -90,11 +93,13 @@ class RegisterSchema(WireModel):
         }
     )
 
-    name: str = Field(description="Letters, digits, '_', '.', '-'; starts with a letter; at most 128.")
+    name: Annotated[str, documented(NAME_PATTERN)] = Field(
+        description="Letters, digits, '_', '.', '-'; starts with a letter; at most 128."
+    )
     schema_: SchemaDocument | None = Field(
         None, alias="schema", description="The JSON Schema (2020-12; 2019-09 and draft-07 by `$schema`)."
     )
-    from_dataset: str | None = Field(
+    from_dataset: Annotated[str, documented(DATASET_PATTERN)] | None = Field(
         None,
         description="Or: register the JSON Schema of this dataset's columns (GET /v1/datasets/{name}/schema.json).",
     )

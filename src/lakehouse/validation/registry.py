@@ -21,9 +21,9 @@ from lakehouse.opsdb.engine import read_transaction, write_transaction
 from lakehouse.opsdb.schema import schema_versions as table
 from lakehouse.validation.compat import breaking_changes
 from lakehouse.validation.compiler import SchemaCache
-from lakehouse.validation.model import SchemaSummary, SchemaVersion
+from lakehouse.validation.model import NAME_PATTERN, SchemaSummary, SchemaVersion
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(NAME_PATTERN)
 
 
 def validate_name(name: str, field_name: str = "name") -> str:

@@ -9,11 +9,12 @@ collection (dimension, finite numbers, ids) stay in ``vectors.points``, which re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
-from lakehouse.wire import Answer, WireModel, omitted
+from lakehouse.tables.names import IDENTIFIER_PATTERN
+from lakehouse.wire import Answer, WireModel, documented, omitted
 
 METRICS = ("cosine", "dot", "l2")
 MAX_DIM = 65536
@@ -83,7 +84,9 @@ class VectorBatches(Answer):
 class CreateCollection(WireModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "docs", "dim": 384, "metric": "cosine"}]})
 
-    name: str = Field(description="A lowercase identifier (a-z, 0-9, _), unique.")
+    name: Annotated[str, documented(IDENTIFIER_PATTERN)] = Field(
+        description="A lowercase identifier (a-z, 0-9, _), unique."
+    )
     dim: int = Field(ge=1, le=MAX_DIM, description="The vectors' dimension.")
     metric: Metric = Field("cosine", description="cosine, dot or l2.")
     embedder: str | None = Field(None, description="The model that embeds texts (GET /v1/embed/models); default.")
