@@ -128,16 +128,13 @@ class Lakehouse:
         called with the percent of the input read; ``commit_tag`` (an idempotency token) is kept in the commit, so a
         retry finds what the first attempt wrote (``Ingestor.find_commit``). The one entry point: the route and the
         CLI call it too; ``result.summary()`` is the route's answer."""
-        ingestor = Ingestor(self.lake)
         screen = self.row_screen(schema, on_error) if schema is not None else None
-        if isinstance(data, Path):
-            format = format or format_of_file(data)
-            if format is None:
-                raise ValueError(f"cannot tell the format of {data.name} by its suffix: give format=")
-            return ingestor.ingest_file(
+
+        def write(path: Path, fmt: Format) -> IngestResult:
+            return Ingestor(self.lake).ingest_file(
                 dataset,
-                data,
-                format,
+                path,
+                fmt,
                 mode=mode,
                 key=key,
                 create=create,
@@ -145,6 +142,12 @@ class Lakehouse:
                 progress=progress,
                 commit_tag=commit_tag,
             )
+
+        if isinstance(data, Path):
+            format = format or format_of_file(data)
+            if format is None:
+                raise ValueError(f"cannot tell the format of {data.name} by its suffix: give format=")
+            return write(data, format)
         spool = new_file(spool_dir(self.settings), ".body")
         try:
             with spool.open("xb") as handle:
@@ -160,17 +163,7 @@ class Lakehouse:
                 else:
                     for chunk in data:
                         handle.write(chunk)
-            return ingestor.ingest_file(
-                dataset,
-                spool,
-                format,
-                mode=mode,
-                key=key,
-                create=create,
-                screen=screen,
-                progress=progress,
-                commit_tag=commit_tag,
-            )
+            return write(spool, format)
         finally:
             spool.unlink(missing_ok=True)
 

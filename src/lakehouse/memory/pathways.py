@@ -25,7 +25,6 @@ from lakehouse.errors import (
 )
 from lakehouse.memory.model import (
     Actor,
-    AddMemory,
     Content,
     Memory,
     Metadata,
@@ -196,19 +195,7 @@ class Pathways:
             "outcome": request.outcome,
             "score": request.score if request.outcome is not None else None,
         }
-        added = self._store.add(
-            AddMemory.model_construct(
-                scope=request.scope,
-                kind="pathway",
-                content=request.summary,
-                data=data,
-                metadata=request.metadata,
-                tags=request.tags,
-                valid_from=None,
-                valid_until=None,
-                actor=request.actor,
-            )
-        )
+        added = self._store.add_made(request.scope, "pathway", request.summary, data, request)
         return view(added)
 
     def get(self, pathway_id: str, scope: Scope) -> Pathway:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, JsonValue
 
 from lakehouse.errors import ErrorItem, MemoryNotFound, RequestValidationFailed
-from lakehouse.memory.model import Actor, AddMemory, Content, Memory, Metadata, Scope, Tags
+from lakehouse.memory.model import Actor, Content, Memory, Metadata, Scope, Tags
 from lakehouse.memory.pathways import view
 from lakehouse.memory.ranking import bm25, cosine
 from lakehouse.memory.store import MemoryStore
@@ -167,19 +167,7 @@ class Playbooks:
             "sources": [read.id for read in chosen],
             "uses": {"success": 0, "failure": 0},
         }
-        added = self._store.add(
-            AddMemory.model_construct(
-                scope=where,
-                kind="playbook",
-                content=f"{request.name}: {request.trigger}",
-                data=data,  # type: ignore[arg-type]  # JSON made here
-                metadata=request.metadata,
-                tags=request.tags,
-                valid_from=None,
-                valid_until=None,
-                actor=request.actor,
-            )
-        )
+        added = self._store.add_made(where, "playbook", f"{request.name}: {request.trigger}", data, request)
         return playbook_view(added)
 
     def get(self, playbook_id: str, scope: Scope) -> Playbook:

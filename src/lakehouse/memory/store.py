@@ -14,10 +14,11 @@ import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import sqlalchemy as sa
+from pydantic import JsonValue
 
 from lakehouse.config import MemorySettings
 from lakehouse.embed import Embeddings
@@ -42,6 +43,7 @@ from lakehouse.memory.model import (
     ForgetMemory,
     Forgotten,
     History,
+    Kind,
     Lineage,
     Memory,
     MemorySearch,
@@ -57,6 +59,17 @@ from lakehouse.memory.search import search_memories
 from lakehouse.memory.warmer import Warmer
 from lakehouse.opsdb.engine import write_transaction
 from lakehouse.opsdb.schema import embedding_cache, memories, memory_events, memory_revisions
+
+
+class HasTagsAndMetadata(Protocol):
+    """What ``add_made`` takes from a pathway's or playbook's request."""
+
+    @property
+    def metadata(self) -> dict[str, JsonValue] | None: ...
+    @property
+    def tags(self) -> list[str] | None: ...
+    @property
+    def actor(self) -> str | None: ...
 
 
 class MemoryStore:
@@ -231,6 +244,30 @@ class MemoryStore:
                 raise
             return _added(existing, deduplicated=True)
         return _added(memory, deduplicated=False)
+
+    def add_made(
+        self,
+        scope: Scope,
+        kind: Kind,
+        content: str,
+        data: dict[str, Any],
+        request: HasTagsAndMetadata,
+    ) -> AddedMemory:
+        """ADD a memory whose data the library made (a pathway's run, a playbook): the rest (tags, metadata,
+        actor) from ``request``, already checked."""
+        return self.add(
+            AddMemory.model_construct(
+                scope=scope,
+                kind=kind,
+                content=content,
+                data=data,  # JSON the library built
+                metadata=request.metadata,
+                tags=request.tags,
+                valid_from=None,
+                valid_until=None,
+                actor=request.actor,
+            )
+        )
 
     def update(self, memory_id: str, request: ChangeMemory) -> Memory:
         """A new revision of an active memory's content, data, metadata, tags or validity; ``expected_version`` must
