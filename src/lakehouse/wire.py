@@ -149,8 +149,11 @@ def _a_time(value: object) -> object:
 
 #: an ISO 8601 time on the wire (a naive one is UTC), an aware UTC datetime in Python
 Time = Annotated[datetime, Strict(False), BeforeValidator(_a_time), AfterValidator(as_utc)]
-#: a string with at least one non-space character (a blank one is ``min_length``; the pattern tells generators)
-NotBlank = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
+#: what the pattern of a text field says: no NUL anywhere (every JSON body, 400 ``nul_character``) and one
+#: character that is not a space (else ``min_length``); the checks themselves are the body rules and ``_not_blank``
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+#: a string with at least one non-space character
+NotBlank = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 
 
 def documented(pattern: str) -> Any:

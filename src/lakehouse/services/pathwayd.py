@@ -50,7 +50,7 @@ from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import BOUND_TENANT, require
 from lakehouse.server.params import PageQuery
 from lakehouse.server.threads import run_in_threadpool
-from lakehouse.wire import WireModel
+from lakehouse.wire import TEXT_PATTERN, WireModel
 
 memories_router = APIRouter(prefix="/v1/memories", tags=["memory"])
 Request_ = TypeVar("Request_", bound=WireModel)
@@ -78,7 +78,7 @@ def _as_key(request: Request, body: Request_) -> Request_:
 
 
 def _part(description: str) -> Any:
-    return Query(description=description, max_length=MAX_SCOPE_PART, json_schema_extra={"pattern": r"\S"})
+    return Query(description=description, max_length=MAX_SCOPE_PART, json_schema_extra={"pattern": TEXT_PATTERN})
 
 
 def _scope_query(
