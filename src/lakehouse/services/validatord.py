@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
@@ -25,7 +25,7 @@ from lakehouse.validation import (
     Valid,
     ValidateRequest,
 )
-from lakehouse.validation.model import NAME_PATTERN
+from lakehouse.validation.model import NAME_PATTERN, SchemaDocument
 from lakehouse.validation.registry import MAX_VERSION
 
 router = APIRouter(tags=["validation"])
@@ -53,7 +53,7 @@ async def register_schema(body: RegisterSchema, request: Request) -> Response:
         check_namespace(request, split_name(body.from_dataset)[0], f"dataset {body.from_dataset!r}")
 
     def register() -> Answer:
-        document: Any = (
+        document: SchemaDocument | dict[str, object] | None = (
             lakehouse.datasets.json_schema(body.from_dataset) if body.from_dataset is not None else body.schema_
         )
         done = lakehouse.schemas.register(body.name, document, description=body.description, force=body.force)

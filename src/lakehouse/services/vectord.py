@@ -47,19 +47,18 @@ def _lakehouse(request: Request) -> Lakehouse:
     return lakehouse
 
 
+def _stored(point: Point, include: Sequence[str]) -> StoredPoint:
+    """The point with what ``include`` names (the rest left out of the answer)."""
+    return StoredPoint.model_construct(
+        id=point.id,
+        metadata=point.metadata if "metadata" in include else None,
+        text=point.text if "text" in include else None,
+        vector=point.vector.tolist() if "vector" in include else None,
+    )
+
+
 def _hit(point: Point, include: Sequence[str], score: float) -> Hit:
-    return Hit.model_construct(**_fields(point, include), score=score)
-
-
-def _fields(point: Point, include: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": point.id}
-    if "metadata" in include:
-        out["metadata"] = point.metadata
-    if "text" in include:
-        out["text"] = point.text
-    if "vector" in include:
-        out["vector"] = point.vector.tolist()
-    return out
+    return Hit.model_construct(**dict(_stored(point, include)), score=score)
 
 
 @router.post("", status_code=201, summary="Create a collection", dependencies=[require("write")])
@@ -143,7 +142,7 @@ def _read_arrow(body: bytes) -> Any:
 @router.get("/{name}/points/{point_id}", summary="One point", dependencies=[require("read"), COLLECTION_NAMESPACE])
 async def get_point(name: CollectionName, point_id: str, request: Request) -> StoredPoint:
     point = await run_in_threadpool(_lakehouse(request).vectors.get_point, name, point_id)
-    return StoredPoint.model_construct(**_fields(point, ["metadata", "text", "vector"]))
+    return _stored(point, ["metadata", "text", "vector"])
 
 
 @router.post(
