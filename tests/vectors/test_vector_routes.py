@@ -110,3 +110,11 @@ def test_arrow_upsert(client: AppClient) -> None:
     assert_problem(client.post("/v1/collections/docs/upsert", content=b"not arrow", headers=headers), 400)
     assert_problem(client.post("/v1/collections/docs/upsert", content=b"x", headers={"content-type": "text/csv"}), 415)
     assert client.get("/v1/collections/docs").json()["index"]["snapshot_id"] == snapshot  # nothing was written
+
+
+def test_an_empty_batch_is_refused_and_names_are_checked(client: AppClient) -> None:
+    """A batch of no queries once answered 200 for any collection name, existing or not, without looking."""
+    body = assert_problem(client.post("/v1/collections/0/search", json={"queries": []}), 422, "min_items")
+    assert body["errors"][0]["pointer"] == "/queries"
+    assert_problem(client.post("/v1/collections/0/search", json={"queries": [{"vector": [1.0]}]}), 400)
+    assert_problem(client.post("/v1/collections/nope/search", json={"queries": [{"vector": [1.0]}]}), 404)

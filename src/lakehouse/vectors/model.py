@@ -120,4 +120,13 @@ class VectorQuery(WireModel):
 
 
 class VectorSearch(VectorQuery):
-    queries: list[VectorQuery] | None = Field(None, description="A batch: each query answered in turn.")
+    """One query (``vector`` or ``text``), or a batch (``queries``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"vector": [0.1, 0.2], "k": 5}],
+            "anyOf": [{"required": ["vector"]}, {"required": ["text"]}, {"required": ["queries"]}],
+        }
+    )
+
+    queries: list[VectorQuery] | None = Field(None, min_length=1, description="A batch: each query answered in turn.")
