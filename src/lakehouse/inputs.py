@@ -18,6 +18,7 @@ import math
 import re
 from typing import Any
 
+from lakehouse import jsonpointer
 from lakehouse.errors import (
     ErrorItem,
     IntegerOutOfRange,
@@ -29,7 +30,6 @@ from lakehouse.errors import (
     NulCharacter,
     TruncatedInput,
 )
-from lakehouse.jsonpointer import field_to_pointer, pointer
 
 __all__ = [
     "ARROW_EOS",
@@ -43,7 +43,6 @@ __all__ = [
     "check_text",
     "check_value",
     "loads",
-    "pointer_of",
 ]
 
 MAX_DEPTH = 64
@@ -54,21 +53,12 @@ INT_MAX = 2**64 - 1
 _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\d{19,}|[eE][+-]?\d{3,}")
 
 
-def pointer_of(path: tuple[str | int, ...]) -> str:
-    return pointer(path)
-
-
-def _dotted(path: tuple[str | int, ...], field: str) -> str:
-    out = "" if field == "body" else field
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or field
-
-
 def _fail(cls: type[LakehouseError], reason: str, field: str, path: tuple[str | int, ...]) -> LakehouseError:
-    dotted = _dotted(path, field)
-    base = field_to_pointer(field) if field and field != "body" else ""
-    item = ErrorItem(kind=cls.kind, field=dotted, pointer=base + pointer_of(path), reason=reason)
+    """``field`` is where the JSON is (``body``, or a dotted name within it); ``path`` where inside it."""
+    within = field and field != "body"
+    dotted = jsonpointer.dotted([field, *path] if within else list(path)) or field
+    base = jsonpointer.field_to_pointer(field) if within else ""
+    item = ErrorItem(kind=cls.kind, field=dotted, pointer=base + jsonpointer.pointer(path), reason=reason)
     return cls(f"{dotted}: {reason}", errors=[item])
 
 
