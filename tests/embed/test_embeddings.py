@@ -13,7 +13,7 @@ import pytest
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed import HashingEmbedder, LocalEmbedder
-from lakehouse.embed.providers import local_extra_installed
+from lakehouse.embed.local import local_available
 from lakehouse.errors import (
     BatchTooLarge,
     EmbedderFailed,
@@ -128,12 +128,13 @@ def test_openai_without_an_endpoint_says_which_settings_to_set(tmp_path: Path) -
 
 
 @pytest.fixture(scope="module")
-def local_model() -> Iterator[LocalEmbedder]:
-    if not local_extra_installed():
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEmbedder]:
+    if not local_available(Settings().embed):
         pytest.skip("the embed extra is not installed (pip install -e '.[embed]')")
-    embedder = LocalEmbedder(Settings().embed)
+    embedder = LocalEmbedder(Settings().embed, tmp_path_factory.mktemp("graphs"))
     embedder.load()
     yield embedder
+    embedder.close()
 
 
 def test_local_model_embeds_meaning(local_model: LocalEmbedder) -> None:
@@ -151,6 +152,9 @@ def test_local_model_embeds_meaning(local_model: LocalEmbedder) -> None:
 
 
 def test_local_model_path_that_holds_no_model_is_refused(tmp_path: Path) -> None:
-    embedder = LocalEmbedder(Settings.model_validate({"embed": {"model_path": str(tmp_path)}}).embed)
-    with pytest.raises(EmbedderUnavailable, match="holds no sentence-transformers model"):
-        embedder.embed(["alpha"])
+    embedder = LocalEmbedder(Settings.model_validate({"embed": {"model_path": str(tmp_path)}}).embed, tmp_path / "g")
+    try:
+        with pytest.raises(EmbedderUnavailable, match="holds no sentence-transformers model"):
+            embedder.embed(["alpha"])
+    finally:
+        embedder.close()

