@@ -78,6 +78,20 @@ def stdlib_paragraphs() -> list[str]:
     return texts
 
 
+def reference_paragraphs() -> list[str]:
+    """The paragraphs of the language reference topics ``pydoc`` ships (the last part of ``stdlib_paragraphs``), of
+    at least ``MIN_CHARS`` characters, once each, in a stable order: real documentation text in a second."""
+    import pydoc_data.topics
+
+    seen: dict[str, None] = {}
+    for _, topic in sorted(pydoc_data.topics.topics.items()):
+        for paragraph in topic.split("\n\n"):
+            text = " ".join(paragraph.split())
+            if len(text) >= MIN_CHARS:
+                seen.setdefault(text)
+    return list(seen)
+
+
 def embedded(texts: list[str], batch: int = 64) -> tuple[np.ndarray[Any, np.dtype[np.float32]], float | None]:
     """The texts' embeddings by the local model (all-MiniLM-L6-v2), from the cache when it holds these texts; and
     the texts/s of the embedding when it was done in this call (None from the cache)."""
@@ -86,9 +100,9 @@ def embedded(texts: list[str], batch: int = 64) -> tuple[np.ndarray[Any, np.dtyp
     if path.exists():
         return np.load(path), None
     from lakehouse.config import EmbedSettings
-    from lakehouse.embed.providers import LocalEmbedder
+    from lakehouse.embed.local import LocalEmbedder
 
-    embedder = LocalEmbedder(EmbedSettings(batch_size=batch))
+    embedder = LocalEmbedder(EmbedSettings(batch_size=batch), CACHE / "models")
     embedder.load()
     t0 = time.perf_counter()
     vectors = np.concatenate([embedder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)])

@@ -46,12 +46,12 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from corpus import embedded, stdlib_paragraphs
+from corpus import CACHE, embedded, stdlib_paragraphs
 from memory_facts import labeled_facts
 
 from lakehouse.config import EmbedSettings, MemorySettings, Settings
 from lakehouse.core import Lakehouse
-from lakehouse.embed.providers import LocalEmbedder
+from lakehouse.embed.local import LocalEmbedder
 from lakehouse.memory import AddMemory, ChangeMemory, MemorySearch, MemoryStore, Scope
 from lakehouse.opsdb.schema import embedding_cache
 
@@ -105,7 +105,7 @@ def workload(args: Any) -> Workload:
         questions += [(s, q, f) for f, q in facts]
     vectors = {t: corpus_vectors[i] for i, t in enumerate(texts[:pool])}
     facts_only = [f for s in range(min(LABELED_SCOPES, args.scopes)) for f, _ in labeled_facts(s, FACTS_PER_SCOPE)]
-    embedder = LocalEmbedder(EmbedSettings())
+    embedder = LocalEmbedder(EmbedSettings(), CACHE / "models")
     vectors.update(zip(facts_only, embedder.embed(facts_only), strict=True))
     new_texts = [f"{t} (note {n})" for n, t in enumerate(held_out)]
     return Workload(scopes, contents, vectors, questions, new_texts)
@@ -194,7 +194,7 @@ def run_mem0(work: Workload, tmp: Path) -> dict[str, Any]:
     os.environ.setdefault("OPENAI_API_KEY", "unused")  # the default LLM client is built; infer=False never calls it
     from mem0 import Memory
 
-    model_path = str(LocalEmbedder(EmbedSettings()).model_path())
+    model_path = str(LocalEmbedder(EmbedSettings(), CACHE / "models").model_path())
     memory = Memory.from_config(
         {
             "embedder": {"provider": "huggingface", "config": {"model": model_path}},

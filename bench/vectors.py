@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from _common import hammer, peak_rss_mib, start_server
-from corpus import embedded, stdlib_paragraphs
+from corpus import CACHE, embedded, stdlib_paragraphs
 
 from lakehouse import Client, Lakehouse
 
@@ -313,9 +313,9 @@ def over_http(vectors: Matrix, texts: list[str], work: Path, http_rows: int) -> 
             # from the corpus (none sent twice), then the HTTP batches again: all cached, so their time is what the
             # route adds around the model (parsing, the cache, 64 x 384 numbers as JSON)
             from lakehouse.config import EmbedSettings
-            from lakehouse.embed.providers import LocalEmbedder
+            from lakehouse.embed.local import LocalEmbedder
 
-            local = LocalEmbedder(EmbedSettings(batch_size=64))
+            local = LocalEmbedder(EmbedSettings(batch_size=64), CACHE / "models")
             local.load()
             picks = np.random.default_rng(3).choice(len(texts), 64 * 21, replace=False)
             sample = [texts[i] for i in picks]

@@ -160,3 +160,25 @@ def test_the_model_runs_on_its_own_niced_thread() -> None:
         assert batcher.call(lambda: 42) == 42
     finally:
         batcher.close()
+
+
+def test_a_waiting_bulk_is_never_refused_and_a_query_goes_before_it() -> None:
+    model = Model()
+    batcher = Batcher(model, max_batch=8, max_queue=4, nice=0)
+    pool = ThreadPoolExecutor(4)
+    try:
+        holder = _hold(model, batcher)
+        bulk = pool.submit(batcher.submit, [f"m{i}" for i in range(40)], wait=True)  # more than max_queue
+        while batcher.queued < 40:
+            time.sleep(0.005)
+        query = pool.submit(batcher.submit, ["query"])  # admitted: the bulk does not count against the limit
+        while batcher.queued < 41:
+            time.sleep(0.005)
+        model.gate.set()
+        assert query.result(10).shape == (1, 2) and bulk.result(10).shape == (40, 2)
+        holder.join(10)
+        assert "query" in model.passes[1]  # in the first pass after the held one, not behind five passes of the bulk
+    finally:
+        model.gate.set()
+        pool.shutdown()
+        batcher.close()

@@ -17,6 +17,7 @@ from lakehouse.errors import EmbedderUnavailable
 from lakehouse.vectors.ann import HnswIndex
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from corpus import reference_paragraphs as doc_paragraphs
 from memory_facts import labeled_facts
 
 pytestmark = pytest.mark.skipif(
@@ -34,20 +35,6 @@ def fp32(graphs: Path) -> Iterator[LocalEmbedder]:
     embedder = LocalEmbedder(EmbedSettings(), graphs)
     yield embedder
     embedder.close()
-
-
-def doc_paragraphs() -> list[str]:
-    """The paragraphs of the language reference topics the standard library ships (``pydoc_data``), of 40
-    characters or more, once each, in a stable order (the reference part of bench/corpus.py's stdlib-docs set)."""
-    import pydoc_data.topics
-
-    seen: dict[str, None] = {}
-    for _, topic in sorted(pydoc_data.topics.topics.items()):
-        for paragraph in topic.split("\n\n"):
-            text = " ".join(paragraph.split())
-            if len(text) >= 40:
-                seen.setdefault(text)
-    return list(seen)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -9,7 +9,9 @@ work first, on one thread of the model's own at a lower CPU priority.
   so an interactive text never waits behind more than one such pass: background work yields between passes.
 - Bounded. At most ``max_queue`` interactive texts wait; past it ``submit`` raises ``Overloaded`` (503 with
   ``Retry-After``) at once, never an unbounded wait; a request of more texts than the limit is still admitted
-  when nothing else waits. Background callers wait for room instead (at most ``max_queue`` texts of theirs queue).
+  when nothing else waits. Background callers wait for room instead (at most ``max_queue`` texts of theirs queue),
+  and so may an interactive caller that asks to (a search embedding the memories it reads that have no vector
+  yet); the smallest interactive jobs are taken first, so a query's one text never waits behind such a bulk.
 - The thread is niced (``nice``, +10 by default: about a tenth of a core's share against a thread that wants the
   CPU). The thread pools a model library starts from it (ONNX Runtime's, torch's) inherit that priority, so
   routes that need no model (``/health``, SQL, validation) are not slowed by it. The model is loaded on it too.
@@ -41,6 +43,7 @@ _log = logging.getLogger("lakehouse.embed")
 class _Job:
     texts: list[str]
     background: bool
+    refusable: bool = True  # counted against max_queue (an interactive caller that did not ask to wait)
     taken: int = 0  # texts handed to a pass so far
     done: int = 0  # texts whose vectors are in
     rows: list[Vectors | None] = field(default_factory=list)
@@ -85,7 +88,8 @@ class Batcher:
         self._on_start = on_start
         self._interactive: deque[_Job] = deque()
         self._background: deque[_Job] = deque()
-        self._queued = 0  # interactive texts not yet taken by a pass
+        self._queued = 0  # interactive texts not yet taken by a pass, of callers that are refused past max_queue
+        self._queued_waiting = 0  # interactive texts of callers that wait instead
         self._queued_background = 0
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._changed = threading.Condition()
@@ -96,15 +100,18 @@ class Batcher:
     @property
     def queued(self) -> int:
         """Interactive texts waiting for a pass."""
-        return self._queued
+        return self._queued + self._queued_waiting
 
-    def submit(self, texts: list[str], *, background: bool = False) -> Vectors:
-        """The vectors of ``texts`` (float32 rows, in order), computed on the model's thread with others' texts."""
+    def submit(self, texts: list[str], *, background: bool = False, wait: bool = False) -> Vectors:
+        """The vectors of ``texts`` (float32 rows, in order), computed on the model's thread with others' texts.
+        ``background``: after every interactive text, in small passes. ``wait``: an interactive caller that is
+        never refused (a search's own missing vectors): it is not counted against ``max_queue``, and smaller jobs
+        go before it."""
         if not texts:
             raise ValueError("no texts")
         if threading.current_thread() is self._thread:  # a nested call from the model's own thread
             return self._forward(texts)
-        job = _Job(list(texts), background)
+        job = _Job(list(texts), background, refusable=not (background or wait))
         with self._changed:
             if self._closed:
                 raise RuntimeError("the embedder is closed")
@@ -118,6 +125,9 @@ class Batcher:
                 )
                 self._background.append(job)
                 self._queued_background += len(texts)
+            elif not job.refusable:
+                self._interactive.append(job)
+                self._queued_waiting += len(texts)
             else:
                 if self._queued and self._queued + len(texts) > self.max_queue:
                     self.stats.refused += 1
@@ -158,15 +168,12 @@ class Batcher:
 
     def _take(self) -> tuple[list[tuple[_Job, int, int]], bool]:
         """The next pass: (job, start, end) slices, and whether it is background work. Called with the lock held."""
-        if self._interactive:
-            queue, budget_texts, budget_chars, background = self._interactive, self.max_batch, None, False
+        budget_texts = self.max_batch
+        if self._interactive:  # the smallest jobs first: a query's one text never waits behind a bulk of them
+            queue = deque(sorted(self._interactive, key=lambda job: len(job.texts) - job.taken))
+            budget_chars, background = None, False
         else:
-            queue, budget_texts, budget_chars, background = (
-                self._background,
-                self.max_batch,
-                self.background_chars,
-                True,
-            )
+            queue, budget_chars, background = self._background, self.background_chars, True
         slices: list[tuple[_Job, int, int]] = []
         count = chars = 0
         while queue and count < budget_texts:
@@ -182,14 +189,18 @@ class Batcher:
             if end > start:
                 slices.append((job, start, end))
                 job.taken = end
+                if job.background:
+                    self._queued_background -= end - start
+                elif job.refusable:
+                    self._queued -= end - start
+                else:
+                    self._queued_waiting -= end - start
             if job.taken == len(job.texts):
                 queue.popleft()
+                if not background:
+                    self._interactive.remove(job)
             if end < len(job.texts) or (budget_chars is not None and chars >= budget_chars):
                 break
-        if background:
-            self._queued_background -= count
-        else:
-            self._queued -= count
         return slices, background
 
     def _run(self) -> None:
@@ -197,28 +208,43 @@ class Batcher:
             with contextlib.suppress(OSError, AttributeError):  # lowering one's own priority needs no privilege
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
         while True:
-            with self._changed:
-                self._changed.wait_for(
-                    lambda: self._closed or bool(self._calls or self._interactive or self._background)
-                )
-                if self._calls:
-                    fn, done = self._calls.popleft()
-                else:
-                    fn = None
-                    if self._closed and not (self._interactive or self._background):
-                        return
-                    if self.max_wait and self._interactive and self._queued < self.max_batch:
-                        self._changed.wait_for(lambda: self._queued >= self.max_batch, self.max_wait)
-                    slices, background = self._take()
-                    self._changed.notify_all()  # room for background callers
-            if fn is not None:
-                if done.set_running_or_notify_cancel():
-                    try:
-                        done.set_result(fn())
-                    except BaseException as exc:
-                        done.set_exception(exc)
-                continue
-            self._pass(slices, background)
+            try:
+                if not self._step():
+                    return
+            except Exception as exc:  # a bug here must not leave callers waiting forever: they get the error
+                _log.exception("the embedding batcher failed")
+                with self._changed:
+                    for job in (*self._interactive, *self._background):
+                        job.error = exc
+                        job.finished.set()
+                    self._interactive.clear()
+                    self._background.clear()
+                    self._queued = self._queued_waiting = self._queued_background = 0
+                    self._changed.notify_all()
+
+    def _step(self) -> bool:
+        """Run one call or one pass; False when closed with nothing left."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or bool(self._calls or self._interactive or self._background))
+            if self._calls:
+                fn, done = self._calls.popleft()
+            else:
+                fn = None
+                if self._closed and not (self._interactive or self._background):
+                    return False
+                if self.max_wait and self._interactive and self._queued < self.max_batch:
+                    self._changed.wait_for(lambda: self._queued >= self.max_batch, self.max_wait)
+                slices, background = self._take()
+                self._changed.notify_all()  # room for background callers
+        if fn is not None:
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(fn())
+                except BaseException as exc:
+                    done.set_exception(exc)
+            return True
+        self._pass(slices, background)
+        return True
 
     def _pass(self, slices: list[tuple[_Job, int, int]], background: bool) -> None:
         texts = [text for job, start, end in slices for text in job.texts[start:end]]

@@ -204,11 +204,13 @@ class Embeddings:
         if problems:
             raise InvalidText(f"{len(problems)} text(s) cannot be embedded", errors=problems)
 
-    def embed(self, texts: list[str], model: str | None = None, *, wait: bool = False) -> EmbedResult:
+    def embed(
+        self, texts: list[str], model: str | None = None, *, wait: bool = False, background: bool = False
+    ) -> EmbedResult:
         """Vectors for ``texts`` (in order) from ``model`` (default: the configured provider). Texts not in the cache
         queue for the model (``embed.max_queue``): past the limit a caller on a request's path gets 503 ``overloaded``
-        with ``Retry-After`` at once; a background caller (``wait``) waits its turn, and the local model runs its
-        texts after every interactive one."""
+        with ``Retry-After`` at once, unless it asks to ``wait`` for room; ``background`` work waits too, and the
+        local model runs its texts after every interactive one."""
         self.check(texts)
         embedder = self.embedder(model)
         keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
@@ -221,10 +223,10 @@ class Embeddings:
                 missing.setdefault(key, text)
         if missing:
             if isinstance(embedder, LocalEmbedder):
-                fresh = embedder.embed(list(missing.values()), background=wait)
+                fresh = embedder.embed(list(missing.values()), background=background, wait=wait)
             else:
-                with self._gate.admit(len(missing), wait=wait):
-                    fresh = embedder.embed(list(missing.values()), background=wait)
+                with self._gate.admit(len(missing), wait=wait or background):
+                    fresh = embedder.embed(list(missing.values()), background=background)
             computed = dict(zip(missing, fresh, strict=True))
             if self.settings.embed.cache:
                 self._store(embedder.name, computed)

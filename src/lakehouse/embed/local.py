@@ -308,8 +308,8 @@ class LocalEmbedder:
         assert self._encoder is not None
         return self._encoder.encode(texts)
 
-    def embed(self, texts: list[str], *, background: bool = False) -> Vectors:
-        return self._batcher.submit(texts, background=background)
+    def embed(self, texts: list[str], *, background: bool = False, wait: bool = False) -> Vectors:
+        return self._batcher.submit(texts, background=background, wait=wait)
 
     def close(self) -> None:
         self._batcher.close()

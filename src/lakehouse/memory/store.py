@@ -84,23 +84,24 @@ class MemoryStore:
         self.settings = settings or MemorySettings()
         # what search reads for the present (memory.index), and what embeds new content after a write returns
         self.index = SearchIndex(opsdb, self._embed_waiting, capacity=self.settings.index_scopes)
-        self._warmer = Warmer(self._embed_waiting)
+        self._warmer = Warmer(self._embed_background)
         # called after each FORGET commits, to purge copies held elsewhere in the process (the SQL engines' tables)
         self.forgotten_listeners: list[Callable[[], None]] = []
 
     # -- embeddings (derived: kept in the embedding cache, keyed by the text) -------------------------------------
 
-    def embed(self, texts: list[str], *, wait: bool = False) -> np.ndarray[Any, Any] | None:
+    def embed(self, texts: list[str], *, wait: bool = False, background: bool = False) -> np.ndarray[Any, Any] | None:
         """The embeddings of ``texts`` by the default model (from its cache when there), or None when no embedder
-        can be had (keyword search still answers). ``wait``: queue for the model however long (background work);
-        otherwise a full queue is 503 ``overloaded``."""
+        can be had (keyword search still answers). ``wait``: queue for the model however long (a search's missing
+        vectors); ``background``: wait, and after every interactive text (the warmer); otherwise a full queue is
+        503 ``overloaded``."""
         if self._embeddings is None or not texts:
             return None
         limits = self._embeddings.settings.embed
         clipped = [t[: limits.max_text_chars] for t in texts]
         try:
             parts = [
-                self._embeddings.embed(clipped[i : i + limits.max_texts], wait=wait).vectors
+                self._embeddings.embed(clipped[i : i + limits.max_texts], wait=wait, background=background).vectors
                 for i in range(0, len(clipped), limits.max_texts)
             ]
         except (EmbedderUnavailable, EmbedderFailed):
@@ -109,6 +110,9 @@ class MemoryStore:
 
     def _embed_waiting(self, texts: list[str]) -> np.ndarray[Any, Any] | None:
         return self.embed(texts, wait=True)
+
+    def _embed_background(self, texts: list[str]) -> np.ndarray[Any, Any] | None:
+        return self.embed(texts, background=True)
 
     def _warm(self, text: str) -> None:
         """Have a new content embedded into the cache (``memory.embed_on_write``: after the write returns, before it,

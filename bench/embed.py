@@ -1,0 +1,218 @@
+"""Embedding benchmark: the local model (all-MiniLM-L6-v2) on ONNX Runtime, fp32 and int8, side by side with the
+torch path (sentence-transformers), in one run, each through the same batcher and the same library calls.
+
+Texts: short ones are the memory benchmark's facts and questions (bench/memory_facts.py, 10-15 tokens); paragraphs
+are the language reference's paragraphs (bench/corpus.py ``reference_paragraphs``), cut at 600 characters (about
+130 tokens). Every text embedded in a timed loop is new to the model's caller (no cache is in the way).
+
+Measured per backend:
+- load: a new process's first vector, the graph already written (and, for onnx, writing the graph the first time);
+- one short text at a time, texts/s; batches of 64 short texts and of 64 paragraphs, texts/s;
+- memory search (``Lakehouse.memory.search``, k=10) with a new question each time: p50 / p95 over 200 searches in
+  a scope of 200 memories;
+- 16 threads searching at once, each with new questions: searches/s;
+- onnx only: the same searches while the ADD warmer embeds 1,000 paragraphs written just before (interactive
+  before background), p50 / p95.
+
+    .venv/bin/python bench/embed.py [--backends torch,onnx,int8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from corpus import CACHE, reference_paragraphs
+from memory_facts import labeled_facts
+
+from lakehouse.config import EmbedSettings, Settings
+from lakehouse.core import Lakehouse
+from lakehouse.embed.local import LocalEmbedder, backend_installed
+from lakehouse.memory import AddMemory, MemorySearch, Scope
+
+GRAPHS = CACHE / "models"
+BACKENDS = {"torch": {"backend": "torch"}, "onnx": {"backend": "onnx"}, "int8": {"backend": "onnx", "quantize": "int8"}}
+
+
+def cut(text: str, limit: int = 600) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
+
+
+def texts() -> tuple[list[str], list[str], list[str]]:
+    """(short texts, paragraphs, questions) — all distinct."""
+    pairs = [pair for scope in range(60) for pair in labeled_facts(scope, 20)]
+    short = list(dict.fromkeys(text for pair in pairs for text in pair))
+    paragraphs = [cut(p) for p in reference_paragraphs()]
+    questions = [q for _, q in pairs]
+    return short, paragraphs, questions
+
+
+def rate(fn: Callable[[list[str]], Any], batches: list[list[str]]) -> float:
+    start = time.perf_counter()
+    for batch in batches:
+        fn(batch)
+    return sum(len(b) for b in batches) / (time.perf_counter() - start)
+
+
+def p50_p95(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered) * 1e3, ordered[int(0.95 * (len(ordered) - 1))] * 1e3
+
+
+LOAD = """
+import sys, time
+start = time.perf_counter()
+from pathlib import Path
+from lakehouse.config import EmbedSettings
+from lakehouse.embed.local import LocalEmbedder
+embedder = LocalEmbedder(EmbedSettings(**{options}), Path({graphs!r}))
+embedder.embed(["the first text"])
+print(time.perf_counter() - start)
+"""
+
+
+def load_seconds(options: dict[str, str]) -> float:
+    """A new process: import, load, first vector (median of 3)."""
+    code = LOAD.format(options=options, graphs=str(GRAPHS))
+    runs = [float(subprocess.check_output([sys.executable, "-c", code], text=True).split()[-1]) for _ in range(3)]
+    return statistics.median(runs)
+
+
+def export_seconds(quantize: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        from lakehouse.embed.local import bundled_model, cached_graph
+
+        model = bundled_model()
+        assert model is not None
+        start = time.perf_counter()
+        cached_graph(model, Path(tmp), quantize, "bench")
+        return time.perf_counter() - start
+
+
+def searches(lh: Lakehouse, scope: Scope, questions: list[str]) -> list[float]:
+    times = []
+    for question in questions:
+        start = time.perf_counter()
+        lh.memory.search(MemorySearch(scope=scope, query=question, k=10))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def concurrent_rate(lh: Lakehouse, scope: Scope, questions: list[str], threads: int = 16) -> float:
+    chunks = [questions[i::threads] for i in range(threads)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda chunk: searches(lh, scope, chunk), chunks))
+    return len(questions) / (time.perf_counter() - start)
+
+
+def run(name: str, options: dict[str, str], short: list[str], paragraphs: list[str], questions: list[str]) -> dict:
+    out: dict[str, Any] = {}
+    embedder = LocalEmbedder(EmbedSettings(**options), GRAPHS)
+    embedder.embed(short[:64])
+    offset = 64
+    singles = [[t] for t in short[offset : offset + 300]]
+    offset += 300
+    out["single"] = rate(embedder.embed, singles)
+    out["batch_short"] = rate(embedder.embed, [short[offset + i * 64 : offset + (i + 1) * 64] for i in range(8)])
+    out["batch_paragraphs"] = rate(embedder.embed, [paragraphs[i * 64 : (i + 1) * 64] for i in range(4)])
+    embedder.close()
+    out["load"] = load_seconds(options)
+    with tempfile.TemporaryDirectory(prefix="lh-bench-embed-") as tmp:
+        settings = Settings.model_validate(
+            {"data_dir": Path(tmp) / "data", "embed": {**options, "graph_dir": str(GRAPHS)}}
+        )
+        with Lakehouse(settings) as lh:
+            scope = Scope(tenant="bench", user_id="u1")
+            facts = [f for s in range(10) for f, _ in labeled_facts(s, 20)]
+            for text in facts:
+                lh.memory.add(AddMemory(scope=scope, content=text))
+            lh.memory.flush()
+            searches(lh, scope, ["warm up"])
+            out["search"] = p50_p95(searches(lh, scope, [f"{q} ({name} 1)" for q in questions[:200]]))
+            out["concurrent"] = concurrent_rate(lh, scope, [f"{q} ({name} 2)" for q in questions[:640]])
+            if name != "torch":
+                busy = Scope(tenant="bench", user_id="u2")
+                for n, text in enumerate(paragraphs[256:1256]):
+                    lh.memory.add(AddMemory(scope=busy, content=f"{text} ({name} {n})"))
+                start = time.perf_counter()
+                out["search_while_warming"] = p50_p95(searches(lh, scope, [f"{q} ({name} 3)" for q in questions[:100]]))
+                warming_left = not lh.memory.flush(timeout=0)
+                lh.memory.flush()
+                out["warming"] = (time.perf_counter() - start, warming_left)
+    print(f"{name}: done", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backends", default="torch,onnx,int8")
+    args = parser.parse_args()
+    names = [n for n in args.backends.split(",") if n != "torch" or backend_installed("torch")]
+    short, paragraphs, questions = texts()
+    exports = {"fp32": export_seconds("none"), "int8": export_seconds("int8")}
+    LocalEmbedder(EmbedSettings(quantize="int8"), GRAPHS).embed(["write the cached graphs"])
+    results = {name: run(name, BACKENDS[name], short, paragraphs, questions) for name in names}
+    base = results.get("torch")
+    print(f"\nall-MiniLM-L6-v2 on {names}; short texts {len(short)}, paragraphs cut at 600 characters")
+    print("| measure | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+
+    def ratio(name: str, key: str, higher_is_better: bool = True, index: int | None = None) -> str:
+        value = results[name][key] if index is None else results[name][key][index]
+        if base is None or name == "torch":
+            return ""
+        reference = base[key] if index is None else base[key][index]
+        return f" (**{value / reference if higher_is_better else reference / value:.1f}x**)"
+
+    rows = [
+        ("one short text at a time, texts/s", "single", "{:,.0f}"),
+        ("batches of 64 short texts, texts/s", "batch_short", "{:,.0f}"),
+        ("batches of 64 paragraphs, texts/s", "batch_paragraphs", "{:,.0f}"),
+        ("16 threads searching memory, new questions, searches/s", "concurrent", "{:,.0f}"),
+    ]
+    for title, key, form in rows:
+        print(f"| {title} | " + " | ".join(form.format(results[n][key]) + ratio(n, key) for n in names) + " |")
+    print(
+        "| memory search, new question, p50 / p95 ms | "
+        + " | ".join(
+            f"{results[n]['search'][0]:.1f} / {results[n]['search'][1]:.1f}" + ratio(n, "search", False, 0)
+            for n in names
+        )
+        + " |"
+    )
+    print(
+        "| same, while 1,000 new paragraphs are embedded in the background, p50 / p95 ms | "
+        + " | ".join(
+            f"{results[n]['search_while_warming'][0]:.1f} / {results[n]['search_while_warming'][1]:.1f}"
+            if "search_while_warming" in results[n]
+            else "-"
+            for n in names
+        )
+        + " |"
+    )
+    print(
+        "| load in a new process to the first vector, s | "
+        + " | ".join(f"{results[n]['load']:.2f}" for n in names)
+        + " |"
+    )
+    print(f"\nwriting the graph the first time: fp32 {exports['fp32']:.1f} s, int8 {exports['int8']:.1f} s")
+    for n in names:
+        if "warming" in results[n]:
+            seconds, left = results[n]["warming"]
+            print(
+                f"{n}: background warming {'still running' if left else 'done'} when the searches ended; all "
+                f"1,000 embedded {seconds:.1f} s after the searches began"
+            )
+
+
+if __name__ == "__main__":
+    main()
