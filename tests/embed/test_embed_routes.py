@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
-from lakehouse.embed import HashingEmbedder
+from lakehouse.embed import HashingEmbedder, LocalEmbedder
 from tests.asgi import AppClient
 from tests.embed.conftest import FakeEndpoint
 from tests.server.test_error_shape import assert_problem
@@ -43,3 +47,34 @@ def test_embed_refusals(make_client: Callable[..., AppClient], openai_endpoint: 
     failing = make_client(embed={"provider": "openai", "openai": {"base_url": openai_endpoint.url, "model": "m"}})
     openai_endpoint.fail_with = 500
     assert_problem(failing.post("/v1/embed", json={"texts": ["a"]}), 502, "embedder_failed")
+
+
+def test_a_full_model_queue_is_503_overloaded_with_retry_after(
+    make_client: Callable[..., AppClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local model's batcher holds at most embed.max_queue waiting texts: one more request is refused at once
+    (and nothing is cached for it); background work would wait instead."""
+    entered, release = threading.Event(), threading.Event()
+
+    def held(self: LocalEmbedder, texts: list[str]) -> np.ndarray:
+        entered.set()
+        release.wait(10)
+        return np.full((len(texts), 4), 0.5, dtype=np.float32)
+
+    monkeypatch.setattr(LocalEmbedder, "_encode", held)
+    client = make_client(embed={"provider": "local", "max_queue": 1})
+    lakehouse = client.lakehouse
+    assert lakehouse is not None
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(lakehouse.embed, ["in the model"])
+        assert entered.wait(10)
+        waiting = pool.submit(lakehouse.embed, ["queued behind it"])
+        batcher = lakehouse.embeddings.default().batcher  # type: ignore[attr-defined]
+        while batcher.queued < 1:
+            time.sleep(0.005)
+        response = client.post("/v1/embed", json={"texts": ["one too many"]})
+        release.set()
+        assert running.result(10).vectors.shape == (1, 4) and waiting.result(10).vectors.shape == (1, 4)
+    assert_problem(response, 503, "overloaded")
+    assert response.headers["Retry-After"] == "1"
+    assert client.post("/v1/embed", json={"texts": ["one too many"]}).json()["cached"] == 0  # not cached by the 503

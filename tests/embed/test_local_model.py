@@ -123,7 +123,8 @@ def test_int8_is_served_under_its_own_name_and_keeps_fp32_recall(
             figures["fp32"],
             strict=True,
         ):
-            assert abs(ours - base) <= 0.005 + 1e-9, f"{label}: int8 {ours:.3f}, fp32 {base:.3f}"
+            # within 0.005 below fp32 (one question in 200); above it is no reason to refuse int8
+            assert ours >= base - 0.005 - 1e-9, f"{label}: int8 {ours:.3f}, fp32 {base:.3f}"
     finally:
         int8.close()
 

@@ -74,9 +74,8 @@ class Batcher:
         max_batch: int = 64,
         max_wait_ms: float = 0.0,
         max_queue: int = 256,
-        background_chars: int = 8192,
+        background_chars: int = 4096,
         nice: int = 10,
-        on_start: Callable[[], Any] | None = None,
     ) -> None:
         self._forward = forward
         self._name = name
@@ -85,7 +84,6 @@ class Batcher:
         self.max_queue = max_queue
         self.background_chars = background_chars
         self._nice = nice
-        self._on_start = on_start
         self._interactive: deque[_Job] = deque()
         self._background: deque[_Job] = deque()
         self._queued = 0  # interactive texts not yet taken by a pass, of callers that are refused past max_queue
@@ -123,6 +121,8 @@ class Batcher:
                         or self._queued_background + len(texts) <= self.max_queue
                     )
                 )
+                if self._closed:
+                    raise RuntimeError("the embedder is closed")
                 self._background.append(job)
                 self._queued_background += len(texts)
             elif not job.refusable:

@@ -188,6 +188,7 @@ def _build(config: EncoderConfig, w: dict[str, np.ndarray[Any, Any]], helper: An
     additive = g.op("Unsqueeze", [blocked, g.const("axes_1_2", np.array([1, 2], dtype=i64))])
 
     padding = g.op("Cast", ["attention_mask"], to=tensor_proto.INT32)
+    lengths = g.op("ReduceSum", [padding, one], keepdims=0)
     split_heads = g.const("split_heads", np.array([0, 0, heads, head_dim], dtype=i64))
     merge_heads = g.const("merge_heads", np.array([0, 0, hidden], dtype=i64))
     scale = g.const("attention_scale", np.array(1.0 / np.sqrt(head_dim), dtype=f32))
@@ -197,7 +198,17 @@ def _build(config: EncoderConfig, w: dict[str, np.ndarray[Any, Any]], helper: An
 
     for layer in range(config.layers):
         p = f"encoder.layer.{layer}"
-        if FUSED:
+        if FUSED == "attention":
+            a = f"{p}.attention.self"
+            qkv_w = np.concatenate([w[f"{a}.{n}.weight"].T for n in ("query", "key", "value")], axis=1)
+            qkv_b = np.concatenate([w[f"{a}.{n}.bias"] for n in ("query", "key", "value")])
+            context = g.op(
+                "Attention",
+                [x, g.const(f"{a}.qkv.weight", np.ascontiguousarray(qkv_w)), g.const(f"{a}.qkv.bias", qkv_b), lengths],
+                domain="com.microsoft",
+                num_heads=heads,
+            )
+        elif FUSED:
             q = dense(x, f"{p}.attention.self.query")
             k = dense(x, f"{p}.attention.self.key")
             v = dense(x, f"{p}.attention.self.value")

@@ -30,7 +30,7 @@ from lakehouse.config import EmbedSettings
 from lakehouse.embed import bert_onnx
 from lakehouse.embed.batcher import Batcher
 from lakehouse.embed.providers import Vectors
-from lakehouse.errors import EmbedderUnavailable
+from lakehouse.errors import EmbedderFailed, EmbedderUnavailable
 
 if TYPE_CHECKING:
     from onnx import ModelProto
@@ -150,8 +150,9 @@ class _DropAdvice(logging.Filter):
 
 class OnnxEncoder:
     """ONNX Runtime on the cached graph; texts tokenized by the fast tokenizer, truncated to the model's
-    ``max_seq_length``, sorted by length and run in passes of at most ``batch_size`` texts and ``PASS_TOKENS``
-    padded tokens (so one long text does not pad many short ones)."""
+    ``max_seq_length``, sorted by length and run in runs of similar length (the longest at most a quarter or 8
+    tokens longer than the shortest), of at most ``batch_size`` texts and ``PASS_TOKENS`` padded tokens: a padded
+    position costs as much as a token, so one long text does not pad many short ones."""
 
     def __init__(self, model_dir: Path, graph: Path, *, batch_size: int, threads: int) -> None:
         import onnxruntime
@@ -178,9 +179,12 @@ class OnnxEncoder:
         start = 0
         while start < len(order):
             end = start + 1
+            # a run of similar lengths: padding costs as much as tokens, so a much longer text starts a new run
+            longest = max(int(lengths[order[start]] * 1.25), int(lengths[order[start]]) + 8)
             while (
                 end < len(order)
                 and end - start < self._batch_size
+                and lengths[order[end]] <= longest
                 and (end - start + 1) * lengths[order[end]] <= PASS_TOKENS
             ):
                 end += 1
@@ -306,7 +310,10 @@ class LocalEmbedder:
     def _encode(self, texts: list[str]) -> Vectors:
         self._load()
         assert self._encoder is not None
-        return self._encoder.encode(texts)
+        try:
+            return self._encoder.encode(texts)
+        except Exception as exc:  # the runtime's own error (memory, a corrupt graph): a 502 naming it, not a 500
+            raise EmbedderFailed(f"the local model failed on {len(texts)} texts: {type(exc).__name__}") from exc
 
     def embed(self, texts: list[str], *, background: bool = False, wait: bool = False) -> Vectors:
         return self._batcher.submit(texts, background=background, wait=wait)
