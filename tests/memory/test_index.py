@@ -4,7 +4,7 @@ answering what a fresh read of the database would."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,20 @@ from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.opsdb.schema import memory_events
 
 SCOPE = {"tenant": "acme", "user_id": "u1"}
+
+
+@pytest.fixture
+def embeddings(engine: sa.Engine) -> Iterator[Callable[[Settings], Embeddings]]:
+    """Embeddings over the test's engine, closed (their cache writes done) before the engine goes."""
+    opened: list[Embeddings] = []
+
+    def make(settings: Settings) -> Embeddings:
+        opened.append(Embeddings(settings, engine))
+        return opened[-1]
+
+    yield make
+    for made in opened:
+        made.close()
 
 
 @pytest.fixture
@@ -66,10 +80,12 @@ def test_a_search_rereads_only_what_changed_and_sees_other_writers(engine: sa.En
     assert set(scoped.entries) == {m.id for m in writer.list_memories(Scope(**SCOPE))}
 
 
-def test_incremental_catch_up_embeds_only_named_memories(engine: sa.Engine, tmp_path: Path) -> None:
+def test_incremental_catch_up_embeds_only_named_memories(
+    engine: sa.Engine, tmp_path: Path, embeddings: Callable[[Settings], Embeddings]
+) -> None:
     settings = Settings.model_validate({"data_dir": tmp_path / "data", "embed": {"provider": "hashing"}})
-    writer = MemoryStore(engine, Embeddings(settings, engine))
-    reader = MemoryStore(engine, Embeddings(settings, engine))
+    writer = MemoryStore(engine, embeddings(settings))
+    reader = MemoryStore(engine, embeddings(settings))
     for n in range(20):
         writer.add(AddMemory(scope=SCOPE, kind="fact", content=f"note number {n} about the warehouse"))
     reads = _reads(reader.index)
@@ -131,10 +147,10 @@ def test_scopes_are_bounded_and_forget_drops_its_scope(engine: sa.Engine) -> Non
 
 
 def test_memories_indexed_while_the_embedder_was_down_get_vectors_later(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embeddings: Callable[[Settings], Embeddings]
 ) -> None:
     settings = Settings.model_validate({"data_dir": tmp_path / "data", "embed": {"provider": "hashing"}})
-    store = MemoryStore(engine, Embeddings(settings, engine), MemorySettings(embed_on_write="off"))
+    store = MemoryStore(engine, embeddings(settings), MemorySettings(embed_on_write="off"))
     store.add(AddMemory(scope=SCOPE, kind="fact", content="the loading dock closes at six"))
     working = store.index._embed
     store.index._embed = lambda texts: None  # the embedder cannot be had

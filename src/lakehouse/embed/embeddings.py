@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -128,6 +128,67 @@ class _Gate:
                 self._changed.notify_all()
 
 
+class _CacheWriter:
+    """Embeddings on their way into the cache, written by one thread of their own, many rows per transaction, so
+    that no request waits for a write of the cache (a new search's query embedding used to). ``pending`` serves
+    what is not written yet; ``flush`` waits until everything handed over is written (a FORGET flushes before it
+    purges, so no embedding of what it purges is written back after)."""
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], None]) -> None:
+        self._write = write
+        self.pending: dict[tuple[str, str], dict[str, Any]] = {}
+        self._busy = False
+        self._closed = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def put(self, rows: list[dict[str, Any]]) -> None:
+        with self._changed:
+            if self._closed:
+                self._write(rows)
+                return
+            for row in rows:
+                self.pending[(row["model"], row["text_sha256"])] = row
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lakehouse-embed-cache", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+
+    def get(self, model: str, key: str) -> Vectors | None:
+        row = self.pending.get((model, key))
+        return None if row is None else np.frombuffer(row["vector"], dtype="<f4").astype(np.float32)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: not self.pending and not self._busy, timeout)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            thread = self._thread
+            self._changed.notify_all()
+        if thread is not None:
+            thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._closed or bool(self.pending))
+                if not self.pending:
+                    return
+                rows = list(self.pending.values())
+                self._busy = True
+            try:
+                self._write(rows)
+            finally:
+                with self._changed:
+                    for row in rows:
+                        if self.pending.get((row["model"], row["text_sha256"])) is row:
+                            del self.pending[(row["model"], row["text_sha256"])]
+                    self._busy = False
+                    self._changed.notify_all()
+
+
 class Embeddings:
     """Thread-safe; providers are made on first use; texts queue for the local model in its batcher, for another
     provider through one bounded gate."""
@@ -139,6 +200,7 @@ class Embeddings:
         self._lock = threading.Lock()
         self._default: Embedder | None = None
         self._hashing = HashingEmbedder(settings.embed.hashing_dim)
+        self._writer = _CacheWriter(self._write)
 
     def default(self) -> Embedder:
         """The configured provider (made on first use); ``EmbedderUnavailable`` when there is none."""
@@ -235,32 +297,50 @@ class Embeddings:
         cached = sum(1 for key in keys if key not in missing)
         return EmbedResult(model=embedder.name, dim=int(vectors.shape[1]), vectors=vectors, cached=cached)
 
+    _lookup = (
+        sa.select(embedding_cache.c.text_sha256, embedding_cache.c.vector)
+        .where(embedding_cache.c.model == sa.bindparam("model"))
+        .where(embedding_cache.c.text_sha256.in_(sa.bindparam("keys", expanding=True)))
+    )
+
     def _cached(self, model: str, keys: list[str]) -> dict[str, Vectors]:
         found: dict[str, Vectors] = {}
-        unique = sorted(set(keys))
+        unique = []
+        for key in sorted(set(keys)):
+            vector = self._writer.get(model, key)
+            if vector is None:
+                unique.append(key)
+            else:
+                found[key] = vector
+        if not unique:
+            return found
         with self._opsdb.connect() as conn:
             for start in range(0, len(unique), 500):
-                rows = conn.execute(
-                    sa.select(embedding_cache.c.text_sha256, embedding_cache.c.vector).where(
-                        embedding_cache.c.model == model, embedding_cache.c.text_sha256.in_(unique[start : start + 500])
-                    )
-                )
+                rows = conn.execute(self._lookup, {"model": model, "keys": unique[start : start + 500]})
                 for key, blob in rows:
                     found[str(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         return found
 
     def _store(self, model: str, vectors: dict[str, Vectors]) -> None:
         now = datetime.now(UTC)
-        rows = [
-            {
-                "model": model,
-                "text_sha256": key,
-                "dim": int(vector.shape[0]),
-                "vector": np.asarray(vector, dtype="<f4").tobytes(),
-                "created_at": now,
-            }
-            for key, vector in vectors.items()
-        ]
+        self._writer.put(
+            [
+                {
+                    "model": model,
+                    "text_sha256": key,
+                    "dim": int(vector.shape[0]),
+                    "vector": np.asarray(vector, dtype="<f4").tobytes(),
+                    "created_at": now,
+                }
+                for key, vector in vectors.items()
+            ]
+        )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the embeddings computed so far are written into the cache (False when ``timeout`` ran out)."""
+        return self._writer.flush(timeout)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
         dialect = self._opsdb.dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -277,6 +357,7 @@ class Embeddings:
             _log.warning("could not store %d embeddings in the cache", len(rows), exc_info=True)
 
     def close(self) -> None:
+        self._writer.close()
         with self._lock:
             if isinstance(self._default, OpenAIEmbedder | LocalEmbedder):
                 self._default.close()

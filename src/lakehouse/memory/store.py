@@ -121,12 +121,15 @@ class MemoryStore:
             return
         if self.settings.embed_on_write == "inline":
             self.embed([text])
+            self._embeddings.flush()  # in the cache, for every process, before the write returns
         else:
             self._warmer.submit(text)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the contents written so far are embedded into the cache (False when ``timeout`` ran out)."""
-        return self._warmer.flush(timeout)
+        if not self._warmer.flush(timeout):
+            return False
+        return self._embeddings is None or self._embeddings.flush(timeout)
 
     def close(self) -> None:
         self._warmer.close()
@@ -463,7 +466,7 @@ class MemoryStore:
         event remains (id, time, actor, reason)."""
         where = request.scope
         who, why = request.actor or SYSTEM_ACTOR, request.reason
-        self._warmer.flush()  # no embedding of what is purged may be written back after the purge
+        self.flush()  # no embedding of what is purged may be written back after the purge
         with write_transaction(self.db, where.key) as conn:
             head = rows.head(conn, memory_id, where)
             contents = {head.content} | {
