@@ -13,7 +13,10 @@ Measured per backend:
   a scope of 200 memories;
 - 16 threads searching at once, each with new questions: searches/s;
 - onnx only: the same searches while the ADD warmer embeds 1,000 paragraphs written just before (interactive
-  before background), p50 / p95.
+  before background), p50 / p95;
+- memory ADD with the embedding made before it returns (``embed_on_write = "inline"``), 150 new short texts, p50,
+  beside Mem0's ADD (``infer=False``) with the same model through its huggingface embedder (torch), when mem0ai is
+  installed (``pip install -e '.[bench]'``).
 
     .venv/bin/python bench/embed.py [--backends torch,onnx,int8]
 """
@@ -158,6 +161,61 @@ def run(name: str, options: dict[str, str], short: list[str], paragraphs: list[s
     return out
 
 
+def add_inline(options: dict[str, str], texts: list[str]) -> tuple[float, float]:
+    """ADD with the embedding made before it returns (``memory.embed_on_write = "inline"``), new texts: p50 / p95."""
+    with tempfile.TemporaryDirectory(prefix="lh-bench-embed-") as tmp:
+        settings = Settings.model_validate(
+            {
+                "data_dir": Path(tmp) / "data",
+                "embed": {**options, "graph_dir": str(GRAPHS)},
+                "memory": {"embed_on_write": "inline"},
+            }
+        )
+        with Lakehouse(settings) as lh:
+            scope = Scope(tenant="bench", user_id="inline")
+            lh.memory.add(AddMemory(scope=scope, content="load the model"))
+            times = []
+            for text in texts:
+                start = time.perf_counter()
+                lh.memory.add(AddMemory(scope=scope, content=text))
+                times.append(time.perf_counter() - start)
+    return p50_p95(times)
+
+
+def add_mem0(texts: list[str]) -> tuple[float, float] | None:
+    """Mem0's ADD (``infer=False``: the text embedded and stored, no LLM) with the same model through its
+    huggingface embedder (sentence-transformers on torch), local Qdrant: p50 / p95; None without mem0."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("mem0") is None or not backend_installed("torch"):
+        return None
+    os.environ["MEM0_TELEMETRY"] = "False"
+    os.environ.setdefault("OPENAI_API_KEY", "unused")  # the default LLM client is built; infer=False never calls it
+    from mem0 import Memory
+
+    from lakehouse.embed.local import bundled_model
+
+    with tempfile.TemporaryDirectory(prefix="lh-bench-mem0-") as tmp:
+        memory = Memory.from_config(
+            {
+                "embedder": {"provider": "huggingface", "config": {"model": str(bundled_model())}},
+                "vector_store": {
+                    "provider": "qdrant",
+                    "config": {"path": f"{tmp}/qdrant", "embedding_model_dims": 384, "collection_name": "bench"},
+                },
+                "history_db_path": f"{tmp}/history.db",
+            }
+        )
+        memory.add([{"role": "user", "content": "load the model"}], user_id="warm", infer=False)
+        times = []
+        for text in texts:
+            start = time.perf_counter()
+            memory.add([{"role": "user", "content": text}], user_id="inline", infer=False)
+            times.append(time.perf_counter() - start)
+    return p50_p95(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backends", default="torch,onnx,int8")
@@ -167,6 +225,10 @@ def main() -> None:
     exports = {"fp32": export_seconds("none"), "int8": export_seconds("int8")}
     LocalEmbedder(EmbedSettings(quantize="int8"), GRAPHS).embed(["write the cached graphs"])
     results = {name: run(name, BACKENDS[name], short, paragraphs, questions) for name in names}
+    fresh = [f"{text} (ADD {n})" for n, text in enumerate(short[:150])]
+    for name in names:
+        results[name]["add_inline"] = add_inline(BACKENDS[name], fresh)
+    mem0 = add_mem0(fresh)
     base = results.get("torch")
     print(f"\nall-MiniLM-L6-v2 on {names}; short texts {len(short)}, paragraphs cut at 600 characters")
     print("| measure | " + " | ".join(names) + " |")
@@ -215,6 +277,17 @@ def main() -> None:
         + " | ".join(f"{results[n]['load'][1]:.2f}" for n in names)
         + " |"
     )
+    print(
+        "| memory ADD with the embedding inline, p50 / p95 ms | "
+        + " | ".join(
+            f"{results[n]['add_inline'][0]:.1f} / {results[n]['add_inline'][1]:.1f}"
+            + (f" (**{mem0[0] / results[n]['add_inline'][0]:.1f}x** Mem0)" if mem0 else "")
+            for n in names
+        )
+        + " |"
+    )
+    if mem0:
+        print(f"Mem0 ADD (infer=False, same model on torch, local Qdrant): {mem0[0]:.1f} / {mem0[1]:.1f} ms p50 / p95")
     print(f"\nwriting the graph the first time: fp32 {exports['fp32']:.1f} s, int8 {exports['int8']:.1f} s")
     for n in names:
         if "warming" in results[n]:

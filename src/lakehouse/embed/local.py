@@ -126,8 +126,15 @@ def _save(model: ModelProto, path: Path) -> None:
 
 def _quantize(fp32: Path, path: Path) -> None:
     import onnx
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # one of its modules calls logging.basicConfig when imported: the process's logging is not its to set
+    for handler in root.handlers[len(handlers) :]:
+        root.removeHandler(handler)
+    root.setLevel(level)
     advice = _DropAdvice()
     logging.getLogger().addFilter(advice)  # the quantizer's advice on image models, logged on the root logger
     try:  # per output channel, the weights of MatMuls only: the embedding table and the attention stay fp32
