@@ -204,7 +204,7 @@ class EmbedSettings(_Section):
         "the previous pass ran).",
     )
     background_chars: int = Field(
-        4096,
+        2048,
         ge=1,
         description="Most characters in one pass of background work (new memory content): a query's text waits "
         "behind at most one such pass.",

@@ -74,7 +74,7 @@ class Batcher:
         max_batch: int = 64,
         max_wait_ms: float = 0.0,
         max_queue: int = 256,
-        background_chars: int = 4096,
+        background_chars: int = 2048,
         nice: int = 10,
     ) -> None:
         self._forward = forward
