@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -30,6 +31,10 @@ def test_unsafe_request_id_replaced(client: AppClient, given: str) -> None:
 def test_access_log_line(client: AppClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="lakehouse.access"):
         client.get("/v1/blobs/bkt", headers={"X-Request-ID": "log-me", "Authorization": "Bearer lh_topsecretvalue"})
+        # the line is written after the response is sent (its latency includes the send): wait for it
+        deadline = time.monotonic() + 10
+        while not any(r.name == "lakehouse.access" for r in caplog.records) and time.monotonic() < deadline:
+            time.sleep(0.01)
     record = next(r for r in caplog.records if r.name == "lakehouse.access")
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "log-me"

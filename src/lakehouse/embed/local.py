@@ -129,15 +129,12 @@ def _quantize(fp32: Path, path: Path) -> None:
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # one of its modules calls logging.basicConfig when imported: the process's logging is not its to set
-    for handler in root.handlers[len(handlers) :]:
-        root.removeHandler(handler)
-    root.setLevel(level)
     advice = _DropAdvice()
-    logging.getLogger().addFilter(advice)  # the quantizer's advice on image models, logged on the root logger
-    try:  # per output channel, the weights of MatMuls only: the embedding table and the attention stay fp32
+    root.addFilter(advice)  # the quantizer's advice on image models, logged on the root logger
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # per output channel, the weights of MatMuls only: the embedding table and the attention stay fp32
         quantize_dynamic(
             fp32,
             path,
@@ -146,8 +143,11 @@ def _quantize(fp32: Path, path: Path) -> None:
             weight_type=QuantType.QInt8,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # MultiHeadAttention's output
         )
-    finally:
-        logging.getLogger().removeFilter(advice)
+    finally:  # a module it imports calls logging.basicConfig: the process's logging is not its to set
+        root.removeFilter(advice)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
 
 
 class _DropAdvice(logging.Filter):
