@@ -29,7 +29,7 @@ test: $(VENV)/.dev-installed  ## install dev dependencies and run every gate
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check
 
 SOAK_TESTS := tests/e2e tests/memory/test_state_machine.py tests/blobs/test_store_machine.py \
-	tests/tables/test_ingest_routes.py tests/server/test_schemathesis.py
+	tests/tables/test_ingest_routes.py tests/server/test_schemathesis.py tests/embed/test_local_model.py
 
 soak: $(VENV)/.dev-installed  ## the long loops at full length (docs/operations.md): run before resolving issues on those paths
 	LH_SOAK=1 LH_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --durations=15 $(SOAK_TESTS)

@@ -15,6 +15,7 @@ from lakehouse.config import EmbedSettings
 from lakehouse.embed.local import LocalEmbedder, TorchEncoder, backend_installed, bundled_model, cached_graph
 from lakehouse.errors import EmbedderUnavailable
 from lakehouse.vectors.ann import HnswIndex
+from tests.soak import loops
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from corpus import reference_paragraphs as doc_paragraphs
@@ -43,15 +44,17 @@ def _cut(text: str, limit: int) -> str:
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    """2,000 real texts: 150 documentation paragraphs (cut at 400 characters), the 10 longest whole (longer than
-    the model's 256 tokens: truncated), 1,440 sentences of the others, and the memory benchmark's 400 facts
-    and questions: short and paragraph-length, in padded passes of mixed lengths."""
+    """Real texts, short and paragraph-length, in padded passes of mixed lengths: documentation paragraphs (cut at
+    400 characters), the 10 longest whole (longer than the model's 256 tokens: truncated), sentences of the others,
+    and the memory benchmark's 400 facts and questions. 1,000 in ``make test``, 3,000 under ``make soak``."""
+    total = loops(1000, 3000)
     paragraphs = doc_paragraphs()
     longest = sorted(paragraphs, key=len)[-10:]
-    split = (sentence[:200] for p in paragraphs[150:] for sentence in p.split(". ") if len(sentence) > 20)
-    sentences = list(dict.fromkeys(split))[:1440]
+    chosen = [_cut(p, 400) for p in paragraphs[: total // 12]]
+    split = (sentence[:200] for p in paragraphs[total // 12 :] for sentence in p.split(". ") if len(sentence) > 20)
     facts = [text for scope in range(10) for pair in labeled_facts(scope, 20) for text in pair]
-    return [_cut(p, 400) for p in paragraphs[:150]] + longest + sentences + facts
+    sentences = list(dict.fromkeys(split))[: total - len(chosen) - len(longest) - len(facts)]
+    return chosen + longest + sentences + facts
 
 
 def test_the_graph_is_written_once_from_the_packaged_weights_and_read_after(fp32: LocalEmbedder, graphs: Path) -> None:
@@ -76,7 +79,7 @@ def test_fp32_vectors_equal_the_torch_path_on_real_texts(fp32: LocalEmbedder, te
     assert model_dir is not None
     theirs = TorchEncoder(model_dir, batch_size=64, threads=0).encode(texts)
     cosines = np.sum(ours * theirs, axis=1)
-    assert len(texts) == 2000 and cosines.min() >= 0.9999, f"lowest cosine {cosines.min():.6f}"
+    assert len(texts) == loops(1000, 3000) and cosines.min() >= 0.9999, f"lowest cosine {cosines.min():.6f}"
 
 
 def _paraphrase_recall(facts: np.ndarray, questions: np.ndarray, distractors: np.ndarray) -> tuple[float, float]:

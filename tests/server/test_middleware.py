@@ -35,7 +35,11 @@ def test_access_log_line(client: AppClient, caplog: pytest.LogCaptureFixture) ->
         deadline = time.monotonic() + 10
         while not any(r.name == "lakehouse.access" for r in caplog.records) and time.monotonic() < deadline:
             time.sleep(0.01)
-    record = next(r for r in caplog.records if r.name == "lakehouse.access")
+    access = logging.getLogger("lakehouse.access")
+    state = (access.disabled, access.level, access.propagate, logging.root.manager.disable, logging.root.handlers)
+    records = [r for r in caplog.records if r.name == "lakehouse.access"]
+    assert records, f"no access line; logger state {state}"
+    record = records[0]
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "log-me"
     assert line["route"] == "/v1/blobs/{bucket}" and line["status"] == 200
