@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,13 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
                         except httpx.TransportError:
                             return  # the server is gone: what was not answered was not acknowledged
 
+            enough = len(acked) + 50  # this round's writes before the kill: a loaded machine is slower to get there
             writer = threading.Thread(target=write, args=(url,))
             writer.start()
             threading.Event().wait(random.uniform(0.8, 2.0))
+            deadline = time.monotonic() + 30
+            while len(acked) < enough and time.monotonic() < deadline and writer.is_alive():
+                threading.Event().wait(0.05)
             server.send_signal(signal.SIGKILL)  # mid-stream: a request is usually in flight
             server.wait(timeout=30)
             stop.set()
