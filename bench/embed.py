@@ -18,31 +18,39 @@ Measured per backend:
   beside Mem0's ADD (``infer=False``) with the same model through its huggingface embedder (torch), when mem0ai is
   installed (``pip install -e '.[bench]'``).
 
-    .venv/bin/python bench/embed.py [--backends torch,onnx,int8]
+- memory search as the project did it before this backend (``--before``, a git revision: the torch path, one
+  forward pass per request), measured in the same run by bench/search_load.py on that revision's source.
+
+    .venv/bin/python bench/embed.py [--backends torch,onnx,int8] [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from corpus import CACHE, reference_paragraphs
 from memory_facts import labeled_facts
+from search_load import fill, measure, p50_p95, searches
 
 from lakehouse.config import EmbedSettings, Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed.local import LocalEmbedder, backend_installed
-from lakehouse.memory import AddMemory, MemorySearch, Scope
+from lakehouse.memory import AddMemory, Scope
 
 GRAPHS = CACHE / "models"
+BEFORE = "cbfe320"  # the last commit with the torch path alone (no ONNX Runtime, no dynamic batching)
 BACKENDS = {"torch": {"backend": "torch"}, "onnx": {"backend": "onnx"}, "int8": {"backend": "onnx", "quantize": "int8"}}
 
 
@@ -64,11 +72,6 @@ def rate(fn: Callable[[list[str]], Any], batches: list[list[str]]) -> float:
     for batch in batches:
         fn(batch)
     return sum(len(b) for b in batches) / (time.perf_counter() - start)
-
-
-def p50_p95(times: list[float]) -> tuple[float, float]:
-    ordered = sorted(times)
-    return statistics.median(ordered) * 1e3, ordered[int(0.95 * (len(ordered) - 1))] * 1e3
 
 
 LOAD = """
@@ -106,23 +109,6 @@ def export_seconds(quantize: str) -> float:
         return time.perf_counter() - start
 
 
-def searches(lh: Lakehouse, scope: Scope, questions: list[str]) -> list[float]:
-    times = []
-    for question in questions:
-        start = time.perf_counter()
-        lh.memory.search(MemorySearch(scope=scope, query=question, k=10))
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def concurrent_rate(lh: Lakehouse, scope: Scope, questions: list[str], threads: int = 16) -> float:
-    chunks = [questions[i::threads] for i in range(threads)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda chunk: searches(lh, scope, chunk), chunks))
-    return len(questions) / (time.perf_counter() - start)
-
-
 def run(name: str, options: dict[str, str], short: list[str], paragraphs: list[str], questions: list[str]) -> dict:
     out: dict[str, Any] = {}
     embedder = LocalEmbedder(EmbedSettings(**options), GRAPHS)
@@ -140,14 +126,8 @@ def run(name: str, options: dict[str, str], short: list[str], paragraphs: list[s
             {"data_dir": Path(tmp) / "data", "embed": {**options, "graph_dir": str(GRAPHS)}}
         )
         with Lakehouse(settings) as lh:
-            scope = Scope(tenant="bench", user_id="u1")
-            facts = [f for s in range(10) for f, _ in labeled_facts(s, 20)]
-            for text in facts:
-                lh.memory.add(AddMemory(scope=scope, content=text))
-            lh.memory.flush()
-            searches(lh, scope, ["warm up"])
-            out["search"] = p50_p95(searches(lh, scope, [f"{q} ({name} 1)" for q in questions[:200]]))
-            out["concurrent"] = concurrent_rate(lh, scope, [f"{q} ({name} 2)" for q in questions[:640]])
+            scope = fill(lh)
+            out.update(measure(lh, scope, name))
             if name != "torch":
                 busy = Scope(tenant="bench", user_id="u2")
                 for n, text in enumerate(paragraphs[256:1256]):
@@ -159,6 +139,26 @@ def run(name: str, options: dict[str, str], short: list[str], paragraphs: list[s
                 out["warming"] = (time.perf_counter() - start, warming_left)
     print(f"{name}: done", flush=True)
     return out
+
+
+def before(rev: str) -> dict[str, Any] | None:
+    """Memory search as the project did it at ``rev`` (by default the commit before the ONNX backend and the batcher:
+    the torch path, one forward pass per request on one model thread), measured by bench/search_load.py on that
+    checkout's source in a new process; None when the revision cannot be read (no git history here)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", rev, "src"], capture_output=True)
+    if archive.returncode != 0:
+        print(f"no baseline: git archive {rev}: {archive.stderr.decode().strip()}", flush=True)
+        return None
+    with tempfile.TemporaryDirectory(prefix="lh-bench-before-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        script = Path(__file__).resolve().parent / "search_load.py"
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        output = subprocess.check_output([sys.executable, str(script), "before"], env=env, text=True)
+    print("before: done", flush=True)
+    result: dict[str, Any] = json.loads(output.splitlines()[-1])
+    return result
 
 
 def add_inline(options: dict[str, str], texts: list[str]) -> tuple[float, float]:
@@ -219,6 +219,7 @@ def add_mem0(texts: list[str]) -> tuple[float, float] | None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backends", default="torch,onnx,int8")
+    parser.add_argument("--before", default=BEFORE, help="the revision to measure memory search against ('' to skip)")
     args = parser.parse_args()
     names = [n for n in args.backends.split(",") if n != "torch" or backend_installed("torch")]
     short, paragraphs, questions = texts()
@@ -229,6 +230,7 @@ def main() -> None:
     for name in names:
         results[name]["add_inline"] = add_inline(BACKENDS[name], fresh)
     mem0 = add_mem0(fresh)
+    earlier = before(args.before) if args.before else None
     base = results.get("torch")
     print(f"\nall-MiniLM-L6-v2 on {names}; short texts {len(short)}, paragraphs cut at 600 characters")
     print("| measure | " + " | ".join(names) + " |")
@@ -288,6 +290,17 @@ def main() -> None:
     )
     if mem0:
         print(f"Mem0 ADD (infer=False, same model on torch, local Qdrant): {mem0[0]:.1f} / {mem0[1]:.1f} ms p50 / p95")
+    if earlier is not None:
+        print(
+            f"\nbefore ({args.before}: torch, one forward pass per request): memory search p50 / p95 "
+            f"{earlier['search'][0]:.1f} / {earlier['search'][1]:.1f} ms, 16 threads {earlier['concurrent']:,.0f} "
+            "searches/s; against it: "
+            + ", ".join(
+                f"{n} {earlier['search'][0] / results[n]['search'][0]:.1f}x p50, "
+                f"{results[n]['concurrent'] / earlier['concurrent']:.1f}x searches/s"
+                for n in names
+            )
+        )
     print(f"\nwriting the graph the first time: fp32 {exports['fp32']:.1f} s, int8 {exports['int8']:.1f} s")
     for n in names:
         if "warming" in results[n]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -17,7 +18,7 @@ from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.errors import RequestValidationFailed
 from lakehouse.memory import AddMemory, ForgetMemory, MemorySearch, RetireMemory, ReviseMemory, SearchHit, SearchResults
-from lakehouse.memory.ranking import bm25, fuse, fuse_relative
+from lakehouse.memory.ranking import bm25, fuse, fuse_relative, ranked
 
 WEIGHTS = {"semantic": 0.75, "keyword": 0.25}
 
@@ -136,11 +137,23 @@ def test_forget_removes_the_content_from_the_embedding_cache(lh: Lakehouse) -> N
 def test_bm25_and_fusion() -> None:
     scores = bm25("green tea", ["green tea green", "black tea", "coffee"])
     assert scores[0][0] > scores[1][0] > 0 == scores[2][0] and scores[0][1] == ["green", "tea"]
-    fused = fuse({"a": [0, 1, 2], "b": [2, 0]})
-    assert fused[0] == pytest.approx(1 / 61 + 1 / 62) and max(fused, key=fused.__getitem__) == 0
-    relative = fuse_relative({"semantic": {0: 0.9, 1: 0.5, 2: 0.7}, "keyword": {1: 8.0, 2: 4.0}}, WEIGHTS)
-    assert relative == pytest.approx({0: 0.75, 1: 0.25, 2: 0.375})  # scaled 0-1 per list, then weighted
-    assert fuse_relative({"semantic": {}, "keyword": {3: 2.0}}, WEIGHTS) == {3: 1.0}  # words alone: their whole weight
+    fused = fuse([np.array([0, 1, 2]), np.array([2, 0])], 4)
+    assert fused[0][0] == pytest.approx(1 / 61 + 1 / 62) and ranked(fused) == [0, 2, 1]  # 3 is in no ranking
+    relative = fuse_relative(
+        {
+            "semantic": (np.array([0, 1, 2]), np.array([0.9, 0.5, 0.7])),
+            "keyword": (np.array([1, 2]), np.array([8.0, 4.0])),
+        },
+        WEIGHTS,
+        3,
+    )
+    assert relative[0].tolist() == pytest.approx([0.75, 0.25, 0.375])  # scaled 0-1 per list, then weighted
+    words_alone = fuse_relative(
+        {"semantic": (np.array([]), np.array([])), "keyword": (np.array([3]), np.array([2.0]))}, WEIGHTS, 5
+    )
+    assert ranked(words_alone) == [3] and words_alone[0][3] == 1.0  # words alone: their whole weight
+    tied = fuse_relative({"keyword": (np.array([4, 1, 2]), np.array([2.0, 2.0, 1.0]))}, WEIGHTS, 5)
+    assert ranked(tied) == [1, 4, 2]  # equal scores in candidate (id) order
 
 
 def test_relative_fusion_lets_meaning_decide_when_words_match_only_a_name(lh: Lakehouse) -> None:

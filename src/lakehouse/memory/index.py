@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from lakehouse.errors import StoreUnavailable
 from lakehouse.memory import rows
 from lakehouse.memory.model import Memory, Scope
 from lakehouse.memory.ranking import BM25_B, BM25_K1, terms
@@ -56,7 +57,7 @@ class ScopeIndex:
     total_length: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     embedded_at: float = 0.0  # when embeddings were last asked for (monotonic seconds)
-    _order: list[str] | None = None  # the memory ids in matrix row order (None: to be rebuilt)
+    _order: dict[str, int] | None = None  # each memory id's row in the matrix (None: to be rebuilt)
     _matrix: np.ndarray[Any, Any] | None = None
 
     def put(self, memory: Memory, vector: np.ndarray[Any, Any] | None) -> None:
@@ -81,10 +82,10 @@ class ScopeIndex:
         self.total_length -= entry.length
         self._order = None
 
-    def matrix(self) -> tuple[list[str], np.ndarray[Any, Any] | None]:
-        """The memory ids and their unit vectors, one row each (None when any memory has no vector)."""
+    def matrix(self) -> tuple[dict[str, int], np.ndarray[Any, Any] | None]:
+        """Each memory id's row and the unit vectors, one row each (None when any memory has no vector)."""
         if self._order is None:
-            self._order = list(self.entries)
+            self._order = {memory_id: row for row, memory_id in enumerate(self.entries)}
             vectors = [v for i in self._order if (v := self.entries[i].vector) is not None]
             if not vectors or len(vectors) < len(self._order):
                 self._matrix = None
@@ -95,13 +96,14 @@ class ScopeIndex:
                 self._matrix = stacked / norms
         return self._order, self._matrix
 
-    def bm25(self, wanted: list[str], ids: Iterable[str]) -> dict[str, tuple[float, list[str]]]:
-        """Okapi BM25 of ``ids`` (those that contain a wanted term) over the whole scope's statistics."""
+    def bm25(self, wanted: list[str], ids: Iterable[str] | None) -> dict[str, tuple[float, list[str]]]:
+        """Okapi BM25 of ``ids`` (every memory when None; those that contain a wanted term) over the whole scope's
+        statistics."""
         n = len(self.entries)
         if not n or not wanted:
             return {}
         average = self.total_length / n or 1.0
-        allowed = set(ids)
+        allowed = None if ids is None else set(ids)
         out: dict[str, tuple[float, list[str]]] = {}
         for term in wanted:
             posting = self.postings.get(term)
@@ -109,7 +111,7 @@ class ScopeIndex:
                 continue
             idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
             for memory_id, frequency in posting.items():
-                if memory_id not in allowed:
+                if allowed is not None and memory_id not in allowed:
                     continue
                 length = self.entries[memory_id].length
                 part = (
@@ -149,29 +151,38 @@ class SearchIndex:
         with self._lock:
             self._scopes.pop(where.key, None)
 
+    _state = sa.select(sa.func.count(), sa.func.max(memory_events.c.id)).where(
+        memory_events.c.scope_key == sa.bindparam("scope_key")
+    )
+    _later = sa.select(memory_events.c.memory_id).where(
+        memory_events.c.scope_key == sa.bindparam("scope_key"), memory_events.c.id > sa.bindparam("newest")
+    )
+
     def _catch_up(self, index: ScopeIndex, where: Scope) -> None:
-        in_scope = memory_events.c.scope_key == where.key
-        with read_transaction(self.db) as conn:
-            count, newest = conn.execute(
-                sa.select(sa.func.count(), sa.func.max(memory_events.c.id)).where(in_scope)
-            ).one()
+        key = {"scope_key": where.key}
+        if index.count >= 0:  # the usual case, nothing written since: one statement, no transaction to open
+            try:
+                with self.db.connect() as conn:
+                    count, newest = conn.execute(self._state, key).one()
+            except sa.exc.OperationalError as exc:
+                raise StoreUnavailable(f"operational DB unreachable: {exc.orig}", field="opsdb") from exc
+            if (count, int(newest or 0)) == (index.count, index.newest):
+                self._embed_missing(index)
+                return
+        with read_transaction(self.db) as conn:  # what changed, read in one state of the database
+            count, newest = conn.execute(self._state, key).one()
             newest = int(newest or 0)
-            unchanged = (count, newest) == (index.count, index.newest)
+            if (count, newest) == (index.count, index.newest):
+                return
             changed: set[str] | None = None
-            if not unchanged and index.count >= 0:
-                later = conn.execute(
-                    sa.select(memory_events.c.memory_id).where(in_scope, memory_events.c.id > index.newest)
-                ).scalars()
-                named = list(later)
+            if index.count >= 0:
+                named = list(conn.execute(self._later, {**key, "newest": index.newest}).scalars())
                 if index.count + len(named) == count:  # no event below the newest seen committed since
                     changed = set(named)
             query = sa.select(memories).where(memories.c.scope_key == where.key)
             if changed is not None:
                 query = query.where(memories.c.id.in_(sorted(changed)))
-            heads = [] if unchanged else [rows.row_to_memory(row) for row in conn.execute(query)]
-        if unchanged:
-            self._embed_missing(index)
-            return
+            heads = [rows.row_to_memory(row) for row in conn.execute(query)]
         vectors = self._vectors(heads, index)
         if changed is None:
             index.entries.clear()

@@ -1,6 +1,7 @@
 """How memory search ranks: keyword scores (Okapi BM25), semantic similarity (cosine of embeddings), and the two
 fused, by relative scores (each list's scores scaled to 0-1 over its hits, then weighted: ``alpha`` for meaning,
-``1 - alpha`` for words) or by reciprocal rank (each hit scores 1 / (60 + rank) per list it is in)."""
+``1 - alpha`` for words) or by reciprocal rank (each hit scores 1 / (60 + rank) per list it is in). Fusion works on
+arrays of candidate indices, so a scope of thousands of memories is ranked in C, not in a Python loop per memory."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,26 +56,41 @@ def cosine(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return similarity
 
 
-def fuse(rankings: dict[str, list[int]]) -> dict[int, float]:
-    """Reciprocal rank fusion: for each candidate index, the sum over the rankings it appears in of 1/(60 + rank)
-    (rank from 1)."""
-    fused: dict[int, float] = {}
-    for ranked in rankings.values():
-        for rank, index in enumerate(ranked, start=1):
-            fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank)
-    return fused
+Fused = tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]  # (score per candidate index, whether it is ranked)
 
 
-def fuse_relative(scores: dict[str, dict[int, float]], weights: dict[str, float]) -> dict[int, float]:
-    """Relative score fusion: each list's scores min-max scaled over its hits (all 1 when they are equal), weighted
-    by the list's share of the weights of the lists present, and summed per candidate index."""
-    present = {name: hits for name, hits in scores.items() if hits}
-    total = sum(weights[name] for name in present) or 1.0
-    fused: dict[int, float] = {}
-    for name, hits in present.items():
-        low, high = min(hits.values()), max(hits.values())
-        share = weights[name] / total
-        for index, score in hits.items():
-            scaled = (score - low) / (high - low) if high > low else 1.0
-            fused[index] = fused.get(index, 0.0) + share * scaled
-    return fused
+def fuse(rankings: Sequence[np.ndarray[Any, Any]], size: int) -> Fused:
+    """Reciprocal rank fusion over ``size`` candidates: each ranking is an array of candidate indices, best first;
+    a candidate's score is the sum over the rankings it appears in of 1/(60 + rank) (rank from 1)."""
+    fused = np.zeros(size, dtype=np.float64)
+    present = np.zeros(size, dtype=bool)
+    for ranked in rankings:
+        fused[ranked] += 1.0 / (RRF_K + np.arange(1, len(ranked) + 1, dtype=np.float64))
+        present[ranked] = True
+    return fused, present
+
+
+def fuse_relative(
+    scores: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]], weights: dict[str, float], size: int
+) -> Fused:
+    """Relative score fusion over ``size`` candidates: each list is (candidate indices, their scores); its scores
+    are min-max scaled over its hits (all 1 when they are equal), weighted by the list's share of the weights of
+    the lists present, and summed per candidate."""
+    present_lists = {name: hits for name, hits in scores.items() if len(hits[0])}
+    total = sum(weights[name] for name in present_lists) or 1.0
+    fused = np.zeros(size, dtype=np.float64)
+    present = np.zeros(size, dtype=bool)
+    for name, (where, values) in present_lists.items():
+        low, high = values.min(), values.max()
+        scaled = (values - low) / (high - low) if high > low else np.ones(len(values))
+        fused[where] += (weights[name] / total) * scaled
+        present[where] = True
+    return fused, present
+
+
+def ranked(fused: Fused) -> list[int]:
+    """The ranked candidates' indices by fused score, best first; ties in index order."""
+    scores, present = fused
+    chosen = np.flatnonzero(present)
+    order: list[int] = chosen[np.argsort(-scores[chosen], kind="stable")].tolist()
+    return order

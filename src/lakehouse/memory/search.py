@@ -25,7 +25,7 @@ from lakehouse.memory.model import (
     SearchResults,
     SemanticMatch,
 )
-from lakehouse.memory.ranking import bm25, cosine, fuse, fuse_relative, terms
+from lakehouse.memory.ranking import bm25, cosine, fuse, fuse_relative, ranked, terms
 from lakehouse.opsdb.schema import memories, memory_revisions
 
 Embed = Callable[[list[str]], "np.ndarray[Any, Any] | None"]
@@ -59,46 +59,52 @@ def search_memories(db: sa.Engine, scopes: SearchIndex, embed: Embed, request: M
         )
 
     query_vector = embed([text])
-    similarity: dict[str, float] | None = None
+    similarity: np.ndarray[Any, Any] | None = None  # float64, one per candidate, in candidate order
     if moment is None:  # now: from the in-process index, caught up with the scope's events
+        everything = not kinds and not wanted_tags and compiled is None and world is None
         scoped = scopes.scope(where)
         with scoped.lock:
-            candidates = [entry.memory for entry in scoped.entries.values() if wanted(entry.memory)]
-            keyword = scoped.bm25(list(dict.fromkeys(terms(text))), (m.id for m in candidates))
-            ids, matrix = scoped.matrix()
+            if everything:
+                candidates = [entry.memory for entry in scoped.entries.values()]
+            else:
+                candidates = [entry.memory for entry in scoped.entries.values() if wanted(entry.memory)]
+            candidates.sort(key=lambda m: m.id)
+            keyword = scoped.bm25(list(dict.fromkeys(terms(text))), None if everything else (m.id for m in candidates))
+            rows_of, matrix = scoped.matrix()
             if query_vector is not None and matrix is not None:
                 scores = matrix @ _unit(query_vector[0])
-                chosen = {m.id for m in candidates}
-                similarity = {i: float(s) for i, s in zip(ids, scores.tolist(), strict=True) if i in chosen}
+                similarity = scores[[rows_of[m.id] for m in candidates]].astype(np.float64)
     else:  # as it was then: each memory's revision current at ``moment``
         candidates = [m for m in _candidates(db, where, moment) if wanted(m)]
+        candidates.sort(key=lambda m: m.id)
         scored = bm25(text, [m.content for m in candidates])
         keyword = {m.id: hit for m, hit in zip(candidates, scored, strict=True) if hit[0] > 0}
         vectors = embed([m.content for m in candidates]) if candidates and query_vector is not None else None
         if vectors is not None:
             assert query_vector is not None
-            scores = cosine(query_vector[0], vectors)
-            similarity = {m.id: float(s) for m, s in zip(candidates, scores.tolist(), strict=True)}
-    candidates.sort(key=lambda m: m.id)
-    rankings: dict[str, list[int]] = {
-        "keyword": sorted(
-            (i for i, m in enumerate(candidates) if m.id in keyword), key=lambda i: -keyword[candidates[i].id][0]
-        )
-    }
+            similarity = cosine(query_vector[0], vectors).astype(np.float64)
+    by_words = sorted(
+        (i for i, m in enumerate(candidates) if m.id in keyword), key=lambda i: -keyword[candidates[i].id][0]
+    )
+    word_rank = {index: rank for rank, index in enumerate(by_words, start=1)}
+    meaning: np.ndarray[Any, Any] | None = None  # candidate indices by similarity, best first
+    meaning_rank: np.ndarray[Any, Any] | None = None  # each candidate's rank in it
     if similarity is not None:
-        rankings["semantic"] = sorted(range(len(candidates)), key=lambda i: -similarity[candidates[i].id])
+        meaning = np.argsort(-similarity, kind="stable")
+        meaning_rank = np.empty(len(candidates), dtype=np.int64)
+        meaning_rank[meaning] = np.arange(1, len(candidates) + 1)
+    words = np.asarray(by_words, dtype=np.int64)
+    size = len(candidates)
     if request.fusion == "rrf":
-        fused = fuse(rankings)
+        fused = fuse([words] if meaning is None else [words, meaning], size)
     else:
-        lists = {"keyword": {i: keyword[candidates[i].id][0] for i in rankings["keyword"]}}
+        lists = {"keyword": (words, np.asarray([keyword[candidates[i].id][0] for i in by_words], dtype=np.float64))}
         if similarity is not None:
-            lists["semantic"] = {i: similarity[m.id] for i, m in enumerate(candidates)}
-        fused = fuse_relative(lists, {"semantic": request.alpha, "keyword": 1.0 - request.alpha})
-    order = sorted(fused, key=lambda i: (-fused[i], candidates[i].id))
-    positions = {name: {index: rank for rank, index in enumerate(ranked, start=1)} for name, ranked in rankings.items()}
+            lists["semantic"] = (np.arange(size), similarity)
+        fused = fuse_relative(lists, {"semantic": request.alpha, "keyword": 1.0 - request.alpha}, size)
     results: list[SearchHit] = []
     suppressed = 0
-    for index in order:
+    for index in ranked(fused):
         memory = candidates[index]
         if (memory.status == "retired" and not request.include_retired) or (
             memory.status == "superseded" and not request.include_superseded
@@ -107,16 +113,18 @@ def search_memories(db: sa.Engine, scopes: SearchIndex, embed: Embed, request: M
                 suppressed += 1
             continue
         if len(results) == k:
-            continue
+            break
         matched = Matched()
-        if index in positions["keyword"]:
+        if index in word_rank:
             score, hit = keyword[memory.id]
-            matched.keyword = KeywordMatch(rank=positions["keyword"][index], score=round(score, 6), terms=hit)
-        if similarity is not None:
+            matched.keyword = KeywordMatch(rank=word_rank[index], score=round(score, 6), terms=hit)
+        if similarity is not None and meaning_rank is not None:
             matched.semantic = SemanticMatch(
-                rank=positions["semantic"][index], similarity=round(similarity[memory.id], 6)
+                rank=int(meaning_rank[index]), similarity=round(float(similarity[index]), 6)
             )
-        results.append(SearchHit.model_construct(**dict(memory), score=round(fused[index], 6), matched=matched))
+        results.append(
+            SearchHit.model_construct(**dict(memory), score=round(float(fused[0][index]), 6), matched=matched)
+        )
     return SearchResults(results=results, suppressed=suppressed, semantic=similarity is not None)
 
 
