@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.test_serve import _serve_pair
 from tests.soak import loops
 
-ROUNDS = loops(100, 500)
+ROUNDS = loops(60, 500)
 
 pytestmark = pytest.mark.e2e
 
