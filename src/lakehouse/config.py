@@ -14,9 +14,9 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from lakehouse.errors import ConfigError, ErrorItem
 
@@ -285,6 +285,97 @@ class ValidationSettings(_Section):
     cache_size: int = Field(256, ge=1, description="Compiled schemas a process keeps (least recently used leave).")
 
 
+def _list_from_text(value: Any) -> Any:
+    """A list setting given as text (an environment variable): a JSON array, or one item."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                return json.loads(text)
+            except ValueError:
+                return value
+        return [text] if text else []
+    return value
+
+
+TextList = Annotated[list[str], BeforeValidator(_list_from_text)]
+
+
+class PriceSettings(_Section):
+    """One model's price, US dollars per token."""
+
+    input: float = Field(ge=0, allow_inf_nan=False, description="Per input (prompt) token.")
+    output: float = Field(0.0, ge=0, allow_inf_nan=False, description="Per output (completion) token.")
+
+
+BUILTIN_REDACTIONS = ("email", "api_key")  # the shapes lakehouse.observe.redact knows by name
+
+
+class RedactSettings(_Section):
+    """What observation masks before anything is stored (`lakehouse.observe.redact`)."""
+
+    patterns: TextList = Field(
+        default_factory=lambda: ["email", "api_key"],
+        description="Masked wherever they match in a string: the built-in `email` and `api_key` shapes by name, "
+        "or regular expressions (Python syntax).",
+    )
+    attributes: TextList = Field(
+        default_factory=lambda: [
+            "password",
+            "passwd",
+            "secret",
+            "client_secret",
+            "api_key",
+            "apikey",
+            "authorization",
+            "cookie",
+            "set-cookie",
+            "access_token",
+            "refresh_token",
+        ],
+        description="Attribute names whose whole value is masked (a key equal to one, or ending in `.<name>`; "
+        "case-insensitive).",
+    )
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RedactSettings:
+        import re
+
+        for pattern in self.patterns:
+            if pattern not in BUILTIN_REDACTIONS:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"the redaction pattern {pattern!r} does not compile: {exc}") from exc
+        return self
+
+
+class ObserveSettings(_Section):
+    """Observation: traces, spans and scores (`lakehouse.observe`, `/v1/traces`, `/v1/observe`)."""
+
+    self: bool = Field(
+        False,
+        description="Record the substrate's own work (memory operations, SQL, vector search, validation) as child "
+        "spans of a caller's trace when its request carries a `traceparent` header.",
+    )
+    max_spans: int = Field(10_000, ge=1, le=100_000, description="Spans in one export or JSON request, at most.")
+    commit_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="How long a commit waits for more export requests to join it (0: none; requests that arrive "
+        "while one commits share the next).",
+    )
+    default_prices: bool = Field(True, description="Start the price table from the documented list prices.")
+    prices: dict[str, PriceSettings] = Field(
+        default_factory=dict,
+        description="Model name -> price per token, over the defaults (`[observe.prices.<model>]`).",
+    )
+    redact: RedactSettings = Field(default_factory=RedactSettings)
+
+
 class Settings(_Section):
     """Every setting of a Lakehouse process."""
 
@@ -298,6 +389,7 @@ class Settings(_Section):
     vectors: VectorsSettings = Field(default_factory=VectorsSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    observe: ObserveSettings = Field(default_factory=ObserveSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:
         """A path from a setting: absolute as given, otherwise under the data dir."""

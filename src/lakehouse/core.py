@@ -19,6 +19,7 @@ from lakehouse.embed import Embeddings, EmbedResult
 from lakehouse.health import StoreCheck
 from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.memory.audit import MemoryTables
+from lakehouse.observe import ObserveStore
 from lakehouse.opsdb import create_engine, upgrade
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
@@ -55,6 +56,7 @@ class Lakehouse:
         self.validation = Validation(
             self.schemas, cache, max_errors=settings.validation.max_errors, max_batch=settings.validation.max_batch
         )
+        self.observe = ObserveStore(settings.observe, lambda: self.lake)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

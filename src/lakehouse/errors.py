@@ -36,6 +36,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── MemoryNotFound (404 memory_not_found)
     │   ├── StepNotFound (404 step_not_found)
     │   ├── QueryNotFound (404 query_not_found)
+    │   ├── TraceNotFound (404 trace_not_found)
+    │   ├── SessionNotFound (404 session_not_found)
     │   └── SchemaNotFound (404 schema_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
@@ -356,6 +358,14 @@ class StepNotFound(NotFound):
 
 class QueryNotFound(NotFound):
     kind, title = "query_not_found", "No such running query"
+
+
+class TraceNotFound(NotFound):
+    kind, title = "trace_not_found", "No such trace"
+
+
+class SessionNotFound(NotFound):
+    kind, title = "session_not_found", "No such session"
 
 
 class SchemaNotFound(NotFound):

@@ -13,9 +13,19 @@ _IDENT = re.compile(IDENTIFIER_PATTERN)
 # Names DuckDB or the lake keep for themselves (``_lakehouse`` holds the lake's own bookkeeping tables).
 SYSTEM_NAMESPACE = "_lakehouse"
 VECTORS_NAMESPACE = "vectors"  # one table per vector collection, written by lakehouse.vectors only
+OBSERVE_NAMESPACE = "observe"  # spans and scores, written by lakehouse.observe only
 MEMORY_NAMESPACE = "memory"  # DuckDB's in-memory catalog: /v1/sql's copy of the agent memory (lakehouse.memory.audit)
 RESERVED_NAMESPACES = frozenset(
-    {"information_schema", "pg_catalog", "temp", "system", SYSTEM_NAMESPACE, VECTORS_NAMESPACE, MEMORY_NAMESPACE}
+    {
+        "information_schema",
+        "pg_catalog",
+        "temp",
+        "system",
+        SYSTEM_NAMESPACE,
+        VECTORS_NAMESPACE,
+        OBSERVE_NAMESPACE,
+        MEMORY_NAMESPACE,
+    }
 )
 
 _BASE_TYPES = frozenset(

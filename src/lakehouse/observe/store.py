@@ -1,0 +1,551 @@
+"""``ObserveStore``: spans and scores in the lake (``observe.spans``, ``observe.scores``), written one commit per
+export request at most, and read back as traces, trace lists and sessions.
+
+Writes. Every path in (OTLP protobuf, OTLP JSON, the JSON API) hands over ``SpanRecord``s; each becomes its row
+(masked, read by the conventions, priced) before anything is written, and a span whose row cannot be stored is
+refused with its reason, the others kept. Requests that arrive while a commit is running join the next one
+(group commit): each caller returns once the commit that holds its spans is done, so an acknowledged export is in
+the lake, and many concurrent exports cost one commit, not one each. A span already recorded (same trace and span
+id) is not recorded again: the insert skips rows whose key is in the table among spans of the same time range
+(the range lets the lake skip every file outside it), so a retried export duplicates nothing.
+
+Reads run on the lake's own connection: a trace is its spans (and scores) read in one transaction; lists
+aggregate spans per trace. Keys bound to a tenant write spans stamped with it and read only those.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lakehouse.config import ObserveSettings
+from lakehouse.errors import SessionNotFound, TraceNotFound
+from lakehouse.observe import otlp
+from lakehouse.observe.model import (
+    Expired,
+    Ingested,
+    Score,
+    ScoreBatch,
+    ScoresRecorded,
+    Session,
+    SpanBatch,
+    SpanEvent,
+    SpanNode,
+    Totals,
+    Trace,
+    TraceQuery,
+    TraceSummary,
+)
+from lakehouse.observe.prices import Price, PriceTable
+from lakehouse.observe.redact import Redactor
+from lakehouse.observe.rows import SCORE_COLUMNS, SPAN_COLUMNS, SpanRecord, arrow_table, score_row
+from lakehouse.paging import Page, decode_cursor, encode_cursor
+from lakehouse.tables.lake import CATALOG, Lake
+from lakehouse.tables.names import OBSERVE_NAMESPACE
+
+SCHEMA = OBSERVE_NAMESPACE
+SPANS = f"{CATALOG}.{SCHEMA}.spans"
+SCORES = f"{CATALOG}.{SCHEMA}.scores"
+
+
+def _select_list(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{name}::JSON AS {name}" if kind == "JSON" else name for name, kind in columns)
+
+
+@dataclass
+class _Job:
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+    snapshot: int | None = None
+    error: BaseException | None = None
+
+
+class ObserveStore:
+    def __init__(self, settings: ObserveSettings, lake: Callable[[], Lake]) -> None:
+        self.settings = settings
+        self._lake = lake
+        self.redactor = Redactor(settings.redact.patterns, settings.redact.attributes)
+        overrides = {name: Price(p.input, p.output) for name, p in settings.prices.items()}
+        self.prices = PriceTable({k.lower(): v for k, v in overrides.items()}, defaults=settings.default_prices)
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._pending: list[_Job] = []
+        self._committing = False
+        self._turn = threading.Condition()
+
+    # -- tables ---------------------------------------------------------------------------------------------------
+
+    def _tables(self) -> Lake:
+        lake = self._lake()
+        if self._ready:
+            return lake
+        with self._ready_lock:
+            if not self._ready:
+                spans = ", ".join(f"{n} {t}" for n, t in SPAN_COLUMNS)
+                scores = ", ".join(f"{n} {t}" for n, t in SCORE_COLUMNS)
+                with lake.cursor() as cur:
+                    exists = cur.execute(
+                        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+                        [CATALOG, SCHEMA],
+                    ).fetchone()
+                    if not exists or exists[0] < 2:
+                        with lake.write(cur):
+                            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{SCHEMA}")
+                            cur.execute(f"CREATE TABLE IF NOT EXISTS {SPANS} ({spans})")
+                            cur.execute(f"CREATE TABLE IF NOT EXISTS {SCORES} ({scores})")
+                self._ready = True
+        return lake
+
+    # -- writes ---------------------------------------------------------------------------------------------------
+
+    def ingest(self, records: Iterable[SpanRecord], tenant: str | None = None, refused: Sequence[str] = ()) -> Ingested:
+        """Record spans (one commit, shared with concurrent callers); ``refused`` are reasons the caller already
+        has for spans it did not pass on (reported with any found here)."""
+        now = datetime.now(UTC)
+        reasons = list(refused)
+        rows = []
+        for record in records:
+            try:
+                rows.append(_storable(record.row(self.redactor, self.prices, tenant, now)))
+            except ValueError as exc:
+                reasons.append(f"span {record.span_id}: {exc}")
+        snapshot = self._commit(_Job(spans=rows)) if rows else None
+        return Ingested(accepted=len(rows), rejected=len(reasons), errors=reasons[:100], snapshot_id=snapshot)
+
+    def ingest_batch(self, batch: SpanBatch, tenant: str | None = None) -> Ingested:
+        """The JSON API's spans (``POST /v1/observe/spans``)."""
+        return self.ingest((SpanRecord.from_wire(span) for span in batch.spans), tenant)
+
+    def ingest_otlp(self, body: bytes, media: str, tenant: str | None = None) -> tuple[bytes, Ingested]:
+        """An OTLP export (protobuf or JSON): the response body in the request's encoding, and what was recorded."""
+        decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
+        result = self.ingest(decoded.spans, tenant, decoded.refused)
+        return otlp.response(media, result.errors if result.rejected else []), result
+
+    def record_scores(self, batch: ScoreBatch, tenant: str | None = None) -> ScoresRecorded:
+        """Scores, one commit: a score sent again with its ``score_id`` replaces the one recorded."""
+        now = datetime.now(UTC)
+        rows = [score_row(s, s.score_id or uuid.uuid4().hex, self.redactor, tenant, now) for s in batch.scores]
+        for row in rows:
+            _storable(row)
+        snapshot = self._commit(_Job(scores=rows))
+        return ScoresRecorded(recorded=len(rows), score_ids=[r["score_id"] for r in rows], snapshot_id=snapshot)
+
+    def _commit(self, job: _Job) -> int:
+        """Group commit: the first caller to find no commit running commits every job waiting, itself included."""
+        with self._turn:
+            self._pending.append(job)
+            while not job.done.is_set():
+                if self._committing:
+                    self._turn.wait()
+                    continue
+                self._committing = True
+                jobs, self._pending = self._pending, []
+                self._turn.release()
+                try:
+                    self._write(jobs)
+                finally:
+                    self._turn.acquire()
+                    self._committing = False
+                    self._turn.notify_all()
+        if job.error is not None:
+            raise job.error
+        assert job.snapshot is not None
+        return job.snapshot
+
+    def _write(self, jobs: list[_Job]) -> None:
+        try:
+            lake = self._tables()
+            spans: dict[tuple[str, str], dict[str, Any]] = {}
+            for job in jobs:
+                for row in job.spans:
+                    spans.setdefault((row["trace_id"], row["span_id"]), row)
+            scores = {row["score_id"]: row for job in jobs for row in job.scores}
+            with lake.cursor() as cur:
+                if spans:
+                    cur.register("lh_spans", arrow_table(list(spans.values()), SPAN_COLUMNS))
+                if scores:
+                    cur.register("lh_scores", arrow_table(list(scores.values()), SCORE_COLUMNS))
+                with lake.write(cur):
+                    if spans:
+                        low = min(r["start_time"] for r in spans.values())
+                        high = max(r["start_time"] for r in spans.values())
+                        cur.execute(
+                            f"INSERT INTO {SPANS} SELECT {_select_list(SPAN_COLUMNS)} FROM lh_spans b "  # noqa: S608
+                            f"WHERE NOT EXISTS (SELECT 1 FROM {SPANS} s WHERE s.start_time BETWEEN ? AND ? "
+                            "AND s.trace_id = b.trace_id AND s.span_id = b.span_id)",
+                            [low, high],
+                        )
+                    if scores:
+                        cur.execute(f"DELETE FROM {SCORES} WHERE score_id IN (SELECT score_id FROM lh_scores)")  # noqa: S608
+                        cur.execute(f"INSERT INTO {SCORES} SELECT * FROM lh_scores")  # noqa: S608
+                newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
+            snapshot = int(newest[0]) if newest else 0
+            for job in jobs:
+                job.snapshot = snapshot
+        except BaseException as exc:
+            for job in jobs:
+                job.error = exc
+            raise
+        finally:
+            for job in jobs:
+                job.done.set()
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        lake = self._tables()
+        with lake.cursor() as cur:
+            cursor = cur.execute(sql, list(params))
+            names = [d[0] for d in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def trace(self, trace_id: str, tenant: str | None = None) -> Trace:
+        """The trace as a tree of spans (children by start time), with totals rolled up, and its scores."""
+        where, params = _tenant_filter(tenant)
+        lake = self._tables()
+        with lake.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                spans = _dicts(
+                    cur.execute(
+                        f"SELECT * FROM {SPANS} WHERE trace_id = ?{where} ORDER BY start_time, span_id",  # noqa: S608
+                        [trace_id, *params],
+                    )
+                )
+                scores = _dicts(
+                    cur.execute(
+                        f"SELECT * FROM {SCORES} WHERE trace_id = ?{where} ORDER BY created_at, score_id",  # noqa: S608
+                        [trace_id, *params],
+                    )
+                )
+            finally:
+                cur.execute("ROLLBACK")
+        if not spans:
+            raise TraceNotFound(f"no trace {trace_id}", field="trace_id")
+        roots = _tree([_node(row) for row in spans])
+        summary = _summary(trace_id, spans)
+        return Trace.model_construct(**dict(summary), spans=roots, scores=[_score(row) for row in scores])
+
+    def traces(self, query: TraceQuery, tenant: str | None = None) -> Page[TraceSummary]:
+        """Trace summaries, newest first, filtered and paged."""
+        span_where: list[str] = []
+        params: list[Any] = []
+        if tenant is not None:
+            span_where.append("tenant = ?")
+            params.append(tenant)
+        for column in ("session_id", "user_id", "agent_name", "model"):
+            value = getattr(query, column)
+            if value is not None:
+                span_where.append(f"trace_id IN (SELECT trace_id FROM {SPANS} WHERE {column} = ?)")  # noqa: S608 (constant names; values are parameters)
+                params.append(value)
+        if query.start is not None:
+            span_where.append(f"trace_id IN (SELECT trace_id FROM {SPANS} WHERE start_time >= ?)")  # noqa: S608 (constant names; values are parameters)
+            params.append(query.start)
+        trace_where: list[str] = []
+        if query.start is not None:
+            trace_where.append("start_time >= ?")
+            params.append(query.start)
+        if query.end is not None:
+            trace_where.append("start_time < ?")
+            params.append(query.end)
+        if query.status is not None:
+            trace_where.append("status = ?")
+            params.append(query.status)
+        if query.min_cost is not None:
+            trace_where.append("cost >= ?")
+            params.append(query.min_cost)
+        if query.min_duration_ms is not None:
+            trace_where.append("duration_ms >= ?")
+            params.append(query.min_duration_ms)
+        after = decode_cursor(query.cursor)
+        if after is not None:
+            started, _, last = after.partition("|")
+            trace_where.append("(start_time < ?::TIMESTAMPTZ OR (start_time = ?::TIMESTAMPTZ AND trace_id < ?))")
+            params += [started, started, last]
+        sql = (
+            f"WITH t AS ({_TRACE_AGGREGATE} {('WHERE ' + ' AND '.join(span_where)) if span_where else ''} "  # noqa: S608 (constant names; values are parameters)
+            f"GROUP BY trace_id) SELECT * FROM t {('WHERE ' + ' AND '.join(trace_where)) if trace_where else ''} "
+            "ORDER BY start_time DESC, trace_id DESC LIMIT ?"
+        )
+        rows = self._query(sql, [*params, query.limit + 1])
+        items = [_summary_of_aggregate(row) for row in rows[: query.limit]]
+        last_item = items[-1] if items else None
+        cursor = (
+            encode_cursor(f"{last_item.start_time.isoformat()}|{last_item.trace_id}")
+            if len(rows) > query.limit and last_item is not None
+            else None
+        )
+        return Page[TraceSummary](items=items, next=cursor)
+
+    def session(self, session_id: str, tenant: str | None = None) -> Session:
+        """A session's traces in the order they started, and their totals."""
+        where, params = _tenant_filter(tenant)
+        rows = self._query(
+            f"WITH t AS ({_TRACE_AGGREGATE} WHERE trace_id IN "  # noqa: S608
+            f"(SELECT trace_id FROM {SPANS} WHERE session_id = ?){where.replace(' AND', ' AND', 1)} "
+            "GROUP BY trace_id) SELECT * FROM t ORDER BY start_time, trace_id",
+            [session_id, *params],
+        )
+        if not rows:
+            raise SessionNotFound(f"no session {session_id}", field="session_id")
+        traces = [_summary_of_aggregate(row) for row in rows]
+        return Session(
+            session_id=session_id,
+            traces=traces,
+            totals=_sum_totals(t.totals for t in traces),
+            start_time=min(t.start_time for t in traces),
+            end_time=max(t.end_time for t in traces),
+        )
+
+    # -- maintenance ----------------------------------------------------------------------------------------------
+
+    def reprice(self) -> int:
+        """Apply the price table again to spans priced by it (and to spans with tokens and no cost): one commit.
+        Spans that reported their own cost keep it. Returns how many spans were priced."""
+        lake = self._tables()
+        with lake.cursor() as cur:
+            models = [
+                str(r[0])
+                for r in cur.execute(
+                    f"SELECT DISTINCT model FROM {SPANS} WHERE model IS NOT NULL "  # noqa: S608
+                    "AND coalesce(cost_source, 'price_table') = 'price_table' "
+                    "AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)"
+                ).fetchall()
+            ]
+            changed = 0
+            with lake.write(cur):
+                for model in models:
+                    price = self.prices.price(model)
+                    if price is None:
+                        cur.execute(
+                            f"UPDATE {SPANS} SET cost = NULL, cost_source = NULL "  # noqa: S608
+                            "WHERE model = ? AND cost_source = 'price_table'",
+                            [model],
+                        )
+                        continue
+                    found = cur.execute(
+                        f"UPDATE {SPANS} SET cost = coalesce(input_tokens, 0) * ? + coalesce(output_tokens, 0) * ?, "  # noqa: S608
+                        "cost_source = 'price_table' WHERE model = ? AND coalesce(cost_source, 'price_table') = "
+                        "'price_table' AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)",
+                        [price.input, price.output, model],
+                    ).fetchone()
+                    changed += int(found[0]) if found else 0
+        return changed
+
+    def expire(self, older_than: timedelta) -> Expired:
+        """Remove every trace whose last span ended more than ``older_than`` ago, and its scores (one commit); then
+        rewrite the files that held them, expire every snapshot from before the removal (time travel, for every
+        table of the lake, starts at it) and delete the files no snapshot needs: the content is gone from disk."""
+        cutoff = datetime.now(UTC) - older_than
+        lake = self._tables()
+        with lake.cursor() as cur:
+            with lake.write(cur):
+                cur.execute(
+                    "CREATE TEMP TABLE lh_expired AS SELECT trace_id FROM "  # noqa: S608
+                    f"{SPANS} GROUP BY trace_id HAVING max(end_time) < ?",
+                    [cutoff],
+                )
+                spans_row = cur.execute(
+                    f"DELETE FROM {SPANS} WHERE trace_id IN (SELECT trace_id FROM lh_expired)"  # noqa: S608
+                ).fetchone()
+                scores_row = cur.execute(
+                    f"DELETE FROM {SCORES} WHERE trace_id IN (SELECT trace_id FROM lh_expired)"  # noqa: S608
+                ).fetchone()
+                cur.execute("DROP TABLE lh_expired")
+            spans = int(spans_row[0]) if spans_row else 0
+            scores = int(scores_row[0]) if scores_row else 0
+            if not spans and not scores:
+                return Expired(spans=0, scores=0, snapshots_expired=0, files_deleted=0)
+            with lake.write(cur):
+                cur.execute(f"CALL ducklake_rewrite_data_files('{CATALOG}', 'spans', schema => '{SCHEMA}')")
+                cur.execute(f"CALL ducklake_rewrite_data_files('{CATALOG}', 'scores', schema => '{SCHEMA}')")
+            newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
+            assert newest is not None
+            older = [
+                int(r[0])
+                for r in cur.execute(
+                    f"SELECT snapshot_id FROM {CATALOG}.snapshots() WHERE snapshot_id < ?",  # noqa: S608
+                    [int(newest[0])],
+                ).fetchall()
+            ]
+            if older:
+                with lake.write(cur):
+                    cur.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', versions => ?)", [older])
+            with lake.write(cur):
+                deleted = cur.execute(
+                    f"SELECT count(*) FROM ducklake_cleanup_old_files('{CATALOG}', cleanup_all => true)"  # noqa: S608 (constant names; values are parameters)
+                ).fetchone()
+        return Expired(
+            spans=spans,
+            scores=scores,
+            snapshots_expired=len(older),
+            files_deleted=int(deleted[0]) if deleted else 0,
+        )
+
+
+# -- rows to answers ------------------------------------------------------------------------------------------------
+
+_TRACE_AGGREGATE = (
+    "SELECT trace_id, min(start_time) AS start_time, max(end_time) AS end_time, "
+    "(epoch_us(max(end_time)) - epoch_us(min(start_time))) / 1000.0 AS duration_ms, count(*) AS spans, "
+    "coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, "
+    "coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE status = 'error') AS errors, "
+    "CASE WHEN count(*) FILTER (WHERE status = 'error') > 0 THEN 'error' "
+    "WHEN bool_or(status = 'ok') THEN 'ok' ELSE 'unset' END AS status, "
+    "arg_min(name, (parent_span_id IS NOT NULL, start_time)) AS name, "
+    "max(session_id) AS session_id, max(user_id) AS user_id, max(agent_name) AS agent_name, "
+    "list_sort(list(DISTINCT model) FILTER (WHERE model IS NOT NULL)) AS models "
+    "FROM lake.observe.spans"
+)
+assert _TRACE_AGGREGATE.endswith(SPANS)
+
+
+def _tenant_filter(tenant: str | None) -> tuple[str, list[Any]]:
+    return ("", []) if tenant is None else (" AND tenant = ?", [tenant])
+
+
+def _storable(row: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a row whose text the lake cannot hold (a NUL character)."""
+    for name, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} holds a NUL character")
+    return row
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _loads(text: Any, default: Any) -> Any:
+    if text is None:
+        return default
+    return json.loads(text) if isinstance(text, str) else text
+
+
+def _node(row: dict[str, Any]) -> SpanNode:
+    data = {name: row[name] for name, _ in SPAN_COLUMNS if name not in ("tenant", "ingested_at")}
+    data["attributes"] = _loads(row["attributes"], {})
+    data["resource"] = _loads(row["resource"], {})
+    data["events"] = [SpanEvent.model_construct(**e) for e in _loads(row["events"], [])]
+    data.pop("links", None)
+    own = Totals(
+        spans=1,
+        input_tokens=row["input_tokens"] or 0,
+        output_tokens=row["output_tokens"] or 0,
+        cost=row["cost"] or 0.0,
+        errors=1 if row["status"] == "error" else 0,
+    )
+    return SpanNode.model_construct(**data, children=[], totals=own)
+
+
+def _tree(nodes: list[SpanNode]) -> list[SpanNode]:
+    """Children under their parents (in start order); a span whose parent is not in the trace, or that a cycle
+    would hide, is a root. Totals roll up from the leaves."""
+    by_id = {n.span_id: n for n in nodes}
+    roots = [n for n in nodes if n.parent_span_id is None or n.parent_span_id not in by_id]
+    for n in nodes:
+        if n.parent_span_id is not None and n.parent_span_id in by_id and n not in roots:
+            by_id[n.parent_span_id].children.append(n)
+    reached: set[str] = set()
+
+    def walk(node: SpanNode) -> Totals:
+        reached.add(node.span_id)
+        totals = node.totals
+        for child in node.children:
+            if child.span_id not in reached:
+                totals = _sum_totals([totals, walk(child)])
+        node.totals = totals
+        return totals
+
+    for root in roots:
+        walk(root)
+    for n in nodes:  # in a cycle: no path from a root
+        if n.span_id not in reached:
+            roots.append(n)
+            walk(n)
+    return roots
+
+
+def _sum_totals(parts: Iterable[Totals]) -> Totals:
+    parts = list(parts)
+    return Totals(
+        spans=sum(p.spans for p in parts),
+        input_tokens=sum(p.input_tokens for p in parts),
+        output_tokens=sum(p.output_tokens for p in parts),
+        cost=sum(p.cost for p in parts),
+        errors=sum(p.errors for p in parts),
+    )
+
+
+def _summary(trace_id: str, spans: list[dict[str, Any]]) -> TraceSummary:
+    start = min(r["start_time"] for r in spans)
+    end = max(r["end_time"] for r in spans)
+    roots = [r for r in spans if r["parent_span_id"] is None] or spans
+    statuses = {r["status"] for r in spans}
+    return TraceSummary(
+        trace_id=trace_id,
+        name=min(roots, key=lambda r: r["start_time"])["name"],
+        start_time=start,
+        end_time=end,
+        duration_ms=(end - start).total_seconds() * 1000.0,
+        status="error" if "error" in statuses else "ok" if "ok" in statuses else "unset",
+        session_id=next((r["session_id"] for r in spans if r["session_id"]), None),
+        user_id=next((r["user_id"] for r in spans if r["user_id"]), None),
+        agent_name=next((r["agent_name"] for r in spans if r["agent_name"]), None),
+        models=sorted({r["model"] for r in spans if r["model"]}),
+        totals=Totals(
+            spans=len(spans),
+            input_tokens=sum(r["input_tokens"] or 0 for r in spans),
+            output_tokens=sum(r["output_tokens"] or 0 for r in spans),
+            cost=sum(r["cost"] or 0.0 for r in spans),
+            errors=sum(1 for r in spans if r["status"] == "error"),
+        ),
+    )
+
+
+def _summary_of_aggregate(row: dict[str, Any]) -> TraceSummary:
+    return TraceSummary(
+        trace_id=row["trace_id"],
+        name=row["name"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        duration_ms=float(row["duration_ms"]),
+        status=row["status"],
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        agent_name=row["agent_name"],
+        models=list(row["models"] or []),
+        totals=Totals(
+            spans=row["spans"],
+            input_tokens=int(row["input_tokens"]),
+            output_tokens=int(row["output_tokens"]),
+            cost=float(row["cost"]),
+            errors=row["errors"],
+        ),
+    )
+
+
+def _score(row: dict[str, Any]) -> Score:
+    kind = row["data_type"]
+    value = (
+        row["value_bool"] if kind == "boolean" else row["value_text"] if kind == "categorical" else row["value_number"]
+    )
+    return Score(
+        score_id=row["score_id"],
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+        name=row["name"],
+        data_type=kind,
+        value=value,
+        source=row["source"],
+        comment=row["comment"],
+        created_at=row["created_at"],
+    )
