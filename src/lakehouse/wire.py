@@ -11,6 +11,7 @@ non-space character). ``refuse(message, field)`` is a rule across fields that na
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -140,9 +141,12 @@ def _not_blank(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")  # text that is a time starts with a date (not "0.5", a timestamp)
+
+
 def _a_time(value: object) -> object:
     """Only text (ISO 8601) or a datetime is a time: not a number of seconds, as pydantic's lax mode would take."""
-    if not isinstance(value, str | datetime):
+    if not isinstance(value, str | datetime) or (isinstance(value, str) and not _ISO_DATE.match(value)):
         raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z")
     return value
 

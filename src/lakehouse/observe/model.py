@@ -110,6 +110,25 @@ class SpanIn(WireModel):
 
 
 class SpanBatch(WireModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "spans": [
+                        {
+                            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                            "span_id": "00f067aa0ba902b7",
+                            "name": "chat gpt-4o",
+                            "start_time": "2026-01-31T12:00:00Z",
+                            "end_time": "2026-01-31T12:00:01.250Z",
+                            "attributes": {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 812},
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     spans: Annotated[list[SpanIn], Field(min_length=1, max_length=MAX_SPANS)]
 
 
@@ -151,6 +170,14 @@ class ScoreIn(WireModel):
 
 
 class ScoreBatch(WireModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"scores": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "name": "correct", "value": True}]}
+            ]
+        }
+    )
+
     scores: Annotated[list[ScoreIn], Field(min_length=1, max_length=MAX_SCORES)]
 
 

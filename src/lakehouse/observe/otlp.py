@@ -56,13 +56,45 @@ def parse(body: bytes, media: str) -> ExportTraceServiceRequest:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedInput(f"the body is not JSON: {exc}", field="body") from exc
-    if not isinstance(data, dict):
-        raise MalformedInput("an OTLP JSON export is an object with resourceSpans", field="body")
+    _check_shape(data)
     try:
         json_format.ParseDict(_ids_as_base64(data), request, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
         raise MalformedInput(f"the body is not an OTLP JSON export: {exc}", field="body") from exc
     return request
+
+
+# the containers of an export, each a list of objects: (key, what each item holds)
+_SHAPE: dict[str, tuple[str, ...]] = {
+    "resourceSpans": ("scopeSpans",),
+    "scopeSpans": ("spans",),
+    "spans": ("attributes", "events", "links"),
+    "events": ("attributes",),
+    "links": ("attributes",),
+    "attributes": (),
+}
+
+
+def _check_shape(data: Any) -> None:
+    """An export is an object whose resourceSpans, scopeSpans, spans, events, links and attributes are lists of
+    objects (protobuf's JSON parser lets a string stand for a message; the export format does not)."""
+    if not isinstance(data, dict):
+        raise MalformedInput("an OTLP JSON export is an object with resourceSpans", field="body")
+
+    def walk(node: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
+        for key in keys:
+            if key not in node:
+                continue
+            items = node[key]
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise MalformedInput(f"{where}{key} is a list of objects", field=f"{where}{key}")
+            for index, item in enumerate(items):
+                walk(item, _SHAPE[key], f"{where}{key}[{index}].")
+        for key in ("resource", "scope", "status"):
+            if key in node and not isinstance(node[key], dict):
+                raise MalformedInput(f"{where}{key} is an object", field=f"{where}{key}")
+
+    walk(data, ("resourceSpans",), "")
 
 
 def _ids_as_base64(node: Any) -> Any:

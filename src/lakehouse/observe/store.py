@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -146,9 +147,12 @@ class ObserveStore:
                     self._turn.wait()
                     continue
                 self._committing = True
-                jobs, self._pending = self._pending, []
                 self._turn.release()
                 try:
+                    if self.settings.commit_wait_ms:  # let more requests join this commit
+                        time.sleep(self.settings.commit_wait_ms / 1000)
+                    with self._turn:
+                        jobs, self._pending = self._pending, []
                     self._write(jobs)
                 finally:
                     self._turn.acquire()

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from lakehouse.services import catalogd, embedd, gateway, ingestd, pathwayd, queryd, storaged, validatord, vectord
+from lakehouse.services import (
+    catalogd,
+    embedd,
+    gateway,
+    ingestd,
+    observerd,
+    pathwayd,
+    queryd,
+    storaged,
+    validatord,
+    vectord,
+)
 from lakehouse.vectors import UpsertPoints
 
 
@@ -56,6 +67,12 @@ SERVICES: dict[str, Service] = {
             validatord.router,
             ("/v1/schemas", "/v1/validate"),
             "the schema registry and validation of payloads",
+        ),
+        Service(
+            "observerd",
+            observerd.router,
+            ("/v1/traces", "/v1/observe", "/v1/sessions"),
+            "traces, spans and scores of agent runs (OTLP in, SQL out)",
         ),
     )
 }

@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.errors import ErrorItem, ForbiddenFunction, ForbiddenStatement, InvalidSql, PermissionDenied
-from lakehouse.tables.names import VECTORS_NAMESPACE, collection_namespace
+from lakehouse.tables.names import OBSERVE_NAMESPACE, VECTORS_NAMESPACE, collection_namespace, quote
 from lakehouse.tables.sql_functions import FUNCTIONS, TABLE_FUNCTIONS
 
 __all__ = ["Grant", "Verdict", "judge"]
@@ -240,6 +240,11 @@ class _Judge:
         namespace = collection_namespace(table) if schema == VECTORS_NAMESPACE else schema or "main"
         if self.grant.namespaces is not None and namespace not in self.grant.namespaces:
             raise self._denied(shown, node, f"this key may not read the namespace {namespace!r}")
+        if schema == OBSERVE_NAMESPACE and self.grant.tenant is not None:  # a tenant's spans and scores only
+            if node.get("at_clause") is not None:
+                raise self._denied(shown, node, "time travel on observe tables needs a key not bound to a tenant")
+            where = f"tenant = {_quote(self.grant.tenant)}"
+            self._replace(node, f"SELECT * FROM {LAKE}.{OBSERVE_NAMESPACE}.{quote(table)} WHERE {where}", alias=table)  # noqa: S608 (validated name, quoted literal)
 
     def _memory_table(self, node: dict[str, Any], table: str) -> None:
         if self.grant.memory == "none":
@@ -282,6 +287,8 @@ class _Judge:
         namespace = collection_namespace(table.lower()) if schema.lower() == VECTORS_NAMESPACE else schema.lower()
         if self.grant.namespaces is not None and namespace not in self.grant.namespaces:
             raise self._denied(f"{schema}.{table}", function, f"this key may not read the namespace {schema!r}")
+        if schema.lower() == OBSERVE_NAMESPACE and self.grant.tenant is not None:
+            raise self._denied(f"{schema}.{table}", function, "a key bound to a tenant reads observe tables directly")
 
     def _replace(self, node: dict[str, Any], subquery_sql: str, alias: str) -> None:
         """Make the table reference ``node`` a subquery (keeping its alias, column aliases and sample)."""
