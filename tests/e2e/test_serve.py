@@ -95,6 +95,7 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
                 "vectord",
                 "pathwayd",
                 "validatord",
+                "observerd",
             }
             assert c.ready().checks["opsdb"].ok
             c.blobs.put("e2e", "k", b"hello")
@@ -107,7 +108,7 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
     assert any(line["request_id"] == "e2e-1" and line["status"] == 200 for line in access)
     assert all(line["request_id"] for line in access)
     assert "lh_leak" not in err
-    serving = "serving gateway,storaged,catalogd,ingestd,queryd,embedd,vectord,pathwayd,validatord on http://127.0.0.1"
+    serving = "serving gateway,storaged,catalogd,ingestd,queryd,embedd,vectord,pathwayd,validatord,observerd on http://127.0.0.1"
     assert any(serving in line["msg"] for line in lines)
     assert any(line["logger"] == "lakehouse.embed" and line["msg"].startswith("embeddings: ") for line in lines)
     assert (tmp_path / "d" / "opsdb.sqlite3").exists() and (tmp_path / "d" / "blobs" / "e2e" / "k").exists()

@@ -100,6 +100,12 @@ class ObserveStore:
                             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{SCHEMA}")
                             cur.execute(f"CREATE TABLE IF NOT EXISTS {SPANS} ({spans})")
                             cur.execute(f"CREATE TABLE IF NOT EXISTS {SCORES} ({scores})")
+                        # spans live in Parquet files only, never inlined into the catalog database: retention
+                        # deletes files, and a catalog database keeps deleted rows' bytes in its free pages
+                        with lake.write(cur):
+                            cur.execute(
+                                f"CALL {CATALOG}.set_option('data_inlining_row_limit', 0, schema => '{SCHEMA}')"
+                            )
                 self._ready = True
         return lake
 
@@ -344,9 +350,12 @@ class ObserveStore:
         return changed
 
     def expire(self, older_than: timedelta) -> Expired:
-        """Remove every trace whose last span ended more than ``older_than`` ago, and its scores (one commit); then
-        rewrite the files that held them, expire every snapshot from before the removal (time travel, for every
-        table of the lake, starts at it) and delete the files no snapshot needs: the content is gone from disk."""
+        """Remove every trace whose last span ended more than ``older_than`` ago, and its scores, so that nothing of
+        them is left anywhere: in one commit each table is made anew from the rows it keeps (so no statistic of the
+        catalog still names a removed value), then every snapshot from before that commit is expired (time travel,
+        for every table of the lake, starts at it), the files no snapshot needs are deleted and, on a SQLite catalog,
+        the catalog file is vacuumed (its free pages would keep removed bytes). A maintenance task: it rewrites the
+        observe tables whole."""
         cutoff = datetime.now(UTC) - older_than
         lake = self._tables()
         with lake.cursor() as cur:
@@ -356,20 +365,23 @@ class ObserveStore:
                     f"{SPANS} GROUP BY trace_id HAVING max(end_time) < ?",
                     [cutoff],
                 )
-                spans_row = cur.execute(
-                    f"DELETE FROM {SPANS} WHERE trace_id IN (SELECT trace_id FROM lh_expired)"  # noqa: S608
-                ).fetchone()
-                scores_row = cur.execute(
-                    f"DELETE FROM {SCORES} WHERE trace_id IN (SELECT trace_id FROM lh_expired)"  # noqa: S608
-                ).fetchone()
+                counts = {}
+                for table in (SPANS, SCORES):
+                    found = cur.execute(
+                        f"SELECT count(*) FROM {table} WHERE trace_id IN (SELECT trace_id FROM lh_expired)"  # noqa: S608
+                    ).fetchone()
+                    counts[table] = int(found[0]) if found else 0
+                    if counts[table]:
+                        name = table.rsplit(".", 1)[1]
+                        cur.execute(
+                            f"CREATE TABLE {table}_kept AS SELECT * FROM {table} "  # noqa: S608
+                            "WHERE trace_id NOT IN (SELECT trace_id FROM lh_expired)"
+                        )
+                        cur.execute(f"DROP TABLE {table}")
+                        cur.execute(f"ALTER TABLE {table}_kept RENAME TO {name}")
                 cur.execute("DROP TABLE lh_expired")
-            spans = int(spans_row[0]) if spans_row else 0
-            scores = int(scores_row[0]) if scores_row else 0
-            if not spans and not scores:
+            if not counts[SPANS] and not counts[SCORES]:
                 return Expired(spans=0, scores=0, snapshots_expired=0, files_deleted=0)
-            with lake.write(cur):
-                cur.execute(f"CALL ducklake_rewrite_data_files('{CATALOG}', 'spans', schema => '{SCHEMA}')")
-                cur.execute(f"CALL ducklake_rewrite_data_files('{CATALOG}', 'scores', schema => '{SCHEMA}')")
             newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
             assert newest is not None
             older = [
@@ -386,9 +398,10 @@ class ObserveStore:
                 deleted = cur.execute(
                     f"SELECT count(*) FROM ducklake_cleanup_old_files('{CATALOG}', cleanup_all => true)"  # noqa: S608 (constant names; values are parameters)
                 ).fetchone()
+                lake.vacuum_catalog()
         return Expired(
-            spans=spans,
-            scores=scores,
+            spans=counts[SPANS],
+            scores=counts[SCORES],
             snapshots_expired=len(older),
             files_deleted=int(deleted[0]) if deleted else 0,
         )

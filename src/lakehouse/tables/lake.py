@@ -318,6 +318,23 @@ class Lake:
             finally:
                 fcntl.flock(self._writer_fd, fcntl.LOCK_UN)
 
+    def vacuum_catalog(self) -> None:
+        """Rewrite a SQLite catalog file without its free pages (deleted catalog rows leave their bytes there until
+        overwritten). Call inside ``write``: the writers' turn is held, and SQLite waits for readers up to its busy
+        timeout. A PostgreSQL catalog reclaims dead rows by its own VACUUM."""
+        if self.settings.lake.catalog != "sqlite":
+            return
+        import sqlite3
+
+        path = self.settings.in_data_dir(self.settings.lake.catalog_path)
+        conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"could not vacuum the lake catalog: {exc}", field="lake") from exc
+        finally:
+            conn.close()
+
     def current_snapshot(self) -> int:
         with self.cursor() as cur:
             row = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608 (validated, quoted identifiers)
