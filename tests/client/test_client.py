@@ -17,6 +17,7 @@ from lakehouse.errors import (
     BlobNotFound,
     Forbidden,
     InvalidKey,
+    LakehouseError,
     PreconditionFailed,
     RequestValidationFailed,
     Unauthenticated,
@@ -188,3 +189,30 @@ def test_schemas_and_validation(server: tuple[str, str]) -> None:
         assert c.schemas.retire("client_order", 1).retired_at is not None
         with pytest.raises(SchemaRetired):
             c.validate("client_order@1", {"id": 2})
+
+
+def test_observe(server: tuple[str, str]) -> None:
+    url, admin = server
+    trace = "5bf92f3577b34da6a3ce929d0e0e4737"
+    span = {
+        "trace_id": trace,
+        "span_id": "00f067aa0ba902b7",
+        "name": "chat",
+        "start_time": "2026-01-31T12:00:00Z",
+        "end_time": "2026-01-31T12:00:01Z",
+        "model": "gpt-4o",
+        "input_tokens": 10,
+        "session_id": "client-session",
+    }
+    with Client(url, api_key=admin) as c:
+        assert c.observe.record_spans([span]).accepted == 1
+        assert c.observe.record_scores([{"trace_id": trace, "name": "ok", "value": True}]).recorded == 1
+        got = c.observe.trace(trace)
+        assert got.totals.input_tokens == 10 and got.scores[0].value is True and got.spans[0].model == "gpt-4o"
+        assert [t.trace_id for t in c.observe.all_traces()] == [trace]
+        assert c.observe.session("client-session").traces[0].trace_id == trace
+        with pytest.raises(LakehouseError) as missing:
+            c.observe.trace("0" * 31 + "2")
+        assert missing.value.kind == "trace_not_found"
+        with pytest.raises(RequestValidationFailed):  # checked before it is sent
+            c.observe.record_spans([{**span, "end_time": "2026-01-31T11:00:00Z"}])

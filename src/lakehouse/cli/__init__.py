@@ -13,6 +13,7 @@ from lakehouse.cli.doctor_cmd import doctor
 from lakehouse.cli.keys import keys
 from lakehouse.cli.lake_cmd import lake
 from lakehouse.cli.memory_cmd import memory, playbooks
+from lakehouse.cli.observe_cmd import observe, traces
 from lakehouse.cli.schemas_cmd import schemas, validate
 from lakehouse.cli.serve import serve
 from lakehouse.cli.tables import datasets, ingest, sql
@@ -60,6 +61,8 @@ for command in (
     playbooks,
     schemas,
     validate,
+    traces,
+    observe,
 ):
     cli.add_command(command)
 

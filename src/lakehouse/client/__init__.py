@@ -17,6 +17,8 @@ from lakehouse.client.memory import PATHWAY_ROUTES as _PATHWAY_ROUTES
 from lakehouse.client.memory import PLAYBOOK_ROUTES as _PLAYBOOK_ROUTES
 from lakehouse.client.memory import ROUTES as _MEMORY_ROUTES
 from lakehouse.client.memory import Memories, Pathways, Playbooks
+from lakehouse.client.observe import ROUTES as _OBSERVE_ROUTES
+from lakehouse.client.observe import Observe
 from lakehouse.client.schemas import ROUTES as _SCHEMA_ROUTES
 from lakehouse.client.schemas import Schemas, Validator
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
@@ -37,6 +39,7 @@ ROUTES = (
     | _PATHWAY_ROUTES
     | _PLAYBOOK_ROUTES
     | _SCHEMA_ROUTES
+    | _OBSERVE_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -69,6 +72,7 @@ class Client:
         self._validator = Validator(self._transport)
         self.validate = self._validator.validate
         self.validate_many = self._validator.validate_many
+        self.observe = Observe(self._transport)
 
     def health(self) -> Health:
         return self._transport.call("GET", "/health", Health)
