@@ -165,7 +165,7 @@ class SpanRecord:
             "span_id": self.span_id,
             "parent_span_id": self.parent_span_id,
             "name": redactor.text(self.name),
-            "kind": read.kind,
+            "kind": "llm" if read.kind == "other" and "model" in self.given else read.kind,
             "span_kind": self.span_kind,
             "start_time": self.start_time,
             "end_time": self.end_time,
