@@ -6,7 +6,8 @@ takes the same batches in the same run when it is installed, for the ratio.
     .venv/bin/python bench/observe.py [--spans 200000] [--clients 4] [--phoenix]
 
 Each batch is 64 traces of 8 spans (an agent span, chat calls with model, tokens and messages, tools, a
-retriever), encoded once per batch by the OpenTelemetry proto classes; ids are new in every batch.
+retriever), encoded once per batch by the OpenTelemetry proto classes; ids are new in every batch, and batches
+follow each other in time as an exporter's do.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+BASE_NS = (int(time.time()) - 86_400) * 10**9  # the bench's spans start a day ago
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "gemini-2.5-flash"]
 
 
@@ -41,7 +43,7 @@ def _kv(key: str, value: object) -> KeyValue:
 
 def batch(seed: int, traces: int = 64, per_trace: int = 8) -> bytes:
     rng = random.Random(seed)
-    now = time.time_ns() - rng.randrange(10**12)
+    now = BASE_NS + seed * 64 * 10**9  # a stream: each batch's runs start after the previous batch's
     spans = []
     for t in range(traces):
         trace_id = rng.randbytes(16)
@@ -192,7 +194,7 @@ def phoenix(spans: int, clients: int) -> dict[str, float] | None:
         )
         try:
             _wait(f"http://127.0.0.1:{port}/", proc)
-            rate, sent = ingest(f"http://127.0.0.1:{port}/v1/traces", spans, clients, 10**6)
+            rate, sent = ingest(f"http://127.0.0.1:{port}/v1/traces", spans, clients, 0)
             return {"spans_per_s": rate, "spans": float(sent), "peak_rss_mb": rss_mb(proc.pid)}
         finally:
             proc.send_signal(signal.SIGTERM)

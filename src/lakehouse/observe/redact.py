@@ -45,21 +45,49 @@ def compile_patterns(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
+_CACHED_TEXT = 256  # texts up to this long are remembered with their masked form (names, models, ids repeat)
+_CACHE_SIZE = 16_384
+
+
 class Redactor:
+    """Thread-safe (its caches are plain dicts: a lost race costs one recomputation)."""
+
     def __init__(self, patterns: Iterable[str], attributes: Iterable[str]) -> None:
         self._pattern = compile_patterns(patterns)
         self._names = frozenset(name.lower() for name in attributes)
+        self._dotted = tuple("." + name for name in self._names if "." in name)  # matched as a suffix
+        self._keys: dict[str, bool] = {}
+        self._texts: dict[str, str] = {}
 
     def text(self, value: str | None) -> str | None:
         if value is None or self._pattern is None:
             return value
-        return self._pattern.sub(MASK, value)
+        if len(value) > _CACHED_TEXT:
+            return self._pattern.sub(MASK, value)
+        known = self._texts.get(value)
+        if known is None:
+            known = self._pattern.sub(MASK, value)
+            if len(self._texts) >= _CACHE_SIZE:
+                self._texts.clear()
+            self._texts[value] = known
+        return known
 
     def _masked_name(self, key: str) -> bool:
+        """A key equal to a configured name or ending in ``.<name>`` (case-insensitive)."""
         if not self._names:
             return False
-        lowered = key.lower()
-        return lowered in self._names or any(lowered.endswith("." + name) for name in self._names)
+        known = self._keys.get(key)
+        if known is None:
+            lowered = key.lower()
+            known = (
+                lowered in self._names
+                or lowered.rsplit(".", 1)[-1] in self._names
+                or any(lowered.endswith(suffix) for suffix in self._dotted)
+            )
+            if len(self._keys) >= _CACHE_SIZE:
+                self._keys.clear()
+            self._keys[key] = known
+        return known
 
     def value(self, value: Any) -> Any:
         """Every string inside ``value`` (lists and maps walked) with the patterns masked."""
