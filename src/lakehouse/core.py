@@ -56,7 +56,7 @@ class Lakehouse:
         self.validation = Validation(
             self.schemas, cache, max_errors=settings.validation.max_errors, max_batch=settings.validation.max_batch
         )
-        self.observe = ObserveStore(settings.observe, lambda: self.lake)
+        self.observe = ObserveStore(settings.observe, lambda: self.lake, self.opsdb)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

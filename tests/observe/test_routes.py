@@ -389,3 +389,27 @@ def test_a_tenant_key_sees_only_its_tenants_traces(make_client: Callable[..., Ap
     assert client.get(f"/v1/traces/{TRACE}", headers=auth["acme"]).json()["scores"] == []
     reader = {"authorization": f"Bearer {keys.create('reader', 'read').secret}"}
     assert client.post("/v1/traces", content=_agent_run(), headers={**PROTO, **reader}).status_code == 403
+
+
+def test_the_trace_index_is_derived_and_repaired_from_the_lake(client: AppClient) -> None:
+    """A process that stopped between a span commit and its index update: a trace read repairs its trace, reindex
+    makes the whole index again, and a retried export still records nothing twice."""
+    import sqlalchemy as sa
+
+    from lakehouse.opsdb.schema import observe_traces
+
+    body = _agent_run()
+    assert client.post("/v1/traces", content=body, headers=PROTO).status_code == 200
+    listed = client.get("/v1/traces").json()["items"]
+    with client.lakehouse.opsdb.begin() as conn:
+        conn.execute(sa.delete(observe_traces))
+    assert client.get("/v1/traces").json()["items"] == []  # the index is behind the lake
+    repaired = client.get(f"/v1/traces/{TRACE}").json()
+    assert repaired["totals"]["spans"] == 4
+    assert client.get("/v1/traces").json()["items"] == listed  # the read put its trace back
+    with client.lakehouse.opsdb.begin() as conn:
+        conn.execute(sa.delete(observe_traces))
+    assert client.lakehouse.observe.reindex() == 1
+    assert client.get("/v1/traces").json()["items"] == listed
+    assert client.post("/v1/traces", content=body, headers=PROTO).status_code == 200
+    assert client.get("/v1/traces").json()["items"] == listed  # nothing twice: not in the lake, not in the totals

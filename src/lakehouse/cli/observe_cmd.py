@@ -172,3 +172,18 @@ def reprice_cmd(config_path: str | None, data_dir: str | None) -> None:
     with open_lakehouse(config_path, data_dir) as lakehouse:
         priced = lakehouse.observe.reprice()
     click.echo(f'{{"priced": {priced}}}')
+
+
+@observe.command("reindex")
+@settings_options
+def reindex_cmd(config_path: str | None, data_dir: str | None) -> None:
+    """Make the trace index (the operational DB's list of traces with their time ranges and totals) anew from the
+    lake's spans: after a process stopped between a span commit and its index update.
+
+    \b
+    Example:
+      lakehouse observe reindex
+    """
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        count = lakehouse.observe.reindex()
+    click.echo(f'{{"traces": {count}}}')

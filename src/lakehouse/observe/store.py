@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from lakehouse.config import ObserveSettings
 from lakehouse.errors import SessionNotFound, TraceNotFound
 from lakehouse.observe import otlp
+from lakehouse.observe.index import TraceIndex, rank
 from lakehouse.observe.model import (
     Expired,
     Ingested,
@@ -45,7 +48,8 @@ from lakehouse.observe.model import (
 from lakehouse.observe.prices import Price, PriceTable
 from lakehouse.observe.redact import Redactor
 from lakehouse.observe.rows import SCORE_COLUMNS, SPAN_COLUMNS, SpanRecord, arrow_table, score_row
-from lakehouse.paging import Page, decode_cursor, encode_cursor
+from lakehouse.opsdb.engine import vacuum_sqlite
+from lakehouse.paging import Page
 from lakehouse.tables.lake import CATALOG, Lake
 from lakehouse.tables.names import OBSERVE_NAMESPACE
 
@@ -68,9 +72,11 @@ class _Job:
 
 
 class ObserveStore:
-    def __init__(self, settings: ObserveSettings, lake: Callable[[], Lake]) -> None:
+    def __init__(self, settings: ObserveSettings, lake: Callable[[], Lake], db: sa.Engine) -> None:
         self.settings = settings
         self._lake = lake
+        self.db = db
+        self.index = TraceIndex(db)
         self.redactor = Redactor(settings.redact.patterns, settings.redact.attributes)
         overrides = {name: Price(p.input, p.output) for name, p in settings.prices.items()}
         self.prices = PriceTable({k.lower(): v for k, v in overrides.items()}, defaults=settings.default_prices)
@@ -178,24 +184,19 @@ class ObserveStore:
                     spans.setdefault((row["trace_id"], row["span_id"]), row)
             scores = {row["score_id"]: row for job in jobs for row in job.scores}
             with lake.cursor() as cur:
-                if spans:
-                    cur.register("lh_spans", arrow_table(list(spans.values()), SPAN_COLUMNS))
-                if scores:
-                    cur.register("lh_scores", arrow_table(list(scores.values()), SCORE_COLUMNS))
                 with lake.write(cur):
-                    if spans:
-                        low = min(r["start_time"] for r in spans.values())
-                        high = max(r["start_time"] for r in spans.values())
-                        cur.execute(
-                            f"INSERT INTO {SPANS} SELECT {_select_list(SPAN_COLUMNS)} FROM lh_spans b "  # noqa: S608
-                            f"WHERE NOT EXISTS (SELECT 1 FROM {SPANS} s WHERE s.start_time BETWEEN ? AND ? "
-                            "AND s.trace_id = b.trace_id AND s.span_id = b.span_id)",
-                            [low, high],
-                        )
+                    fresh = self._fresh(cur, spans) if spans else []
+                    if fresh:
+                        cur.register("lh_spans", arrow_table(fresh, SPAN_COLUMNS))
+                        cur.execute(f"INSERT INTO {SPANS} SELECT {_select_list(SPAN_COLUMNS)} FROM lh_spans")  # noqa: S608
+                        cur.unregister("lh_spans")
                     if scores:
+                        cur.register("lh_scores", arrow_table(list(scores.values()), SCORE_COLUMNS))
                         cur.execute(f"DELETE FROM {SCORES} WHERE score_id IN (SELECT score_id FROM lh_scores)")  # noqa: S608
                         cur.execute(f"INSERT INTO {SCORES} SELECT * FROM lh_scores")  # noqa: S608
+                        cur.unregister("lh_scores")
                 newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
+            self.index.add(fresh)
             snapshot = int(newest[0]) if newest else 0
             for job in jobs:
                 job.snapshot = snapshot
@@ -207,6 +208,25 @@ class ObserveStore:
             for job in jobs:
                 job.done.set()
 
+    def _fresh(self, cur: Any, spans: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows not yet recorded. Only spans of traces the index knows can be: those are looked up among the
+        spans of those traces' time range (which lets the lake skip every other file); a new trace's are all new."""
+        known = self.index.known({trace_id for trace_id, _ in spans})
+        if not known:
+            return list(spans.values())
+        low = min(r[0] for r in known.values())
+        high = max(r[1] for r in known.values())
+        ids = sorted(known)
+        recorded = {
+            (str(t), str(s))
+            for t, s in cur.execute(
+                f"SELECT trace_id, span_id FROM {SPANS} WHERE start_time BETWEEN ? AND ? "  # noqa: S608
+                "AND trace_id IN (SELECT unnest(?::VARCHAR[]))",
+                [low, high, ids],
+            ).fetchall()
+        }
+        return [row for key, row in spans.items() if key not in recorded]
+
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -217,8 +237,14 @@ class ObserveStore:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def trace(self, trace_id: str, tenant: str | None = None) -> Trace:
-        """The trace as a tree of spans (children by start time), with totals rolled up, and its scores."""
+        """The trace as a tree of spans (children by start time), with totals rolled up, and its scores. The index
+        gives its time range, so the lake reads only the files of that range; a trace the index lacks (a process
+        stopped between a commit and its index update) is read from every file and indexed again."""
         where, params = _tenant_filter(tenant)
+        indexed = self.index.get(trace_id, tenant)
+        if indexed is not None:
+            where += " AND start_time BETWEEN ? AND ?"
+            params += [indexed["start_time"], indexed["end_time"]]
         lake = self._tables()
         with lake.cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
@@ -229,83 +255,35 @@ class ObserveStore:
                         [trace_id, *params],
                     )
                 )
+                tenant_only, tenant_params = _tenant_filter(tenant)
                 scores = _dicts(
                     cur.execute(
-                        f"SELECT * FROM {SCORES} WHERE trace_id = ?{where} ORDER BY created_at, score_id",  # noqa: S608
-                        [trace_id, *params],
+                        f"SELECT * FROM {SCORES} WHERE trace_id = ?{tenant_only} ORDER BY created_at, score_id",  # noqa: S608
+                        [trace_id, *tenant_params],
                     )
                 )
             finally:
                 cur.execute("ROLLBACK")
         if not spans:
             raise TraceNotFound(f"no trace {trace_id}", field="trace_id")
+        if indexed is None:
+            self._reindex([trace_id])
         roots = _tree([_node(row) for row in spans])
         summary = _summary(trace_id, spans)
         return Trace.model_construct(**dict(summary), spans=roots, scores=[_score(row) for row in scores])
 
     def traces(self, query: TraceQuery, tenant: str | None = None) -> Page[TraceSummary]:
-        """Trace summaries, newest first, filtered and paged."""
-        span_where: list[str] = []
-        params: list[Any] = []
-        if tenant is not None:
-            span_where.append("tenant = ?")
-            params.append(tenant)
-        for column in ("session_id", "user_id", "agent_name", "model"):
-            value = getattr(query, column)
-            if value is not None:
-                span_where.append(f"trace_id IN (SELECT trace_id FROM {SPANS} WHERE {column} = ?)")  # noqa: S608 (constant names; values are parameters)
-                params.append(value)
-        if query.start is not None:
-            span_where.append(f"trace_id IN (SELECT trace_id FROM {SPANS} WHERE start_time >= ?)")  # noqa: S608 (constant names; values are parameters)
-            params.append(query.start)
-        trace_where: list[str] = []
-        if query.start is not None:
-            trace_where.append("start_time >= ?")
-            params.append(query.start)
-        if query.end is not None:
-            trace_where.append("start_time < ?")
-            params.append(query.end)
-        if query.status is not None:
-            trace_where.append("status = ?")
-            params.append(query.status)
-        if query.min_cost is not None:
-            trace_where.append("cost >= ?")
-            params.append(query.min_cost)
-        if query.min_duration_ms is not None:
-            trace_where.append("duration_ms >= ?")
-            params.append(query.min_duration_ms)
-        after = decode_cursor(query.cursor)
-        if after is not None:
-            started, _, last = after.partition("|")
-            trace_where.append("(start_time < ?::TIMESTAMPTZ OR (start_time = ?::TIMESTAMPTZ AND trace_id < ?))")
-            params += [started, started, last]
-        sql = (
-            f"WITH t AS ({_TRACE_AGGREGATE} {('WHERE ' + ' AND '.join(span_where)) if span_where else ''} "  # noqa: S608 (constant names; values are parameters)
-            f"GROUP BY trace_id) SELECT * FROM t {('WHERE ' + ' AND '.join(trace_where)) if trace_where else ''} "
-            "ORDER BY start_time DESC, trace_id DESC LIMIT ?"
-        )
-        rows = self._query(sql, [*params, query.limit + 1])
-        items = [_summary_of_aggregate(row) for row in rows[: query.limit]]
-        last_item = items[-1] if items else None
-        cursor = (
-            encode_cursor(f"{last_item.start_time.isoformat()}|{last_item.trace_id}")
-            if len(rows) > query.limit and last_item is not None
-            else None
-        )
+        """Trace summaries, newest first, filtered and paged (from the index)."""
+        self._tables()
+        items, cursor = self.index.page(query, tenant)
         return Page[TraceSummary](items=items, next=cursor)
 
     def session(self, session_id: str, tenant: str | None = None) -> Session:
-        """A session's traces in the order they started, and their totals."""
-        where, params = _tenant_filter(tenant)
-        rows = self._query(
-            f"WITH t AS ({_TRACE_AGGREGATE} WHERE trace_id IN "  # noqa: S608
-            f"(SELECT trace_id FROM {SPANS} WHERE session_id = ?){where.replace(' AND', ' AND', 1)} "
-            "GROUP BY trace_id) SELECT * FROM t ORDER BY start_time, trace_id",
-            [session_id, *params],
-        )
-        if not rows:
+        """A session's traces in the order they started, and their totals (from the index)."""
+        self._tables()
+        traces = self.index.session(session_id, tenant)
+        if not traces:
             raise SessionNotFound(f"no session {session_id}", field="session_id")
-        traces = [_summary_of_aggregate(row) for row in rows]
         return Session(
             session_id=session_id,
             traces=traces,
@@ -313,6 +291,27 @@ class ObserveStore:
             start_time=min(t.start_time for t in traces),
             end_time=max(t.end_time for t in traces),
         )
+
+    def reindex(self) -> int:
+        """Make the trace index anew from the lake's spans; returns how many traces it holds."""
+        return self._reindex(None)
+
+    def _reindex(self, trace_ids: Sequence[str] | None) -> int:
+        lake = self._tables()
+        where = "" if trace_ids is None else " WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))"
+        with lake.cursor() as cur:
+            rows = _dicts(
+                cur.execute(
+                    _INDEX_AGGREGATE + where + " GROUP BY trace_id, tenant",
+                    [] if trace_ids is None else [list(trace_ids)],
+                )
+            )
+        for row in rows:
+            root = row.pop("root_start")
+            row["name_rank"] = rank(root is not None, root if root is not None else row["start_time"])
+            row["models"] = json.dumps(sorted(row["models"] or []))
+        self.index.replace(rows, everything=trace_ids is None)
+        return len(rows)
 
     # -- maintenance ----------------------------------------------------------------------------------------------
 
@@ -347,6 +346,7 @@ class ObserveStore:
                         [price.input, price.output, model],
                     ).fetchone()
                     changed += int(found[0]) if found else 0
+        self.reindex()  # the traces' totals follow their spans' costs
         return changed
 
     def expire(self, older_than: timedelta) -> Expired:
@@ -365,6 +365,7 @@ class ObserveStore:
                     f"{SPANS} GROUP BY trace_id HAVING max(end_time) < ?",
                     [cutoff],
                 )
+                expired_ids = [str(r[0]) for r in cur.execute("SELECT trace_id FROM lh_expired").fetchall()]
                 counts = {}
                 for table in (SPANS, SCORES):
                     found = cur.execute(
@@ -380,6 +381,7 @@ class ObserveStore:
                         cur.execute(f"DROP TABLE {table}")
                         cur.execute(f"ALTER TABLE {table}_kept RENAME TO {name}")
                 cur.execute("DROP TABLE lh_expired")
+            self.index.remove(expired_ids)
             if not counts[SPANS] and not counts[SCORES]:
                 return Expired(spans=0, scores=0, snapshots_expired=0, files_deleted=0)
             newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
@@ -399,6 +401,7 @@ class ObserveStore:
                     f"SELECT count(*) FROM ducklake_cleanup_old_files('{CATALOG}', cleanup_all => true)"  # noqa: S608 (constant names; values are parameters)
                 ).fetchone()
                 lake.vacuum_catalog()
+        vacuum_sqlite(self.db)  # the index's rows of removed traces named them
         return Expired(
             spans=counts[SPANS],
             scores=counts[SCORES],
@@ -409,19 +412,17 @@ class ObserveStore:
 
 # -- rows to answers ------------------------------------------------------------------------------------------------
 
-_TRACE_AGGREGATE = (
-    "SELECT trace_id, min(start_time) AS start_time, max(end_time) AS end_time, "
-    "(epoch_us(max(end_time)) - epoch_us(min(start_time))) / 1000.0 AS duration_ms, count(*) AS spans, "
-    "coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, "
-    "coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE status = 'error') AS errors, "
-    "CASE WHEN count(*) FILTER (WHERE status = 'error') > 0 THEN 'error' "
-    "WHEN bool_or(status = 'ok') THEN 'ok' ELSE 'unset' END AS status, "
+_INDEX_AGGREGATE = (
+    "SELECT trace_id, coalesce(tenant, '') AS tenant_key, min(start_time) AS start_time, max(end_time) AS end_time, "
+    "count(*) AS spans, coalesce(sum(input_tokens), 0) AS input_tokens, "
+    "coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cost), 0) AS cost, "
+    "count(*) FILTER (WHERE status = 'error') AS errors, count(*) FILTER (WHERE status = 'ok') AS oks, "
     "arg_min(name, (parent_span_id IS NOT NULL, start_time)) AS name, "
-    "max(session_id) AS session_id, max(user_id) AS user_id, max(agent_name) AS agent_name, "
-    "list_sort(list(DISTINCT model) FILTER (WHERE model IS NOT NULL)) AS models "
+    "min(start_time) FILTER (WHERE parent_span_id IS NULL) AS root_start, "
+    "min(session_id) AS session_id, min(user_id) AS user_id, min(agent_name) AS agent_name, "
+    "list(DISTINCT model) FILTER (WHERE model IS NOT NULL) AS models "
     "FROM lake.observe.spans"
 )
-assert _TRACE_AGGREGATE.endswith(SPANS)
 
 
 def _tenant_filter(tenant: str | None) -> tuple[str, list[Any]]:
@@ -524,28 +525,6 @@ def _summary(trace_id: str, spans: list[dict[str, Any]]) -> TraceSummary:
             output_tokens=sum(r["output_tokens"] or 0 for r in spans),
             cost=sum(r["cost"] or 0.0 for r in spans),
             errors=sum(1 for r in spans if r["status"] == "error"),
-        ),
-    )
-
-
-def _summary_of_aggregate(row: dict[str, Any]) -> TraceSummary:
-    return TraceSummary(
-        trace_id=row["trace_id"],
-        name=row["name"],
-        start_time=row["start_time"],
-        end_time=row["end_time"],
-        duration_ms=float(row["duration_ms"]),
-        status=row["status"],
-        session_id=row["session_id"],
-        user_id=row["user_id"],
-        agent_name=row["agent_name"],
-        models=list(row["models"] or []),
-        totals=Totals(
-            spans=row["spans"],
-            input_tokens=int(row["input_tokens"]),
-            output_tokens=int(row["output_tokens"]),
-            cost=float(row["cost"]),
-            errors=row["errors"],
         ),
     )
 

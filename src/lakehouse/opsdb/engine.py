@@ -115,6 +115,15 @@ def write_transaction(engine: sa.Engine, lock_key: str) -> Iterator[sa.Connectio
         conn.commit()
 
 
+def vacuum_sqlite(engine: sa.Engine) -> None:
+    """Rewrite a SQLite database without its free pages (deleted rows leave their bytes there until overwritten);
+    nothing on PostgreSQL, whose own VACUUM reclaims dead rows."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+
+
 @contextlib.contextmanager
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A read-only transaction whose statements all see one state of the database: on SQLite a deferred ``BEGIN``

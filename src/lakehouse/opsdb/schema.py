@@ -175,3 +175,30 @@ schema_versions = sa.Table(
     sa.Column("retired_at", UtcDateTime(), nullable=True),
     sa.Column("breaking_changes", sa.Text, nullable=True),  # JSON: the changes a forced registration accepted
 )
+
+# -- observation (lakehouse.observe): the trace index, derived from observe.spans in the lake ------------------------
+
+observe_traces = sa.Table(
+    "observe_traces",
+    metadata,
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("tenant_key", sa.String(200), primary_key=True),  # the tenant, or "" for spans of unbound keys
+    sa.Column("start_time", UtcDateTime(), nullable=False),
+    sa.Column("end_time", UtcDateTime(), nullable=False),
+    sa.Column("spans", sa.Integer, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost", sa.Float, nullable=False),
+    sa.Column("errors", sa.Integer, nullable=False),
+    sa.Column("oks", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=True),  # the earliest root span's (else the earliest span's)
+    sa.Column("name_rank", sa.String(40), nullable=True),  # how that name was chosen: root flag and start, sortable
+    sa.Column("session_id", sa.String(1000), nullable=True),
+    sa.Column("user_id", sa.String(1000), nullable=True),
+    sa.Column("agent_name", sa.String(1000), nullable=True),
+    sa.Column("models", sa.Text, nullable=False),  # JSON: the sorted model names
+    sa.Index("ix_observe_traces_start", "tenant_key", "start_time"),
+    sa.Index("ix_observe_traces_session", "session_id"),
+    sa.Index("ix_observe_traces_user", "user_id"),
+    sa.Index("ix_observe_traces_agent", "agent_name"),
+)
