@@ -413,3 +413,11 @@ def test_the_trace_index_is_derived_and_repaired_from_the_lake(client: AppClient
     assert client.get("/v1/traces").json()["items"] == listed
     assert client.post("/v1/traces", content=body, headers=PROTO).status_code == 200
     assert client.get("/v1/traces").json()["items"] == listed  # nothing twice: not in the lake, not in the totals
+
+
+def test_partial_success_counts_every_refused_span(client: AppClient) -> None:
+    spans = [_span(f"{n + 1:016x}", "backwards", ms=-5) for n in range(150)] + [_span("00000000000000ff", "kept")]
+    answer = client.post("/v1/traces", content=_export(*spans), headers=PROTO)
+    partial = ExportTraceServiceResponse.FromString(answer.content).partial_success
+    assert partial.rejected_spans == 150 and partial.error_message.endswith("; and 130 more")
+    assert answer.headers["X-Spans-Accepted"] == "1" and answer.headers["X-Spans-Rejected"] == "150"

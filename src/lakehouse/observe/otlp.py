@@ -219,14 +219,15 @@ def _record(span: Span, resource: dict[str, Any], scope_name: str | None) -> Spa
     )
 
 
-def response(media: str, refused: list[str]) -> bytes:
-    """The export response in the request's encoding: ``partial_success`` when spans were refused."""
+def response(media: str, rejected: int, reasons: list[str]) -> bytes:
+    """The export response in the request's encoding: ``partial_success`` when spans were refused (``rejected`` of
+    them; the first reasons listed)."""
     answer = ExportTraceServiceResponse()
-    if refused:
-        shown = refused[:MAX_REASONS]
-        more = f"; and {len(refused) - len(shown)} more" if len(refused) > len(shown) else ""
+    if rejected:
+        shown = reasons[:MAX_REASONS]
+        more = f"; and {rejected - len(shown)} more" if rejected > len(shown) else ""
         answer.partial_success.CopyFrom(
-            ExportTracePartialSuccess(rejected_spans=len(refused), error_message="; ".join(shown) + more)
+            ExportTracePartialSuccess(rejected_spans=rejected, error_message="; ".join(shown) + more)
         )
     if media == PROTOBUF:
         encoded: bytes = answer.SerializeToString()

@@ -139,7 +139,7 @@ class ObserveStore:
         """An OTLP export (protobuf or JSON): the response body in the request's encoding, and what was recorded."""
         decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
         result = self.ingest(decoded.spans, tenant, decoded.refused)
-        return otlp.response(media, result.errors if result.rejected else []), result
+        return otlp.response(media, result.rejected, result.errors), result
 
     def record_scores(self, batch: ScoreBatch, tenant: str | None = None) -> ScoresRecorded:
         """Scores, one commit: a score sent again with its ``score_id`` replaces the one recorded."""
