@@ -421,3 +421,14 @@ def test_partial_success_counts_every_refused_span(client: AppClient) -> None:
     partial = ExportTraceServiceResponse.FromString(answer.content).partial_success
     assert partial.rejected_spans == 150 and partial.error_message.endswith("; and 130 more")
     assert answer.headers["X-Spans-Accepted"] == "1" and answer.headers["X-Spans-Rejected"] == "150"
+
+
+def test_a_score_holding_nul_is_refused_in_process_too(client: AppClient) -> None:
+    from lakehouse.errors import NulCharacter
+    from lakehouse.observe import ScoreBatch
+
+    assert client.post("/v1/traces", content=_agent_run(), headers=PROTO).status_code == 200
+    batch = ScoreBatch.model_validate({"scores": [{"trace_id": TRACE, "name": "n", "value": "a\x00b"}]})
+    with pytest.raises(NulCharacter):
+        client.lakehouse.observe.record_scores(batch)
+    assert client.post("/v1/sql", json={"sql": "SELECT count(*) FROM observe.scores"}).json()["rows"] == [[0]]

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lakehouse.config import ObserveSettings
-from lakehouse.errors import SessionNotFound, TraceNotFound
+from lakehouse.errors import NulCharacter, SessionNotFound, TraceNotFound
 from lakehouse.observe import otlp
 from lakehouse.observe.index import TraceIndex, rank
 from lakehouse.observe.model import (
@@ -145,8 +145,11 @@ class ObserveStore:
         """Scores, one commit: a score sent again with its ``score_id`` replaces the one recorded."""
         now = datetime.now(UTC)
         rows = [score_row(s, s.score_id or uuid.uuid4().hex, self.redactor, tenant, now) for s in batch.scores]
-        for row in rows:
-            _storable(row)
+        for index, row in enumerate(rows):
+            try:
+                _storable(row)
+            except ValueError as exc:
+                raise NulCharacter(f"score {index}: {exc}", field=f"scores[{index}]") from None
         snapshot = self._commit(_Job(scores=rows))
         return ScoresRecorded(recorded=len(rows), score_ids=[r["score_id"] for r in rows], snapshot_id=snapshot)
 
