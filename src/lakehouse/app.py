@@ -24,6 +24,7 @@ from lakehouse.server.middleware import RequestContextMiddleware
 from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
+from lakehouse.server.self_observe import SelfObserveMiddleware, SelfObserver
 from lakehouse.server.threads import set_worker_nice
 from lakehouse.services import SERVICES
 from lakehouse.version import __version__
@@ -67,11 +68,17 @@ def create_app(
     opened_here = lakehouse is None
     lh = lakehouse or Lakehouse(settings)
 
+    observer = SelfObserver(lh.observe, "lakehouse") if settings.observe.self else None
+    if observer is not None:
+        lh.observe.closing.append(observer.close)  # an app whose lifespan never ran still stops its writer
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if "embedd" in names:  # which provider embeds, or which setting to choose
             logging.getLogger("lakehouse.embed").info(describe(settings))
         yield
+        if observer is not None:
+            observer.close()
         if opened_here:
             lh.close()
 
@@ -100,5 +107,8 @@ def create_app(
     app.openapi = lambda: build_openapi(app, models)  # type: ignore[method-assign]
     limit = _body_limit(settings)
     app.add_middleware(JsonBodyMiddleware, max_depth=settings.server.max_json_depth, streams=_streams)
+    if observer is not None:
+        app.state.self_observer = observer
+        app.add_middleware(SelfObserveMiddleware, observer=observer)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)
     return app

@@ -355,6 +355,11 @@ class RedactSettings(_Section):
 class ObserveSettings(_Section):
     """Observation: traces, spans and scores (`lakehouse.observe`, `/v1/traces`, `/v1/observe`)."""
 
+    self: bool = Field(
+        False,
+        description="Record the substrate's own work (memory operations, SQL, vector search, validation) as child "
+        "spans of a caller's trace when its request carries a W3C `traceparent` header.",
+    )
     max_spans: int = Field(10_000, ge=1, le=100_000, description="Spans in one export or JSON request, at most.")
     commit_wait_ms: float = Field(
         0.0,

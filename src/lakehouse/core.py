@@ -241,6 +241,7 @@ class Lakehouse:
         return {name: StoreCheck.model_validate(check) for name, check in checks.items()}
 
     def close(self) -> None:
+        self.observe.close()
         self.memory.close()
         self.vectors.close()
         self.embeddings.close()

@@ -82,9 +82,16 @@ class ObserveStore:
         self.prices = PriceTable({k.lower(): v for k, v in overrides.items()}, defaults=settings.default_prices)
         self._ready = False
         self._ready_lock = threading.Lock()
+        self.closing: list[Callable[[], None]] = []  # called by close(): writers that feed this store stop first
         self._pending: list[_Job] = []
         self._committing = False
         self._turn = threading.Condition()
+
+    def close(self) -> None:
+        """Stop what feeds this store (self-observation's writer) before the stores below close."""
+        for stop in self.closing:
+            stop()
+        self.closing.clear()
 
     # -- tables ---------------------------------------------------------------------------------------------------
 

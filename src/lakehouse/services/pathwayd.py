@@ -49,6 +49,7 @@ from lakehouse.memory.pathways import Outcome
 from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import BOUND_TENANT, require
 from lakehouse.server.params import PageQuery
+from lakehouse.server.self_observe import note
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.wire import TEXT_PATTERN, WireModel
 
@@ -110,6 +111,7 @@ def _etag(response: Response, version: int) -> None:
 async def add(body: AddMemory, request: Request, response: Response) -> AddedMemory:
     store = _memory(request)
     memory = await run_in_threadpool(store.add, _as_key(request, body))
+    note(request, memory_id=memory.id, memory_version=memory.version, deduplicated=memory.deduplicated)
     if memory.deduplicated:
         response.status_code = 200
     _etag(response, memory.version)
@@ -122,7 +124,9 @@ async def add(body: AddMemory, request: Request, response: Response) -> AddedMem
     dependencies=[require("read"), BOUND_TENANT],
 )
 async def search(body: MemorySearch, request: Request) -> SearchResults:
-    return await run_in_threadpool(_memory(request).search, body)
+    found = await run_in_threadpool(_memory(request).search, body)
+    note(request, memory_ids=[hit.id for hit in found.results], result_count=len(found.results))
+    return found
 
 
 @memories_router.get("", summary="The memories of a scope, paged", dependencies=[require("read"), BOUND_TENANT])
@@ -194,6 +198,7 @@ async def update(
 )
 async def revise(memory_id: str, body: ReviseMemory, request: Request, response: Response) -> Memory:
     successor = await run_in_threadpool(_memory(request).revise, memory_id, _as_key(request, body))
+    note(request, memory_id=memory_id, successor_id=successor.id)
     _etag(response, successor.version)
     return successor
 

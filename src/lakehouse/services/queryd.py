@@ -12,6 +12,7 @@ from lakehouse.apikeys import ApiKey
 from lakehouse.core import Lakehouse
 from lakehouse.errors import InvalidSql, NotAcceptable
 from lakehouse.server.auth import require, sql_grant
+from lakehouse.server.self_observe import note
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.model import CancelledQuery, RunningQueries, SqlAnswer, SqlRequest
 
@@ -81,6 +82,7 @@ async def run_sql(body: SqlRequest, request: Request) -> Response:
             )
         )
         headers = {"X-Lakehouse-Snapshot": str(snapshot_id), QUERY_ID_HEADER: query_id}
+        note(request, snapshot_id=snapshot_id, query_id=query_id)
         return StreamingResponse(chunks, media_type=media, headers=headers)
     result = await run_in_threadpool(
         lambda: lakehouse.sql(
@@ -95,6 +97,7 @@ async def run_sql(body: SqlRequest, request: Request) -> Response:
             grant=grant,
         )
     )
+    note(request, snapshot_id=result.snapshot_id, row_count=len(result.rows), query_id=query_id)
     # the body is JSON-ready already: skip FastAPI's re-encoding of every row
     return JSONResponse(result.to_dict(), headers={QUERY_ID_HEADER: query_id})
 

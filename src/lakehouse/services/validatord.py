@@ -13,6 +13,7 @@ from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import check_namespace, require
 from lakehouse.server.idempotent import Answer, idempotent
 from lakehouse.server.params import PageQuery
+from lakehouse.server.self_observe import note
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.datasets import split_name
 from lakehouse.validation import (
@@ -125,6 +126,7 @@ async def validate(body: ValidateRequest, request: Request) -> Valid | BatchVali
         batch = await run_in_threadpool(
             lambda: validation.validate_many(body.schema_, payloads, max_errors=body.max_errors)
         )
+        note(request, schema=validation.label(batch.schema), valid=batch.valid, payloads=len(payloads))
         if not batch.valid:
             raise batch.problem(validation.label(batch.schema))
         return BatchValid.model_validate(batch.to_dict())
@@ -132,6 +134,7 @@ async def validate(body: ValidateRequest, request: Request) -> Valid | BatchVali
     def one() -> Valid:
         bound = validation.validator(body.schema_, max_errors=body.max_errors)
         verdict = bound.validate(body.payload)
+        note(request, schema=validation.label(bound.schema), valid=verdict.valid)
         if not verdict.valid:
             raise bound.problem(verdict)
         return Valid.model_validate({"valid": True, "schema": bound.schema})

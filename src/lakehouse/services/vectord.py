@@ -16,6 +16,7 @@ from lakehouse.inputs import check_arrow_end
 from lakehouse.paging import Page, decode_cursor, page_of
 from lakehouse.server.auth import COLLECTION_NAMESPACE, check_namespace, reaches, require
 from lakehouse.server.params import PageQuery
+from lakehouse.server.self_observe import note
 from lakehouse.server.threads import run_in_threadpool
 from lakehouse.tables.names import IDENTIFIER_PATTERN, collection_namespace
 from lakehouse.vectors import (
@@ -185,9 +186,14 @@ async def search(name: CollectionName, body: VectorSearch, request: Request) -> 
                     raise
             return out
 
-        return VectorBatches(batches=await run_in_threadpool(batch))
+        batches = await run_in_threadpool(batch)
+        note(request, collection=name, result_count=sum(len(b.results) for b in batches))
+        return VectorBatches(batches=batches)
     if body.vector is not None and body.text is None and body.filter is None and 1 <= body.k <= INLINE_MAX_K:
         found = vectors.search_now(name, vector=body.vector, k=body.k)  # no waiting needed: on the event loop
         if found is not None:
+            note(request, collection=name, result_count=len(found))
             return VectorResults(results=[_hit(point, body.include, score) for point, score in found])
-    return await run_in_threadpool(one, body)
+    answer = await run_in_threadpool(one, body)
+    note(request, collection=name, result_count=len(answer.results))
+    return answer
