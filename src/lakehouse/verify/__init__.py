@@ -11,6 +11,7 @@ from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.verify import memory_smokes as memory_smokes  # registers its smokes after the chain's own
+from lakehouse.verify import observe_smokes as observe_smokes  # after memory's (in import order)
 from lakehouse.verify import validation_smokes as validation_smokes  # and these after those
 from lakehouse.verify.chain import SMOKES, Outcome, Target, run_chain
 from lakehouse.verify.ephemeral import ServerThread
@@ -37,7 +38,7 @@ def verify_ephemeral(echo: Callable[[str], None] = print) -> list[Outcome]:
 
 def _run_ephemeral(echo: Callable[[str], None]) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="lakehouse-verify-") as tmp:
-        open_settings = Settings(data_dir=Path(tmp) / "open")
+        open_settings = Settings.model_validate({"data_dir": Path(tmp) / "open", "observe": {"self": True}})
         auth_settings = Settings.model_validate({"data_dir": Path(tmp) / "auth", "auth": {"enabled": True}})
         opened = [Lakehouse(open_settings)]
         servers = [ServerThread(create_app(open_settings, lakehouse=opened[0])).start()]
