@@ -368,6 +368,19 @@ class ObserveSettings(_Section):
         description="How long a commit waits for more export requests to join it (0: none; requests that arrive "
         "while one commits share the next).",
     )
+    compact_after: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Merge the small Parquet files span commits write once this many have been written since the "
+        "last merge (0: never; `lakehouse observe compact` merges on demand). Trace reads cost more with every "
+        "file the lake lists.",
+    )
+    compact_file_size: int = Field(
+        4_000_000,
+        ge=100_000,
+        description="Bytes: files of observe.spans smaller than this are merged (into files about this large).",
+    )
     default_prices: bool = Field(True, description="Start the price table from the documented list prices.")
     prices: dict[str, PriceSettings] = Field(
         default_factory=dict,

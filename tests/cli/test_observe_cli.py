@@ -59,6 +59,7 @@ def test_traces_and_observe_commands(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["traces", "show", "0" * 31 + "1", *where])
     assert missing.exit_code == 1 and "no trace 0000" in missing.output
     assert json.loads(runner.invoke(cli, ["observe", "reprice", *where]).output) == {"priced": 1}
+    assert json.loads(runner.invoke(cli, ["observe", "compact", *where]).output) == {"files_merged": 0}
     kept = json.loads(runner.invoke(cli, ["observe", "expire", "--older-than", "30d", *where]).output)
     assert kept["spans"] == 0
     gone = json.loads(runner.invoke(cli, ["observe", "expire", "--older-than", "7d", *where]).output)

@@ -415,6 +415,47 @@ def test_the_trace_index_is_derived_and_repaired_from_the_lake(client: AppClient
     assert client.get("/v1/traces").json()["items"] == listed  # nothing twice: not in the lake, not in the totals
 
 
+def test_scores_are_read_for_the_traces_that_have_them_and_survive_reindex(client: AppClient) -> None:
+    """A trace read skips the scores table for traces the index knows have none; the index's list of scored
+    traces is remade from the lake with the rest."""
+    import sqlalchemy as sa
+
+    from lakehouse.opsdb.schema import observe_scored, observe_traces
+
+    assert client.post("/v1/traces", content=_agent_run(), headers=PROTO).status_code == 200
+    assert client.get(f"/v1/traces/{TRACE}").json()["scores"] == []
+    score = {"trace_id": TRACE, "name": "helpful", "value": True, "source": "human"}
+    assert client.post("/v1/observe/scores", json={"scores": [score]}).status_code == 200
+    assert [s["name"] for s in client.get(f"/v1/traces/{TRACE}").json()["scores"]] == ["helpful"]
+    with client.lakehouse.opsdb.begin() as conn:
+        conn.execute(sa.delete(observe_scored))
+        conn.execute(sa.delete(observe_traces))
+    assert client.lakehouse.observe.reindex() == 1
+    assert [s["name"] for s in client.get(f"/v1/traces/{TRACE}").json()["scores"]] == ["helpful"]
+
+
+def test_small_span_files_are_merged_and_every_trace_reads_the_same(make_client: Callable[..., AppClient]) -> None:
+    """After ``compact_after`` span commits their files are merged in the background; traces, lists, SQL and the
+    duplicate check of a retried export answer as before."""
+    client = make_client(observe={"compact_after": 4})
+    ids = _traces(client, 9)
+    store = client.lakehouse.observe
+    merging = store._merging
+    assert merging is not None
+    merging.join(30)
+    before = {trace: client.get(f"/v1/traces/{trace}").json() for trace in ids}
+    store.compact()
+    lake = client.lakehouse.lake
+    with lake.cursor() as cur:
+        files = cur.execute("SELECT count(*) FROM ducklake_list_files('lake', 'spans', schema => 'observe')").fetchone()
+    assert files == (1,)
+    assert {trace: client.get(f"/v1/traces/{trace}").json() for trace in ids} == before
+    _traces(client, 9)  # every span again: nothing recorded twice
+    counted = client.post("/v1/sql", json={"sql": "SELECT count(*), count(DISTINCT span_id) FROM observe.spans"})
+    assert counted.json()["rows"] == [[9, 9]]
+    assert len(client.get("/v1/traces", params={"limit": 100}).json()["items"]) == 9
+
+
 def test_partial_success_counts_every_refused_span(client: AppClient) -> None:
     spans = [_span(f"{n + 1:016x}", "backwards", ms=-5) for n in range(150)] + [_span("00000000000000ff", "kept")]
     answer = client.post("/v1/traces", content=_export(*spans), headers=PROTO)

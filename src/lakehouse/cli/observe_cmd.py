@@ -187,3 +187,19 @@ def reindex_cmd(config_path: str | None, data_dir: str | None) -> None:
     with open_lakehouse(config_path, data_dir) as lakehouse:
         count = lakehouse.observe.reindex()
     click.echo(f'{{"traces": {count}}}')
+
+
+@observe.command("compact")
+@settings_options
+def compact_cmd(config_path: str | None, data_dir: str | None) -> None:
+    """Merge the small Parquet files of observe.spans and observe.scores (a server does it by itself after
+    `observe.compact_after` span commits). The files merged away stay for time travel until their snapshots
+    expire.
+
+    \b
+    Example:
+      lakehouse observe compact
+    """
+    with open_lakehouse(config_path, data_dir) as lakehouse:
+        merged = lakehouse.observe.compact()
+    click.echo(f'{{"files_merged": {merged}}}')

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from lakehouse.observe.model import Totals, TraceQuery, TraceSummary
 from lakehouse.opsdb.engine import write_transaction
+from lakehouse.opsdb.schema import observe_scored as scored
 from lakehouse.opsdb.schema import observe_traces as traces
 from lakehouse.paging import decode_cursor, encode_cursor
 
@@ -158,7 +159,36 @@ class TraceIndex:
     def remove(self, trace_ids: Sequence[str]) -> None:
         with write_transaction(self.db, "observe-traces") as conn:
             for start in range(0, len(trace_ids), CHUNK):
-                conn.execute(traces.delete().where(traces.c.trace_id.in_(list(trace_ids[start : start + CHUNK]))))
+                part = list(trace_ids[start : start + CHUNK])
+                conn.execute(traces.delete().where(traces.c.trace_id.in_(part)))
+                conn.execute(scored.delete().where(scored.c.trace_id.in_(part)))
+
+    # -- which traces have scores ---------------------------------------------------------------------------------
+
+    def mark_scored(self, pairs: Iterable[tuple[str, str | None]], *, everything: bool = False) -> None:
+        """Note that these (trace, tenant) pairs have scores; ``everything``: these and no others."""
+        rows = [{"trace_id": t, "tenant_key": tenant_key(tenant)} for t, tenant in sorted(set(pairs), key=str)]
+        if self.db.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: Any = pg_insert(scored).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(scored).on_conflict_do_nothing()
+        with self.db.begin() as conn:
+            if everything:
+                conn.execute(scored.delete())
+            if rows:
+                conn.execute(statement, rows)
+
+    def has_scores(self, trace_id: str, tenant: str | None) -> bool:
+        """Whether the trace has scores (of ``tenant``; with None, of any tenant)."""
+        query = sa.select(scored.c.trace_id).where(scored.c.trace_id == trace_id)
+        if tenant is not None:
+            query = query.where(scored.c.tenant_key == tenant)
+        with self.db.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def get(self, trace_id: str, tenant: str | None) -> dict[str, Any] | None:
         """The trace's index row; with ``tenant`` None, any tenant's (the one that started first)."""

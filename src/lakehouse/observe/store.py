@@ -16,6 +16,7 @@ aggregate spans per trace. Keys bound to a tenant write spans stamped with it an
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -50,12 +51,17 @@ from lakehouse.observe.redact import Redactor
 from lakehouse.observe.rows import SCORE_COLUMNS, SPAN_COLUMNS, SpanRecord, arrow_table, score_row
 from lakehouse.opsdb.engine import vacuum_sqlite
 from lakehouse.paging import Page
-from lakehouse.tables.lake import CATALOG, Lake
+from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot
 from lakehouse.tables.names import OBSERVE_NAMESPACE
+from lakehouse.tables.read_pool import ReadPool
+from lakehouse.tables.watchdog import Watchdog
+
+_log = logging.getLogger(__name__)
 
 SCHEMA = OBSERVE_NAMESPACE
 SPANS = f"{CATALOG}.{SCHEMA}.spans"
 SCORES = f"{CATALOG}.{SCHEMA}.scores"
+ROW_GROUP = 16_384  # rows per Parquet row group of the observe tables
 
 
 def _select_list(columns: Sequence[tuple[str, str]]) -> str:
@@ -86,12 +92,40 @@ class ObserveStore:
         self._pending: list[_Job] = []
         self._committing = False
         self._turn = threading.Condition()
+        self._reads: ReadPool | None = None  # trace reads: read transactions reused while the lake is unchanged
+        self._latest: LatestSnapshot | None = None
+        self._watchdog = Watchdog()
+        self._unmerged = 0  # span files written since the last merge
+        self._merging: threading.Thread | None = None
 
     def close(self) -> None:
         """Stop what feeds this store (self-observation's writer) before the stores below close."""
         for stop in self.closing:
             stop()
         self.closing.clear()
+        merging = self._merging
+        if merging is not None:
+            merging.join()
+        with self._ready_lock:
+            if self._reads is not None:
+                self._reads.close()
+                self._reads = None
+            if self._latest is not None:
+                self._latest.close()
+                self._latest = None
+
+    def _read_pool(self, lake: Lake) -> ReadPool:
+        with self._ready_lock:
+            if self._reads is None:
+                self._latest = LatestSnapshot(lake.settings)
+                self._reads = ReadPool(
+                    lake.new_cursor,
+                    self._watchdog,
+                    latest=self._latest,
+                    max_age=lake.settings.lake.query_reuse_ms / 1000,
+                    capacity=4,
+                )
+            return self._reads
 
     # -- tables ---------------------------------------------------------------------------------------------------
 
@@ -109,16 +143,24 @@ class ObserveStore:
                         [CATALOG, SCHEMA],
                     ).fetchone()
                     if not exists or exists[0] < 2:
+                        # spans live in Parquet files only, never inlined into the catalog database: retention
+                        # deletes files, and a catalog database keeps deleted rows' bytes in its free pages; set
+                        # before the tables exist, so that no inlined-data table is made for them (a scan reads
+                        # one whenever it exists, at the cost of a catalog query). Row groups are small, so that
+                        # a trace read, pruned to its time range by their statistics, reads few rows.
                         with lake.write(cur):
                             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{SCHEMA}")
-                            cur.execute(f"CREATE TABLE IF NOT EXISTS {SPANS} ({spans})")
-                            cur.execute(f"CREATE TABLE IF NOT EXISTS {SCORES} ({scores})")
-                        # spans live in Parquet files only, never inlined into the catalog database: retention
-                        # deletes files, and a catalog database keeps deleted rows' bytes in its free pages
                         with lake.write(cur):
                             cur.execute(
                                 f"CALL {CATALOG}.set_option('data_inlining_row_limit', 0, schema => '{SCHEMA}')"
                             )
+                            cur.execute(
+                                f"CALL {CATALOG}.set_option('parquet_row_group_size', {ROW_GROUP}, "
+                                f"schema => '{SCHEMA}')"
+                            )
+                        with lake.write(cur):
+                            cur.execute(f"CREATE TABLE IF NOT EXISTS {SPANS} ({spans})")
+                            cur.execute(f"CREATE TABLE IF NOT EXISTS {SCORES} ({scores})")
                 self._ready = True
         return lake
 
@@ -157,6 +199,9 @@ class ObserveStore:
                 _storable(row)
             except ValueError as exc:
                 raise NulCharacter(f"score {index}: {exc}", field=f"scores[{index}]") from None
+        # noted before the commit: a trace noted without scores costs a read of the scores table, a trace with
+        # scores not noted would show none
+        self.index.mark_scored((row["trace_id"], tenant) for row in rows)
         snapshot = self._commit(_Job(scores=rows))
         return ScoresRecorded(recorded=len(rows), score_ids=[r["score_id"] for r in rows], snapshot_id=snapshot)
 
@@ -207,6 +252,8 @@ class ObserveStore:
                         cur.unregister("lh_scores")
                 newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
             self.index.add(fresh)
+            if fresh:
+                self._count_file()
             snapshot = int(newest[0]) if newest else 0
             for job in jobs:
                 job.snapshot = snapshot
@@ -237,6 +284,43 @@ class ObserveStore:
         }
         return [row for key, row in spans.items() if key not in recorded]
 
+    def _count_file(self) -> None:
+        """One more small span file: past ``compact_after`` of them, merge them in the background (one merge at a
+        time; commits wait for the writers' turn while it runs, and join the next group commit)."""
+        self._unmerged += 1
+        every = self.settings.compact_after
+        if not every or self._unmerged < every:
+            return
+        with self._ready_lock:
+            if self._merging is not None and self._merging.is_alive():
+                return
+            self._unmerged = 0
+            self._merging = threading.Thread(target=self._merge_quietly, name="lakehouse-observe-merge", daemon=True)
+            self._merging.start()
+
+    def _merge_quietly(self) -> None:
+        try:
+            self.compact()
+        except Exception:  # the next merge tries again; reads are only slower meanwhile
+            _log.warning("could not merge the files of observe.spans", exc_info=True)
+
+    def compact(self) -> int:
+        """Merge the small files of the observe tables (adjacent files, so each keeps its time order and a trace
+        read is still pruned by it); the files they replace stay for time travel until their snapshots expire.
+        Returns how many files were merged."""
+        lake = self._tables()
+        merged = 0
+        with lake.cursor() as cur:
+            for table in ("spans", "scores"):
+                with lake.write(cur):
+                    rows = cur.execute(
+                        f"CALL ducklake_merge_adjacent_files('{CATALOG}', '{table}', schema => '{SCHEMA}', "
+                        "max_file_size => ?)",
+                        [self.settings.compact_file_size],
+                    ).fetchall()
+                merged += sum(int(row[2]) for row in rows)
+        return merged
+
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -256,15 +340,17 @@ class ObserveStore:
             where += " AND start_time BETWEEN ? AND ?"
             params += [indexed["start_time"], indexed["end_time"]]
         lake = self._tables()
-        with lake.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                spans = _dicts(
-                    cur.execute(
-                        f"SELECT * FROM {SPANS} WHERE trace_id = ?{where} ORDER BY start_time, span_id",  # noqa: S608
-                        [trace_id, *params],
-                    )
+        with self._read_pool(lake).lease() as lease:
+            lease.begin()  # a reused transaction when the lake has not moved since it opened
+            cur = lease.cursor
+            spans = _dicts(
+                cur.execute(
+                    f"SELECT * FROM {SPANS} WHERE trace_id = ?{where} ORDER BY start_time, span_id",  # noqa: S608
+                    [trace_id, *params],
                 )
+            )
+            scores = []
+            if indexed is None or self.index.has_scores(trace_id, tenant):  # most traces have none
                 tenant_only, tenant_params = _tenant_filter(tenant)
                 scores = _dicts(
                     cur.execute(
@@ -272,8 +358,7 @@ class ObserveStore:
                         [trace_id, *tenant_params],
                     )
                 )
-            finally:
-                cur.execute("ROLLBACK")
+            lease.reusable = True
         if not spans:
             raise TraceNotFound(f"no trace {trace_id}", field="trace_id")
         if indexed is None:
@@ -320,7 +405,13 @@ class ObserveStore:
             root = row.pop("root_start")
             row["name_rank"] = rank(root is not None, root if root is not None else row["start_time"])
             row["models"] = json.dumps(sorted(row["models"] or []))
+        with lake.cursor() as cur:
+            scored = cur.execute(
+                f"SELECT DISTINCT trace_id, tenant FROM {SCORES}{where}",  # noqa: S608
+                [] if trace_ids is None else [list(trace_ids)],
+            ).fetchall()
         self.index.replace(rows, everything=trace_ids is None)
+        self.index.mark_scored(((str(t), tenant) for t, tenant in scored), everything=trace_ids is None)
         return len(rows)
 
     # -- maintenance ----------------------------------------------------------------------------------------------

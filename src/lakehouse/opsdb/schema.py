@@ -202,3 +202,9 @@ observe_traces = sa.Table(
     sa.Index("ix_observe_traces_user", "user_id"),
     sa.Index("ix_observe_traces_agent", "agent_name"),
 )
+observe_scored = sa.Table(
+    "observe_scored",
+    metadata,
+    sa.Column("trace_id", sa.String(32), primary_key=True),  # a trace with at least one score (of this tenant)
+    sa.Column("tenant_key", sa.String(200), primary_key=True),
+)

@@ -291,6 +291,13 @@ class Lake:
         finally:
             cur.close()
 
+    def new_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection the caller closes (a ``ReadPool`` keeps read transactions open on such connections)."""
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable("the lake is closed", field="lake")
+            return self._db.cursor()
+
     @contextlib.contextmanager
     def write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
         """One lake commit on ``cur``: everything inside is one snapshot, or nothing on any error.
