@@ -362,11 +362,12 @@ class ObserveSettings(_Section):
     )
     max_spans: int = Field(10_000, ge=1, le=100_000, description="Spans in one export or JSON request, at most.")
     commit_wait_ms: float = Field(
-        0.0,
+        20.0,
         ge=0,
         le=1000,
-        description="How long a commit waits for more export requests to join it (0: none; requests that arrive "
-        "while one commits share the next).",
+        description="How long a span commit about to start waits, at most, for the export requests still being "
+        "read to join it (never when none is: a lone request is not delayed). Requests that arrive while one "
+        "commits share the next either way. 0: never wait.",
     )
     compact_after: int = Field(
         64,

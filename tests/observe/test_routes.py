@@ -473,3 +473,25 @@ def test_a_score_holding_nul_is_refused_in_process_too(client: AppClient) -> Non
     with pytest.raises(NulCharacter):
         client.lakehouse.observe.record_scores(batch)
     assert client.post("/v1/sql", json={"sql": "SELECT count(*) FROM observe.scores"}).json()["rows"] == [[0]]
+
+
+def test_spans_committed_but_not_yet_indexed_are_not_recorded_twice(
+    client: AppClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next commit may start while the last one updates the trace index: its duplicate check sees the traces
+    committed but not yet indexed. An index that cannot be updated loses no acknowledged span."""
+    store = client.lakehouse.observe
+
+    def fails(spans: object) -> None:
+        raise RuntimeError("index offline")
+
+    monkeypatch.setattr(store.index, "add", fails)
+    body = _agent_run()
+    answer = client.post("/v1/traces", content=body, headers=PROTO)
+    assert answer.status_code == 200 and answer.headers["X-Spans-Accepted"] == "4"
+    assert len(store._unindexed) == 1  # committed, known to the duplicate check, not indexed
+    assert client.post("/v1/traces", content=body, headers=PROTO).status_code == 200
+    counted = client.post("/v1/sql", json={"sql": "SELECT count(*) FROM observe.spans"})
+    assert counted.json()["rows"] == [[4]]
+    monkeypatch.undo()
+    assert client.get(f"/v1/traces/{TRACE}").json()["totals"]["spans"] == 4  # the read indexes it

@@ -39,44 +39,49 @@ def rank(is_root: bool, start: datetime) -> str:
 
 def merge(current: Mapping[str, Any] | None, spans: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """An index row: ``current`` (None for a new trace) with ``spans`` (rows of observe.spans) added."""
-    out = dict(current) if current is not None else None
-    models = set(json.loads(out["models"])) if out else set()
+    first = min(spans, key=lambda span: (span["parent_span_id"] is not None, span["start_time"]))
+    first_rank = rank(first["parent_span_id"] is None, first["start_time"])
+    if current is None:
+        out: dict[str, Any] = {
+            "trace_id": first["trace_id"],
+            "tenant_key": tenant_key(first["tenant"]),
+            "start_time": first["start_time"],
+            "end_time": first["end_time"],
+            "spans": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost": 0.0,
+            "errors": 0,
+            "oks": 0,
+            "name": first["name"],
+            "name_rank": first_rank,
+            "session_id": None,
+            "user_id": None,
+            "agent_name": None,
+        }
+        models: set[str] = set()
+    else:
+        out = dict(current)
+        models = set(json.loads(out["models"]))
+        if out["name_rank"] is None or first_rank < out["name_rank"]:
+            out["name"], out["name_rank"] = first["name"], first_rank
     for span in spans:
-        span_rank = rank(span["parent_span_id"] is None, span["start_time"])
-        if out is None:
-            out = {
-                "trace_id": span["trace_id"],
-                "tenant_key": tenant_key(span["tenant"]),
-                "start_time": span["start_time"],
-                "end_time": span["end_time"],
-                "spans": 0,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "cost": 0.0,
-                "errors": 0,
-                "oks": 0,
-                "name": span["name"],
-                "name_rank": span_rank,
-                "session_id": None,
-                "user_id": None,
-                "agent_name": None,
-            }
         out["start_time"] = min(out["start_time"], span["start_time"])
         out["end_time"] = max(out["end_time"], span["end_time"])
-        out["spans"] += 1
         out["input_tokens"] += span["input_tokens"] or 0
         out["output_tokens"] += span["output_tokens"] or 0
         out["cost"] += span["cost"] or 0.0
-        out["errors"] += span["status"] == "error"
-        out["oks"] += span["status"] == "ok"
-        if out["name_rank"] is None or span_rank < out["name_rank"]:
-            out["name"], out["name_rank"] = span["name"], span_rank
+        status = span["status"]
+        if status == "error":
+            out["errors"] += 1
+        elif status == "ok":
+            out["oks"] += 1
         for column in ("session_id", "user_id", "agent_name"):
             if out[column] is None and span[column] is not None:
                 out[column] = span[column]
         if span["model"]:
             models.add(span["model"])
-    assert out is not None
+    out["spans"] += len(spans)
     out["models"] = json.dumps(sorted(models))
     return out
 

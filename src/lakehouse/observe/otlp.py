@@ -121,6 +121,8 @@ def _ids_as_base64(node: Any) -> Any:
 def value_of(value: AnyValue, depth: int = 0) -> Any:
     """An attribute value as plain JSON (bytes as base64)."""
     which = value.WhichOneof("value")
+    if which == "string_value":  # the common case first
+        return value.string_value
     if which is None:
         return None
     if which == "array_value":
@@ -171,20 +173,23 @@ def decode(request: ExportTraceServiceRequest, limit: int) -> Decoded:
     return out
 
 
+def _label(span: Span) -> str:
+    return f"span {span.name[:80]!r}"
+
+
 def _record(span: Span, resource: dict[str, Any], scope_name: str | None) -> SpanRecord | str:
     trace_id, span_id = _hex(span.trace_id, 16), _hex(span.span_id, 8)
-    label = f"span {span.name[:80]!r}"
     if trace_id is None:
-        return f"{label}: no valid trace_id (16 bytes, not all zero)"
+        return f"{_label(span)}: no valid trace_id (16 bytes, not all zero)"
     if span_id is None:
-        return f"{label}: no valid span_id (8 bytes, not all zero)"
+        return f"{_label(span)}: no valid span_id (8 bytes, not all zero)"
     parent = _hex(span.parent_span_id, 8) if span.parent_span_id else None
     if span.parent_span_id and parent is None and any(span.parent_span_id):
-        return f"{label} ({span_id}): parent_span_id is not 8 bytes"
+        return f"{_label(span)} ({span_id}): parent_span_id is not 8 bytes"
     if not span.start_time_unix_nano:
-        return f"{label} ({span_id}): no start time"
+        return f"{_label(span)} ({span_id}): no start time"
     if span.end_time_unix_nano < span.start_time_unix_nano:
-        return f"{label} ({span_id}): ends before it starts"
+        return f"{_label(span)} ({span_id}): ends before it starts"
     if not span.name.strip():
         return f"span {span_id}: no name"
     return SpanRecord(

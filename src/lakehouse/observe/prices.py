@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PER_MILLION = 1e-6
+_REMEMBERED = 4096  # model names whose price is remembered
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,23 @@ class PriceTable:
     def __init__(self, overrides: Mapping[str, Price] | None = None, *, defaults: bool = True) -> None:
         self.prices: dict[str, Price] = {**(DEFAULT_PRICES if defaults else {}), **(overrides or {})}
         self._keys = sorted(self.prices, key=len, reverse=True)
+        self._found: dict[str, Price | None] = {}  # model names seen -> their price (a few distinct names repeat)
 
     def price(self, model: str | None) -> Price | None:
         if not model:
             return None
+        if model in self._found:
+            return self._found[model]
         name = model.strip().lower()
+        found = None
         for key in self._keys:
             if name == key or name.startswith(key + "-") or name.endswith("/" + key):
-                return self.prices[key]
-        return None
+                found = self.prices[key]
+                break
+        if len(self._found) >= _REMEMBERED:
+            self._found.clear()
+        self._found[model] = found
+        return found
 
     def cost(self, model: str | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
         """The tokens' cost by the table, or None when the model is not in it or the span has no tokens."""

@@ -15,12 +15,13 @@ aggregate spans per trace. Keys bound to a tenant write spans stamped with it an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ from lakehouse.observe.model import (
 )
 from lakehouse.observe.prices import Price, PriceTable
 from lakehouse.observe.redact import Redactor
-from lakehouse.observe.rows import SCORE_COLUMNS, SPAN_COLUMNS, SpanRecord, arrow_table, score_row
+from lakehouse.observe.rows import SCORE_COLUMNS, SPAN_COLUMNS, RowMaker, SpanRecord, arrow_table, score_row
 from lakehouse.opsdb.engine import vacuum_sqlite
 from lakehouse.paging import Page
 from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot
@@ -71,10 +72,38 @@ def _select_list(columns: Sequence[tuple[str, str]]) -> str:
 @dataclass
 class _Job:
     spans: list[dict[str, Any]] = field(default_factory=list)
+    table: Any = None  # the spans as an Arrow table (made by the caller)
+    taken: bool = False  # a commit holds it
     scores: list[dict[str, Any]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     snapshot: int | None = None
     error: BaseException | None = None
+
+
+@dataclass
+class _Arrival:
+    queued: bool = False  # its job is among the pending ones (no longer arriving)
+
+
+def _ranges(rows: list[dict[str, Any]]) -> dict[str, tuple[datetime, datetime]]:
+    """Each trace's time range among ``rows``."""
+    out: dict[str, tuple[datetime, datetime]] = {}
+    for row in rows:
+        old = out.get(row["trace_id"])
+        start, end = row["start_time"], row["end_time"]
+        out[row["trace_id"]] = (start, end) if old is None else (min(old[0], start), max(old[1], end))
+    return out
+
+
+def _table_of(jobs: list[_Job], fresh: list[dict[str, Any]]) -> Any:
+    """The Arrow table of the rows to insert: the jobs' own tables when every row of them is fresh (the common
+    case: new spans, sent once), else a table made of the fresh rows."""
+    tables = [job.table for job in jobs if job.spans]
+    if len(fresh) == sum(len(job.spans) for job in jobs) and all(t is not None for t in tables):
+        import pyarrow as pa
+
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return arrow_table(fresh, SPAN_COLUMNS)
 
 
 class ObserveStore:
@@ -91,6 +120,8 @@ class ObserveStore:
         self.closing: list[Callable[[], None]] = []  # called by close(): writers that feed this store stop first
         self._pending: list[_Job] = []
         self._committing = False
+        self._incoming = 0  # requests being read on their way to a commit
+        self._unindexed: dict[int, dict[str, tuple[datetime, datetime]]] = {}  # snapshot -> its traces' ranges
         self._turn = threading.Condition()
         self._reads: ReadPool | None = None  # trace reads: read transactions reused while the lake is unchanged
         self._latest: LatestSnapshot | None = None
@@ -166,18 +197,29 @@ class ObserveStore:
 
     # -- writes ---------------------------------------------------------------------------------------------------
 
-    def ingest(self, records: Iterable[SpanRecord], tenant: str | None = None, refused: Sequence[str] = ()) -> Ingested:
+    def ingest(
+        self,
+        records: Iterable[SpanRecord],
+        tenant: str | None = None,
+        refused: Sequence[str] = (),
+        arrival: _Arrival | None = None,
+    ) -> Ingested:
         """Record spans (one commit, shared with concurrent callers); ``refused`` are reasons the caller already
         has for spans it did not pass on (reported with any found here)."""
-        now = datetime.now(UTC)
-        reasons = list(refused)
-        rows = []
-        for record in records:
-            try:
-                rows.append(_storable(record.row(self.redactor, self.prices, tenant, now)))
-            except ValueError as exc:
-                reasons.append(f"span {record.span_id}: {exc}")
-        snapshot = self._commit(_Job(spans=rows)) if rows else None
+        with contextlib.ExitStack() as stack:
+            if arrival is None:
+                arrival = stack.enter_context(self._arriving())
+            maker = RowMaker(self.redactor, self.prices, tenant, datetime.now(UTC))
+            reasons = list(refused)
+            rows = []
+            for record in records:
+                try:
+                    rows.append(_storable(record.row(maker)))
+                except ValueError as exc:
+                    reasons.append(f"span {record.span_id}: {exc}")
+            # the Arrow table is made here, in the caller's thread, while another commit may be running
+            job = _Job(spans=rows, table=arrow_table(rows, SPAN_COLUMNS) if rows else None)
+            snapshot = self._commit(job, arrival) if rows else None
         return Ingested(accepted=len(rows), rejected=len(reasons), errors=reasons[:100], snapshot_id=snapshot)
 
     def ingest_batch(self, batch: SpanBatch, tenant: str | None = None) -> Ingested:
@@ -186,9 +228,25 @@ class ObserveStore:
 
     def ingest_otlp(self, body: bytes, media: str, tenant: str | None = None) -> tuple[bytes, Ingested]:
         """An OTLP export (protobuf or JSON): the response body in the request's encoding, and what was recorded."""
-        decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
-        result = self.ingest(decoded.spans, tenant, decoded.refused)
+        with self._arriving() as arrival:
+            decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
+            result = self.ingest(decoded.spans, tenant, decoded.refused, arrival)
         return otlp.response(media, result.rejected, result.errors), result
+
+    @contextlib.contextmanager
+    def _arriving(self) -> Iterator[_Arrival]:
+        """A request on its way to a commit (being read): a commit about to start waits for it, up to
+        ``commit_wait_ms``, so that concurrent exports share commits."""
+        arrival = _Arrival()
+        with self._turn:
+            self._incoming += 1
+        try:
+            yield arrival
+        finally:
+            if not arrival.queued:
+                with self._turn:
+                    self._incoming -= 1
+                    self._turn.notify_all()
 
     def record_scores(self, batch: ScoreBatch, tenant: str | None = None) -> ScoresRecorded:
         """Scores, one commit: a score sent again with its ``score_id`` replaces the one recorded."""
@@ -205,32 +263,54 @@ class ObserveStore:
         snapshot = self._commit(_Job(scores=rows))
         return ScoresRecorded(recorded=len(rows), score_ids=[r["score_id"] for r in rows], snapshot_id=snapshot)
 
-    def _commit(self, job: _Job) -> int:
-        """Group commit: the first caller to find no commit running commits every job waiting, itself included."""
+    def _commit(self, job: _Job, arrival: _Arrival | None = None) -> int:
+        """Group commit: the first caller to find no commit running commits every job waiting, itself included.
+        Before it starts, it waits (up to ``commit_wait_ms``) for the requests still being read to join. Once the
+        lake commit is done the next group may start while this one updates the trace index."""
         with self._turn:
             self._pending.append(job)
-            while not job.done.is_set():
+            if arrival is not None:
+                arrival.queued = True
+                self._incoming -= 1
+                self._turn.notify_all()
+            while not job.taken:
                 if self._committing:
                     self._turn.wait()
-                    continue
-                self._committing = True
-                self._turn.release()
-                try:
-                    if self.settings.commit_wait_ms:  # let more requests join this commit
-                        time.sleep(self.settings.commit_wait_ms / 1000)
-                    with self._turn:
-                        jobs, self._pending = self._pending, []
-                    self._write(jobs)
-                finally:
-                    self._turn.acquire()
-                    self._committing = False
-                    self._turn.notify_all()
+                else:
+                    self._lead()
+        job.done.wait()
         if job.error is not None:
             raise job.error
         assert job.snapshot is not None
         return job.snapshot
 
-    def _write(self, jobs: list[_Job]) -> None:
+    def _lead(self) -> None:
+        """Commit every pending job (called, and returning, with ``_turn`` held)."""
+        self._committing = True
+        try:
+            deadline = time.monotonic() + self.settings.commit_wait_ms / 1000
+            while self._incoming > 0 and (left := deadline - time.monotonic()) > 0:
+                self._turn.wait(left)
+            jobs, self._pending = self._pending, []
+            for job in jobs:
+                job.taken = True
+            self._turn.release()
+            try:
+                written = self._write(jobs)
+            finally:
+                self._turn.acquire()
+        finally:
+            self._committing = False
+            self._turn.notify_all()
+        self._turn.release()
+        try:
+            self._indexed(jobs, written)
+        finally:
+            self._turn.acquire()
+
+    def _write(self, jobs: list[_Job]) -> tuple[int, list[dict[str, Any]]] | None:
+        """The lake commit of the jobs' spans and scores: the rows written, kept as unindexed until
+        ``_indexed``; None (each job holding the error) when it failed."""
         try:
             lake = self._tables()
             spans: dict[tuple[str, str], dict[str, Any]] = {}
@@ -242,7 +322,7 @@ class ObserveStore:
                 with lake.write(cur):
                     fresh = self._fresh(cur, spans) if spans else []
                     if fresh:
-                        cur.register("lh_spans", arrow_table(fresh, SPAN_COLUMNS))
+                        cur.register("lh_spans", _table_of(jobs, fresh))
                         cur.execute(f"INSERT INTO {SPANS} SELECT {_select_list(SPAN_COLUMNS)} FROM lh_spans")  # noqa: S608
                         cur.unregister("lh_spans")
                     if scores:
@@ -251,16 +331,33 @@ class ObserveStore:
                         cur.execute(f"INSERT INTO {SCORES} SELECT * FROM lh_scores")  # noqa: S608
                         cur.unregister("lh_scores")
                 newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
-            self.index.add(fresh)
-            if fresh:
-                self._count_file()
             snapshot = int(newest[0]) if newest else 0
             for job in jobs:
                 job.snapshot = snapshot
+            with self._turn:  # the next commit's duplicate check sees these before the index does
+                self._unindexed[snapshot] = _ranges(fresh)
+            return snapshot, fresh
         except BaseException as exc:
             for job in jobs:
                 job.error = exc
-            raise
+                job.done.set()
+            return None
+
+    def _indexed(self, jobs: list[_Job], written: tuple[int, list[dict[str, Any]]] | None) -> None:
+        """Fold a commit's rows into the trace index, then answer its callers. The spans are in the lake whatever
+        happens here: an index that cannot be updated is logged (a read of such a trace, or ``reindex``, repairs
+        it) and its traces stay known to this process's duplicate check."""
+        if written is None:
+            return
+        snapshot, fresh = written
+        try:
+            self.index.add(fresh)
+            with self._turn:
+                self._unindexed.pop(snapshot, None)
+            if fresh:
+                self._count_file()
+        except Exception:
+            _log.warning("could not update the trace index after lake snapshot %d", snapshot, exc_info=True)
         finally:
             for job in jobs:
                 job.done.set()
@@ -268,18 +365,25 @@ class ObserveStore:
     def _fresh(self, cur: Any, spans: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows not yet recorded. Only spans of traces the index knows can be: those are looked up among the
         spans of those traces' time range (which lets the lake skip every other file); a new trace's are all new."""
-        known = self.index.known({trace_id for trace_id, _ in spans})
+        ids = {trace_id for trace_id, _ in spans}
+        known = self.index.known(ids)
+        with self._turn:
+            unindexed = list(self._unindexed.values())
+        for ranges in unindexed:  # committed, not yet in the index
+            for trace_id in ids & ranges.keys():
+                low, high = ranges[trace_id]
+                old = known.get(trace_id)
+                known[trace_id] = (low, high) if old is None else (min(old[0], low), max(old[1], high))
         if not known:
             return list(spans.values())
         low = min(r[0] for r in known.values())
         high = max(r[1] for r in known.values())
-        ids = sorted(known)
         recorded = {
             (str(t), str(s))
             for t, s in cur.execute(
                 f"SELECT trace_id, span_id FROM {SPANS} WHERE start_time BETWEEN ? AND ? "  # noqa: S608
                 "AND trace_id IN (SELECT unnest(?::VARCHAR[]))",
-                [low, high, ids],
+                [low, high, sorted(known)],
             ).fetchall()
         }
         return [row for key, row in spans.items() if key not in recorded]
