@@ -3,7 +3,8 @@ with GenAI attributes, by several exporters at once; then reads at the size reac
 and cost per session over all spans in SQL. Arize Phoenix (`arize-phoenix`, its own OTLP HTTP endpoint on SQLite)
 takes the same batches in the same run when it is installed, for the ratio.
 
-    .venv/bin/python bench/observe.py [--spans 200000] [--clients 4] [--phoenix | --phoenix-python PATH]
+    .venv/bin/python bench/observe.py [--spans 200000] [--clients 4] [--decode-workers N]
+        [--phoenix | --phoenix-python PATH] [--phoenix-spans 20480]
 
 Each batch is 64 traces of 8 spans (an agent span, chat calls with model, tokens and messages, tools, a
 retriever), encoded once per batch by the OpenTelemetry proto classes; ids are new in every batch, and batches
@@ -157,19 +158,25 @@ def reads(base: str, samples: int = 50) -> dict[str, float]:
     }
 
 
-def lakehouse(spans: int, clients: int) -> dict[str, float]:
+def lakehouse(spans: int, clients: int, decode_workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="lh-bench-observe-") as tmp:
         port = _free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "lakehouse", "serve", "--port", str(port), "--data-dir", f"{tmp}/data"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "LAKEHOUSE_OBSERVE__DECODE_WORKERS": str(decode_workers)},
         )
         try:
             base = f"http://127.0.0.1:{port}"
             _wait(base + "/health", proc)
             rate, sent = ingest(base + "/v1/traces", spans, clients, 0)
-            out = {"spans_per_s": rate, "spans": float(sent), "peak_rss_mb": rss_mb(proc.pid)}
+            workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            out = {
+                "spans_per_s": rate,
+                "spans": float(sent),
+                "peak_rss_mb": rss_mb(proc.pid) + sum(rss_mb(pid) for pid in workers),
+            }
             out.update(reads(base))
             return out
         finally:
@@ -237,17 +244,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=200_000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--decode-workers", type=int, default=0, help="the server's observe.decode_workers (0: exports read in-process)"
+    )
     parser.add_argument("--phoenix", action="store_true", help="measure Arize Phoenix too")
     parser.add_argument("--phoenix-python", help="the interpreter of a venv that has arize-phoenix (implies --phoenix)")
     parser.add_argument(
         "--phoenix-spans", type=int, default=20_480, help="spans sent to Phoenix (it stores about 100 a second here)"
     )
     args = parser.parse_args()
-    ours = lakehouse(args.spans, args.clients)
+    ours = lakehouse(args.spans, args.clients, args.decode_workers)
     wanted = args.phoenix or args.phoenix_python
     theirs = phoenix(args.phoenix_spans, args.clients, args.phoenix_python) if wanted else None
-    print(f"\nOTLP protobuf, batches of 512 spans, {args.clients} clients, {int(ours['spans']):,} spans")
-    print(f"lakehouse: {ours['spans_per_s']:,.0f} spans/s, peak RSS {ours['peak_rss_mb']:.0f} MB")
+    print(
+        f"\nOTLP protobuf, batches of 512 spans, {args.clients} clients, {int(ours['spans']):,} spans, "
+        f"decode_workers {args.decode_workers}"
+    )
+    print(f"lakehouse: {ours['spans_per_s']:,.0f} spans/s, peak RSS {ours['peak_rss_mb']:.0f} MB (workers included)")
     if theirs:
         print(
             f"phoenix:   {theirs['spans_per_s']:,.0f} spans/s stored ({theirs['accepted_per_s']:,.0f} answered), "

@@ -369,6 +369,14 @@ class ObserveSettings(_Section):
         "read to join it (never when none is: a lone request is not delayed). Requests that arrive while one "
         "commits share the next either way. 0: never wait.",
     )
+    decode_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that decode, mask and price OTLP exports (0: in the server's own process). Each "
+        "takes that work off the server's interpreter, so exports are read on more cores than one; each costs "
+        "a process's memory (about 100 MB), started on the first export.",
+    )
     compact_after: int = Field(
         64,
         ge=0,

@@ -495,3 +495,41 @@ def test_spans_committed_but_not_yet_indexed_are_not_recorded_twice(
     assert counted.json()["rows"] == [[4]]
     monkeypatch.undo()
     assert client.get(f"/v1/traces/{TRACE}").json()["totals"]["spans"] == 4  # the read indexes it
+
+
+def test_exports_read_in_worker_processes_land_as_in_process(make_client: Callable[..., AppClient]) -> None:
+    """With ``decode_workers`` the same export (masked, normalized, priced, with a refused span) lands exactly as
+    in the server's process; a malformed body and too many spans are still 400 and 413, and a tenant's key
+    stamps its spans."""
+    here = make_client()
+    there = make_client(observe={"decode_workers": 1, "max_spans": 5}, auth={"enabled": True})
+    admin = {"Authorization": f"Bearer {there.lakehouse.keys.create('admin', scopes=['admin']).secret}"}
+    spans = [_span("00000000000000fe", "backwards", ms=-5)]
+    body = _export(*spans) + _agent_run()  # two resource spans in one request (protobuf messages concatenate)
+    answers = [c.post("/v1/traces", content=body, headers={**PROTO, **h}) for c, h in ((here, {}), (there, admin))]
+    assert [a.headers["X-Spans-Accepted"] for a in answers] == ["4", "4"]
+    assert [a.headers["X-Spans-Rejected"] for a in answers] == ["1", "1"]
+    assert here.get(f"/v1/traces/{TRACE}").json() == there.get(f"/v1/traces/{TRACE}", headers=admin).json()
+    bad = there.post("/v1/traces", content=b"\x0a\xff\xff\xff", headers={**PROTO, **admin})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["kind"] == "malformed_input"
+    many = _export(*[_span(f"{n + 1:016x}", "s") for n in range(6)])
+    assert there.post("/v1/traces", content=many, headers={**PROTO, **admin}).status_code == 413
+    key = there.lakehouse.keys.create("acme", scopes=["read", "write"], tenant="acme").secret
+    tenant = {"Authorization": f"Bearer {key}"}
+    other = _export(_span("00000000000000aa", "acme run")).replace(bytes.fromhex(TRACE), bytes.fromhex("ab" * 16))
+    assert there.post("/v1/traces", content=other, headers={**PROTO, **tenant}).status_code == 200
+    assert [t["trace_id"] for t in there.get("/v1/traces", headers=tenant).json()["items"]] == ["ab" * 16]
+    # a worker that dies: that export is 503 with nothing recorded, the next one starts new workers
+    import os
+    import signal
+
+    workers = there.lakehouse.observe._workers
+    assert workers is not None and workers._pool is not None
+    for pid in list(workers._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    run = _export(_span("00000000000000bb", "after")).replace(bytes.fromhex(TRACE), bytes.fromhex("cd" * 16))
+    lost = there.post("/v1/traces", content=run, headers={**PROTO, **admin})
+    assert lost.status_code == 503 and lost.json()["errors"][0]["kind"] == "store_unavailable"
+    assert there.get(f"/v1/traces/{'cd' * 16}", headers=admin).status_code == 404
+    assert there.post("/v1/traces", content=run, headers={**PROTO, **admin}).status_code == 200
+    assert there.get(f"/v1/traces/{'cd' * 16}", headers=admin).status_code == 200

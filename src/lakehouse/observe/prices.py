@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakehouse.config import ObserveSettings
 
 PER_MILLION = 1e-6
 _REMEMBERED = 4096  # model names whose price is remembered
@@ -47,6 +51,12 @@ DEFAULT_PRICES: dict[str, Price] = {m: Price(i * PER_MILLION, o * PER_MILLION) f
 
 
 class PriceTable:
+    @classmethod
+    def from_settings(cls, settings: ObserveSettings) -> PriceTable:
+        """The documented defaults (unless ``default_prices`` is off) under ``[observe.prices]``."""
+        overrides = {name.lower(): Price(p.input, p.output) for name, p in settings.prices.items()}
+        return cls(overrides, defaults=settings.default_prices)
+
     def __init__(self, overrides: Mapping[str, Price] | None = None, *, defaults: bool = True) -> None:
         self.prices: dict[str, Price] = {**(DEFAULT_PRICES if defaults else {}), **(overrides or {})}
         self._keys = sorted(self.prices, key=len, reverse=True)

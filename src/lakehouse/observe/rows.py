@@ -7,7 +7,7 @@ writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +67,24 @@ SCORE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("created_at", "TIMESTAMPTZ"),
 )
 JSON_COLUMNS = frozenset({"attributes", "resource", "events", "links"})
+# what a commit needs of each row besides its Arrow table: the duplicate check's key and the trace index's fields
+INDEX_FIELDS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "start_time",
+    "end_time",
+    "status",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "session_id",
+    "user_id",
+    "agent_name",
+    "tenant",
+)
 
 
 def _json(value: Any) -> str:
@@ -233,6 +251,36 @@ class SpanRecord:
             "tenant": maker.tenant,
             "ingested_at": maker.now,
         }
+
+
+def storable(row: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a row whose text the lake cannot hold (a NUL character)."""
+    for name, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"{name} holds a NUL character")
+    return row
+
+
+@dataclass
+class Prepared:
+    """Spans made ready for a commit: their rows (the fields a commit reads, ``INDEX_FIELDS`` at least), the same
+    rows as an Arrow table, and a reason for each span refused."""
+
+    rows: list[dict[str, Any]]
+    table: Any  # pyarrow.Table, or None when no row was kept
+    refused: list[str]
+
+
+def prepare(records: Iterable[SpanRecord], maker: RowMaker, refused: Sequence[str] = ()) -> Prepared:
+    """Each record's row (a record whose row cannot be stored is refused with its reason) and their table."""
+    reasons = list(refused)
+    rows = []
+    for record in records:
+        try:
+            rows.append(storable(record.row(maker)))
+        except ValueError as exc:
+            reasons.append(f"span {record.span_id}: {exc}")
+    return Prepared(rows=rows, table=arrow_table(rows, SPAN_COLUMNS) if rows else None, refused=reasons)
 
 
 def score_row(score: ScoreIn, score_id: str, redactor: Redactor, tenant: str | None, now: datetime) -> dict[str, Any]:

@@ -47,9 +47,19 @@ from lakehouse.observe.model import (
     TraceQuery,
     TraceSummary,
 )
-from lakehouse.observe.prices import Price, PriceTable
+from lakehouse.observe.prices import PriceTable
 from lakehouse.observe.redact import Redactor
-from lakehouse.observe.rows import SCORE_COLUMNS, SPAN_COLUMNS, RowMaker, SpanRecord, arrow_table, score_row
+from lakehouse.observe.rows import (
+    SCORE_COLUMNS,
+    SPAN_COLUMNS,
+    RowMaker,
+    SpanRecord,
+    arrow_table,
+    prepare,
+    score_row,
+    storable,
+)
+from lakehouse.observe.workers import ExportWorkers
 from lakehouse.opsdb.engine import vacuum_sqlite
 from lakehouse.paging import Page
 from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot
@@ -96,14 +106,25 @@ def _ranges(rows: list[dict[str, Any]]) -> dict[str, tuple[datetime, datetime]]:
 
 
 def _table_of(jobs: list[_Job], fresh: list[dict[str, Any]]) -> Any:
-    """The Arrow table of the rows to insert: the jobs' own tables when every row of them is fresh (the common
-    case: new spans, sent once), else a table made of the fresh rows."""
-    tables = [job.table for job in jobs if job.spans]
-    if len(fresh) == sum(len(job.spans) for job in jobs) and all(t is not None for t in tables):
-        import pyarrow as pa
+    """The Arrow table of the rows to insert: the jobs' own tables, whole when every row of them is fresh (the
+    common case: new spans, sent once), else each filtered to its fresh rows (a span in two jobs: the first)."""
+    import pyarrow as pa
 
-        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    return arrow_table(fresh, SPAN_COLUMNS)
+    if len(fresh) == sum(len(job.spans) for job in jobs):
+        tables = [job.table for job in jobs if job.spans]
+    else:
+        wanted = {(row["trace_id"], row["span_id"]) for row in fresh}
+        tables = []
+        for job in jobs:
+            if not job.spans:
+                continue
+            mask = []
+            for row in job.spans:
+                key = (row["trace_id"], row["span_id"])
+                mask.append(key in wanted)
+                wanted.discard(key)
+            tables.append(job.table.filter(pa.array(mask, pa.bool_())))
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 class ObserveStore:
@@ -113,8 +134,7 @@ class ObserveStore:
         self.db = db
         self.index = TraceIndex(db)
         self.redactor = Redactor(settings.redact.patterns, settings.redact.attributes)
-        overrides = {name: Price(p.input, p.output) for name, p in settings.prices.items()}
-        self.prices = PriceTable({k.lower(): v for k, v in overrides.items()}, defaults=settings.default_prices)
+        self.prices = PriceTable.from_settings(settings)
         self._ready = False
         self._ready_lock = threading.Lock()
         self.closing: list[Callable[[], None]] = []  # called by close(): writers that feed this store stop first
@@ -123,6 +143,7 @@ class ObserveStore:
         self._incoming = 0  # requests being read on their way to a commit
         self._unindexed: dict[int, dict[str, tuple[datetime, datetime]]] = {}  # snapshot -> its traces' ranges
         self._turn = threading.Condition()
+        self._workers: ExportWorkers | None = None
         self._reads: ReadPool | None = None  # trace reads: read transactions reused while the lake is unchanged
         self._latest: LatestSnapshot | None = None
         self._watchdog = Watchdog()
@@ -138,6 +159,9 @@ class ObserveStore:
         if merging is not None:
             merging.join()
         with self._ready_lock:
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
             if self._reads is not None:
                 self._reads.close()
                 self._reads = None
@@ -210,16 +234,10 @@ class ObserveStore:
             if arrival is None:
                 arrival = stack.enter_context(self._arriving())
             maker = RowMaker(self.redactor, self.prices, tenant, datetime.now(UTC))
-            reasons = list(refused)
-            rows = []
-            for record in records:
-                try:
-                    rows.append(_storable(record.row(maker)))
-                except ValueError as exc:
-                    reasons.append(f"span {record.span_id}: {exc}")
+            prepared = prepare(records, maker, refused)
+            rows, reasons = prepared.rows, prepared.refused
             # the Arrow table is made here, in the caller's thread, while another commit may be running
-            job = _Job(spans=rows, table=arrow_table(rows, SPAN_COLUMNS) if rows else None)
-            snapshot = self._commit(job, arrival) if rows else None
+            snapshot = self._commit(_Job(spans=rows, table=prepared.table), arrival) if rows else None
         return Ingested(accepted=len(rows), rejected=len(reasons), errors=reasons[:100], snapshot_id=snapshot)
 
     def ingest_batch(self, batch: SpanBatch, tenant: str | None = None) -> Ingested:
@@ -229,9 +247,25 @@ class ObserveStore:
     def ingest_otlp(self, body: bytes, media: str, tenant: str | None = None) -> tuple[bytes, Ingested]:
         """An OTLP export (protobuf or JSON): the response body in the request's encoding, and what was recorded."""
         with self._arriving() as arrival:
-            decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
-            result = self.ingest(decoded.spans, tenant, decoded.refused, arrival)
+            workers = self._decoders()
+            if workers is None:
+                decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
+                result = self.ingest(decoded.spans, tenant, decoded.refused, arrival)
+            else:  # decoded, masked, priced and made a table in a worker process
+                prepared = workers.prepare(body, media, tenant)
+                rows, reasons = prepared.rows, prepared.refused
+                snapshot = self._commit(_Job(spans=rows, table=prepared.table), arrival) if rows else None
+                result = Ingested(accepted=len(rows), rejected=len(reasons), errors=reasons[:100], snapshot_id=snapshot)
         return otlp.response(media, result.rejected, result.errors), result
+
+    def _decoders(self) -> ExportWorkers | None:
+        """The worker processes that decode exports (``observe.decode_workers``), started on first use."""
+        if not self.settings.decode_workers:
+            return None
+        with self._ready_lock:
+            if self._workers is None:
+                self._workers = ExportWorkers(self.settings)
+            return self._workers
 
     @contextlib.contextmanager
     def _arriving(self) -> Iterator[_Arrival]:
@@ -254,7 +288,7 @@ class ObserveStore:
         rows = [score_row(s, s.score_id or uuid.uuid4().hex, self.redactor, tenant, now) for s in batch.scores]
         for index, row in enumerate(rows):
             try:
-                _storable(row)
+                storable(row)
             except ValueError as exc:
                 raise NulCharacter(f"score {index}: {exc}", field=f"scores[{index}]") from None
         # noted before the commit: a trace noted without scores costs a read of the scores table, a trace with
@@ -632,14 +666,6 @@ _INDEX_AGGREGATE = (
 
 def _tenant_filter(tenant: str | None) -> tuple[str, list[Any]]:
     return ("", []) if tenant is None else (" AND tenant = ?", [tenant])
-
-
-def _storable(row: dict[str, Any]) -> dict[str, Any]:
-    """Refuse a row whose text the lake cannot hold (a NUL character)."""
-    for name, value in row.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError(f"{name} holds a NUL character")
-    return row
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:
