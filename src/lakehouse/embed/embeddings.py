@@ -34,6 +34,7 @@ from lakehouse.errors import (
     Overloaded,
     UnknownModel,
 )
+from lakehouse.opsdb.engine import insert_ignoring_duplicates
 from lakehouse.opsdb.schema import embedding_cache
 from lakehouse.wire import Answer, WireModel
 
@@ -341,15 +342,7 @@ class Embeddings:
         return self._writer.flush(timeout)
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        dialect = self._opsdb.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(embedding_cache).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(embedding_cache).on_conflict_do_nothing()
+        statement = insert_ignoring_duplicates(self._opsdb, embedding_cache)
         try:
             with self._opsdb.begin() as conn:
                 conn.execute(statement, rows)

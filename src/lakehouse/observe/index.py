@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lakehouse.observe.model import Totals, TraceQuery, TraceSummary
-from lakehouse.opsdb.engine import write_transaction
+from lakehouse.opsdb.engine import insert_ignoring_duplicates, write_transaction
 from lakehouse.opsdb.schema import observe_scored as scored
 from lakehouse.opsdb.schema import observe_traces as traces
 from lakehouse.paging import decode_cursor, encode_cursor
@@ -173,14 +173,7 @@ class TraceIndex:
     def mark_scored(self, pairs: Iterable[tuple[str, str | None]], *, everything: bool = False) -> None:
         """Note that these (trace, tenant) pairs have scores; ``everything``: these and no others."""
         rows = [{"trace_id": t, "tenant_key": tenant_key(tenant)} for t, tenant in sorted(set(pairs), key=str)]
-        if self.db.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement: Any = pg_insert(scored).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(scored).on_conflict_do_nothing()
+        statement = insert_ignoring_duplicates(self.db, scored)
         with self.db.begin() as conn:
             if everything:
                 conn.execute(scored.delete())

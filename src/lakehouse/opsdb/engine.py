@@ -140,3 +140,15 @@ def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
                 conn.rollback()
     except sa.exc.OperationalError as exc:
         raise StoreUnavailable(f"operational DB unreachable: {exc.orig}", field="opsdb") from exc
+
+
+def insert_ignoring_duplicates(engine: sa.Engine, table: sa.Table) -> Any:
+    """An INSERT into ``table`` that skips rows whose key is already there (``ON CONFLICT DO NOTHING``, in the
+    engine's dialect)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
