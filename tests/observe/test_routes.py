@@ -489,7 +489,7 @@ def test_spans_committed_but_not_yet_indexed_are_not_recorded_twice(
     body = _agent_run()
     answer = client.post("/v1/traces", content=body, headers=PROTO)
     assert answer.status_code == 200 and answer.headers["X-Spans-Accepted"] == "4"
-    assert len(store._unindexed) == 1  # committed, known to the duplicate check, not indexed
+    assert len(store._commits.unindexed) == 1  # committed, known to the duplicate check, not indexed
     assert client.post("/v1/traces", content=body, headers=PROTO).status_code == 200
     counted = client.post("/v1/sql", json={"sql": "SELECT count(*) FROM observe.spans"})
     assert counted.json()["rows"] == [[4]]

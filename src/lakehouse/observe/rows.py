@@ -18,6 +18,8 @@ from lakehouse.observe.conventions import normalize
 from lakehouse.observe.model import ScoreIn, SpanIn
 from lakehouse.observe.prices import PriceTable
 from lakehouse.observe.redact import Redactor
+from lakehouse.tables.lake import CATALOG
+from lakehouse.tables.names import OBSERVE_NAMESPACE
 
 SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "VARCHAR"),
@@ -66,6 +68,11 @@ SCORE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant", "VARCHAR"),
     ("created_at", "TIMESTAMPTZ"),
 )
+SCHEMA = OBSERVE_NAMESPACE  # the lake schema of the observe tables
+SPANS = f"{CATALOG}.{SCHEMA}.spans"
+SCORES = f"{CATALOG}.{SCHEMA}.scores"
+ROW_GROUP = 16_384  # rows per Parquet row group of the observe tables
+
 JSON_COLUMNS = frozenset({"attributes", "resource", "events", "links"})
 # what a commit needs of each row besides its Arrow table: the duplicate check's key and the trace index's fields
 INDEX_FIELDS = (

@@ -1,16 +1,16 @@
 """``ObserveStore``: spans and scores in the lake (``observe.spans``, ``observe.scores``), written one commit per
-export request at most, and read back as traces, trace lists and sessions.
+export request at most, and read back as traces, trace lists and sessions; and their maintenance (compaction,
+repricing, retention, the trace index made anew).
 
 Writes. Every path in (OTLP protobuf, OTLP JSON, the JSON API) hands over ``SpanRecord``s; each becomes its row
 (masked, read by the conventions, priced) before anything is written, and a span whose row cannot be stored is
-refused with its reason, the others kept. Requests that arrive while a commit is running join the next one
-(group commit): each caller returns once the commit that holds its spans is done, so an acknowledged export is in
-the lake, and many concurrent exports cost one commit, not one each. A span already recorded (same trace and span
-id) is not recorded again: the insert skips rows whose key is in the table among spans of the same time range
-(the range lets the lake skip every file outside it), so a retried export duplicates nothing.
+refused with its reason, the others kept. ``observe.commits`` commits them, many requests at once; exports can be
+read in worker processes (``observe.workers``).
 
-Reads run on the lake's own connection: a trace is its spans (and scores) read in one transaction; lists
-aggregate spans per trace. Keys bound to a tenant write spans stamped with it and read only those.
+Reads. The trace index (``observe.index``) answers lists and sessions and gives a trace read its time range; the
+trace's spans (and scores, for a trace that has any) are read in a read transaction reused while the lake is
+unchanged, and made into a tree (``observe.answers``). Keys bound to a tenant write spans stamped with it and read
+only those.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import contextlib
 import json
 import logging
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,18 +29,16 @@ import sqlalchemy as sa
 from lakehouse.config import ObserveSettings
 from lakehouse.errors import NulCharacter, SessionNotFound, TraceNotFound
 from lakehouse.observe import otlp
+from lakehouse.observe.answers import score_of, span_node, span_tree, sum_totals, trace_summary
+from lakehouse.observe.commits import Arrival, Job, SpanCommits
 from lakehouse.observe.index import TraceIndex, rank
 from lakehouse.observe.model import (
     Expired,
     Ingested,
-    Score,
     ScoreBatch,
     ScoresRecorded,
     Session,
     SpanBatch,
-    SpanEvent,
-    SpanNode,
-    Totals,
     Trace,
     TraceQuery,
     TraceSummary,
@@ -50,11 +46,14 @@ from lakehouse.observe.model import (
 from lakehouse.observe.prices import PriceTable
 from lakehouse.observe.redact import Redactor
 from lakehouse.observe.rows import (
+    ROW_GROUP,
+    SCHEMA,
     SCORE_COLUMNS,
+    SCORES,
     SPAN_COLUMNS,
+    SPANS,
     RowMaker,
     SpanRecord,
-    arrow_table,
     prepare,
     score_row,
     storable,
@@ -63,68 +62,10 @@ from lakehouse.observe.workers import ExportWorkers
 from lakehouse.opsdb.engine import vacuum_sqlite
 from lakehouse.paging import Page
 from lakehouse.tables.lake import CATALOG, Lake, LatestSnapshot
-from lakehouse.tables.names import OBSERVE_NAMESPACE
 from lakehouse.tables.read_pool import ReadPool
 from lakehouse.tables.watchdog import Watchdog
 
 _log = logging.getLogger(__name__)
-
-SCHEMA = OBSERVE_NAMESPACE
-SPANS = f"{CATALOG}.{SCHEMA}.spans"
-SCORES = f"{CATALOG}.{SCHEMA}.scores"
-ROW_GROUP = 16_384  # rows per Parquet row group of the observe tables
-
-
-def _select_list(columns: Sequence[tuple[str, str]]) -> str:
-    return ", ".join(f"{name}::JSON AS {name}" if kind == "JSON" else name for name, kind in columns)
-
-
-@dataclass
-class _Job:
-    spans: list[dict[str, Any]] = field(default_factory=list)
-    table: Any = None  # the spans as an Arrow table (made by the caller)
-    taken: bool = False  # a commit holds it
-    scores: list[dict[str, Any]] = field(default_factory=list)
-    done: threading.Event = field(default_factory=threading.Event)
-    snapshot: int | None = None
-    error: BaseException | None = None
-
-
-@dataclass
-class _Arrival:
-    queued: bool = False  # its job is among the pending ones (no longer arriving)
-
-
-def _ranges(rows: list[dict[str, Any]]) -> dict[str, tuple[datetime, datetime]]:
-    """Each trace's time range among ``rows``."""
-    out: dict[str, tuple[datetime, datetime]] = {}
-    for row in rows:
-        old = out.get(row["trace_id"])
-        start, end = row["start_time"], row["end_time"]
-        out[row["trace_id"]] = (start, end) if old is None else (min(old[0], start), max(old[1], end))
-    return out
-
-
-def _table_of(jobs: list[_Job], fresh: list[dict[str, Any]]) -> Any:
-    """The Arrow table of the rows to insert: the jobs' own tables, whole when every row of them is fresh (the
-    common case: new spans, sent once), else each filtered to its fresh rows (a span in two jobs: the first)."""
-    import pyarrow as pa
-
-    if len(fresh) == sum(len(job.spans) for job in jobs):
-        tables = [job.table for job in jobs if job.spans]
-    else:
-        wanted = {(row["trace_id"], row["span_id"]) for row in fresh}
-        tables = []
-        for job in jobs:
-            if not job.spans:
-                continue
-            mask = []
-            for row in job.spans:
-                key = (row["trace_id"], row["span_id"])
-                mask.append(key in wanted)
-                wanted.discard(key)
-            tables.append(job.table.filter(pa.array(mask, pa.bool_())))
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 class ObserveStore:
@@ -138,11 +79,7 @@ class ObserveStore:
         self._ready = False
         self._ready_lock = threading.Lock()
         self.closing: list[Callable[[], None]] = []  # called by close(): writers that feed this store stop first
-        self._pending: list[_Job] = []
-        self._committing = False
-        self._incoming = 0  # requests being read on their way to a commit
-        self._unindexed: dict[int, dict[str, tuple[datetime, datetime]]] = {}  # snapshot -> its traces' ranges
-        self._turn = threading.Condition()
+        self._commits = SpanCommits(settings, self._tables, self.index, self._count_file)
         self._workers: ExportWorkers | None = None
         self._reads: ReadPool | None = None  # trace reads: read transactions reused while the lake is unchanged
         self._latest: LatestSnapshot | None = None
@@ -226,18 +163,18 @@ class ObserveStore:
         records: Iterable[SpanRecord],
         tenant: str | None = None,
         refused: Sequence[str] = (),
-        arrival: _Arrival | None = None,
+        arrival: Arrival | None = None,
     ) -> Ingested:
         """Record spans (one commit, shared with concurrent callers); ``refused`` are reasons the caller already
         has for spans it did not pass on (reported with any found here)."""
         with contextlib.ExitStack() as stack:
             if arrival is None:
-                arrival = stack.enter_context(self._arriving())
+                arrival = stack.enter_context(self._commits.arriving())
             maker = RowMaker(self.redactor, self.prices, tenant, datetime.now(UTC))
             prepared = prepare(records, maker, refused)
             rows, reasons = prepared.rows, prepared.refused
             # the Arrow table is made here, in the caller's thread, while another commit may be running
-            snapshot = self._commit(_Job(spans=rows, table=prepared.table), arrival) if rows else None
+            snapshot = self._commits.commit(Job(spans=rows, table=prepared.table), arrival) if rows else None
         return Ingested(accepted=len(rows), rejected=len(reasons), errors=reasons[:100], snapshot_id=snapshot)
 
     def ingest_batch(self, batch: SpanBatch, tenant: str | None = None) -> Ingested:
@@ -246,7 +183,7 @@ class ObserveStore:
 
     def ingest_otlp(self, body: bytes, media: str, tenant: str | None = None) -> tuple[bytes, Ingested]:
         """An OTLP export (protobuf or JSON): the response body in the request's encoding, and what was recorded."""
-        with self._arriving() as arrival:
+        with self._commits.arriving() as arrival:
             workers = self._decoders()
             if workers is None:
                 decoded = otlp.decode(otlp.parse(body, media), self.settings.max_spans)
@@ -254,7 +191,7 @@ class ObserveStore:
             else:  # decoded, masked, priced and made a table in a worker process
                 prepared = workers.prepare(body, media, tenant)
                 rows, reasons = prepared.rows, prepared.refused
-                snapshot = self._commit(_Job(spans=rows, table=prepared.table), arrival) if rows else None
+                snapshot = self._commits.commit(Job(spans=rows, table=prepared.table), arrival) if rows else None
                 result = Ingested(accepted=len(rows), rejected=len(reasons), errors=reasons[:100], snapshot_id=snapshot)
         return otlp.response(media, result.rejected, result.errors), result
 
@@ -266,21 +203,6 @@ class ObserveStore:
             if self._workers is None:
                 self._workers = ExportWorkers(self.settings)
             return self._workers
-
-    @contextlib.contextmanager
-    def _arriving(self) -> Iterator[_Arrival]:
-        """A request on its way to a commit (being read): a commit about to start waits for it, up to
-        ``commit_wait_ms``, so that concurrent exports share commits."""
-        arrival = _Arrival()
-        with self._turn:
-            self._incoming += 1
-        try:
-            yield arrival
-        finally:
-            if not arrival.queued:
-                with self._turn:
-                    self._incoming -= 1
-                    self._turn.notify_all()
 
     def record_scores(self, batch: ScoreBatch, tenant: str | None = None) -> ScoresRecorded:
         """Scores, one commit: a score sent again with its ``score_id`` replaces the one recorded."""
@@ -294,133 +216,8 @@ class ObserveStore:
         # noted before the commit: a trace noted without scores costs a read of the scores table, a trace with
         # scores not noted would show none
         self.index.mark_scored((row["trace_id"], tenant) for row in rows)
-        snapshot = self._commit(_Job(scores=rows))
+        snapshot = self._commits.commit(Job(scores=rows))
         return ScoresRecorded(recorded=len(rows), score_ids=[r["score_id"] for r in rows], snapshot_id=snapshot)
-
-    def _commit(self, job: _Job, arrival: _Arrival | None = None) -> int:
-        """Group commit: the first caller to find no commit running commits every job waiting, itself included.
-        Before it starts, it waits (up to ``commit_wait_ms``) for the requests still being read to join. Once the
-        lake commit is done the next group may start while this one updates the trace index."""
-        with self._turn:
-            self._pending.append(job)
-            if arrival is not None:
-                arrival.queued = True
-                self._incoming -= 1
-                self._turn.notify_all()
-            while not job.taken:
-                if self._committing:
-                    self._turn.wait()
-                else:
-                    self._lead()
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        assert job.snapshot is not None
-        return job.snapshot
-
-    def _lead(self) -> None:
-        """Commit every pending job (called, and returning, with ``_turn`` held)."""
-        self._committing = True
-        try:
-            deadline = time.monotonic() + self.settings.commit_wait_ms / 1000
-            while self._incoming > 0 and (left := deadline - time.monotonic()) > 0:
-                self._turn.wait(left)
-            jobs, self._pending = self._pending, []
-            for job in jobs:
-                job.taken = True
-            self._turn.release()
-            try:
-                written = self._write(jobs)
-            finally:
-                self._turn.acquire()
-        finally:
-            self._committing = False
-            self._turn.notify_all()
-        self._turn.release()
-        try:
-            self._indexed(jobs, written)
-        finally:
-            self._turn.acquire()
-
-    def _write(self, jobs: list[_Job]) -> tuple[int, list[dict[str, Any]]] | None:
-        """The lake commit of the jobs' spans and scores: the rows written, kept as unindexed until
-        ``_indexed``; None (each job holding the error) when it failed."""
-        try:
-            lake = self._tables()
-            spans: dict[tuple[str, str], dict[str, Any]] = {}
-            for job in jobs:
-                for row in job.spans:
-                    spans.setdefault((row["trace_id"], row["span_id"]), row)
-            scores = {row["score_id"]: row for job in jobs for row in job.scores}
-            with lake.cursor() as cur:
-                with lake.write(cur):
-                    fresh = self._fresh(cur, spans) if spans else []
-                    if fresh:
-                        cur.register("lh_spans", _table_of(jobs, fresh))
-                        cur.execute(f"INSERT INTO {SPANS} SELECT {_select_list(SPAN_COLUMNS)} FROM lh_spans")  # noqa: S608
-                        cur.unregister("lh_spans")
-                    if scores:
-                        cur.register("lh_scores", arrow_table(list(scores.values()), SCORE_COLUMNS))
-                        cur.execute(f"DELETE FROM {SCORES} WHERE score_id IN (SELECT score_id FROM lh_scores)")  # noqa: S608
-                        cur.execute(f"INSERT INTO {SCORES} SELECT * FROM lh_scores")  # noqa: S608
-                        cur.unregister("lh_scores")
-                newest = cur.execute(f"SELECT id FROM {CATALOG}.current_snapshot()").fetchone()  # noqa: S608
-            snapshot = int(newest[0]) if newest else 0
-            for job in jobs:
-                job.snapshot = snapshot
-            with self._turn:  # the next commit's duplicate check sees these before the index does
-                self._unindexed[snapshot] = _ranges(fresh)
-            return snapshot, fresh
-        except BaseException as exc:
-            for job in jobs:
-                job.error = exc
-                job.done.set()
-            return None
-
-    def _indexed(self, jobs: list[_Job], written: tuple[int, list[dict[str, Any]]] | None) -> None:
-        """Fold a commit's rows into the trace index, then answer its callers. The spans are in the lake whatever
-        happens here: an index that cannot be updated is logged (a read of such a trace, or ``reindex``, repairs
-        it) and its traces stay known to this process's duplicate check."""
-        if written is None:
-            return
-        snapshot, fresh = written
-        try:
-            self.index.add(fresh)
-            with self._turn:
-                self._unindexed.pop(snapshot, None)
-            if fresh:
-                self._count_file()
-        except Exception:
-            _log.warning("could not update the trace index after lake snapshot %d", snapshot, exc_info=True)
-        finally:
-            for job in jobs:
-                job.done.set()
-
-    def _fresh(self, cur: Any, spans: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows not yet recorded. Only spans of traces the index knows can be: those are looked up among the
-        spans of those traces' time range (which lets the lake skip every other file); a new trace's are all new."""
-        ids = {trace_id for trace_id, _ in spans}
-        known = self.index.known(ids)
-        with self._turn:
-            unindexed = list(self._unindexed.values())
-        for ranges in unindexed:  # committed, not yet in the index
-            for trace_id in ids & ranges.keys():
-                low, high = ranges[trace_id]
-                old = known.get(trace_id)
-                known[trace_id] = (low, high) if old is None else (min(old[0], low), max(old[1], high))
-        if not known:
-            return list(spans.values())
-        low = min(r[0] for r in known.values())
-        high = max(r[1] for r in known.values())
-        recorded = {
-            (str(t), str(s))
-            for t, s in cur.execute(
-                f"SELECT trace_id, span_id FROM {SPANS} WHERE start_time BETWEEN ? AND ? "  # noqa: S608
-                "AND trace_id IN (SELECT unnest(?::VARCHAR[]))",
-                [low, high, sorted(known)],
-            ).fetchall()
-        }
-        return [row for key, row in spans.items() if key not in recorded]
 
     def _count_file(self) -> None:
         """One more small span file: past ``compact_after`` of them, merge them in the background (one merge at a
@@ -461,13 +258,6 @@ class ObserveStore:
 
     # -- reads ----------------------------------------------------------------------------------------------------
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        lake = self._tables()
-        with lake.cursor() as cur:
-            cursor = cur.execute(sql, list(params))
-            names = [d[0] for d in cursor.description or []]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
     def trace(self, trace_id: str, tenant: str | None = None) -> Trace:
         """The trace as a tree of spans (children by start time), with totals rolled up, and its scores. The index
         gives its time range, so the lake reads only the files of that range; a trace the index lacks (a process
@@ -501,9 +291,9 @@ class ObserveStore:
             raise TraceNotFound(f"no trace {trace_id}", field="trace_id")
         if indexed is None:
             self._reindex([trace_id])
-        roots = _tree([_node(row) for row in spans])
-        summary = _summary(trace_id, spans)
-        return Trace.model_construct(**dict(summary), spans=roots, scores=[_score(row) for row in scores])
+        roots = span_tree([span_node(row) for row in spans])
+        summary = trace_summary(trace_id, spans)
+        return Trace.model_construct(**dict(summary), spans=roots, scores=[score_of(row) for row in scores])
 
     def traces(self, query: TraceQuery, tenant: str | None = None) -> Page[TraceSummary]:
         """Trace summaries, newest first, filtered and paged (from the index)."""
@@ -520,7 +310,7 @@ class ObserveStore:
         return Session(
             session_id=session_id,
             traces=traces,
-            totals=_sum_totals(t.totals for t in traces),
+            totals=sum_totals(t.totals for t in traces),
             start_time=min(t.start_time for t in traces),
             end_time=max(t.end_time for t in traces),
         )
@@ -671,108 +461,3 @@ def _tenant_filter(tenant: str | None) -> tuple[str, list[Any]]:
 def _dicts(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _loads(text: Any, default: Any) -> Any:
-    if text is None:
-        return default
-    return json.loads(text) if isinstance(text, str) else text
-
-
-def _node(row: dict[str, Any]) -> SpanNode:
-    data = {name: row[name] for name, _ in SPAN_COLUMNS if name not in ("tenant", "ingested_at")}
-    data["attributes"] = _loads(row["attributes"], {})
-    data["resource"] = _loads(row["resource"], {})
-    data["events"] = [SpanEvent.model_construct(**e) for e in _loads(row["events"], [])]
-    data.pop("links", None)
-    own = Totals(
-        spans=1,
-        input_tokens=row["input_tokens"] or 0,
-        output_tokens=row["output_tokens"] or 0,
-        cost=row["cost"] or 0.0,
-        errors=1 if row["status"] == "error" else 0,
-    )
-    return SpanNode.model_construct(**data, children=[], totals=own)
-
-
-def _tree(nodes: list[SpanNode]) -> list[SpanNode]:
-    """Children under their parents (in start order); a span whose parent is not in the trace, or that a cycle
-    would hide, is a root. Totals roll up from the leaves."""
-    by_id = {n.span_id: n for n in nodes}
-    roots = [n for n in nodes if n.parent_span_id is None or n.parent_span_id not in by_id]
-    for n in nodes:
-        if n.parent_span_id is not None and n.parent_span_id in by_id and n not in roots:
-            by_id[n.parent_span_id].children.append(n)
-    reached: set[str] = set()
-
-    def walk(node: SpanNode) -> Totals:
-        reached.add(node.span_id)
-        totals = node.totals
-        for child in node.children:
-            if child.span_id not in reached:
-                totals = _sum_totals([totals, walk(child)])
-        node.totals = totals
-        return totals
-
-    for root in roots:
-        walk(root)
-    for n in nodes:  # in a cycle: no path from a root
-        if n.span_id not in reached:
-            roots.append(n)
-            walk(n)
-    return roots
-
-
-def _sum_totals(parts: Iterable[Totals]) -> Totals:
-    parts = list(parts)
-    return Totals(
-        spans=sum(p.spans for p in parts),
-        input_tokens=sum(p.input_tokens for p in parts),
-        output_tokens=sum(p.output_tokens for p in parts),
-        cost=sum(p.cost for p in parts),
-        errors=sum(p.errors for p in parts),
-    )
-
-
-def _summary(trace_id: str, spans: list[dict[str, Any]]) -> TraceSummary:
-    start = min(r["start_time"] for r in spans)
-    end = max(r["end_time"] for r in spans)
-    roots = [r for r in spans if r["parent_span_id"] is None] or spans
-    statuses = {r["status"] for r in spans}
-    return TraceSummary(
-        trace_id=trace_id,
-        name=min(roots, key=lambda r: r["start_time"])["name"],
-        start_time=start,
-        end_time=end,
-        duration_ms=(end - start).total_seconds() * 1000.0,
-        status="error" if "error" in statuses else "ok" if "ok" in statuses else "unset",
-        session_id=next((r["session_id"] for r in spans if r["session_id"]), None),
-        user_id=next((r["user_id"] for r in spans if r["user_id"]), None),
-        agent_name=next((r["agent_name"] for r in spans if r["agent_name"]), None),
-        models=sorted({r["model"] for r in spans if r["model"]}),
-        totals=Totals(
-            spans=len(spans),
-            input_tokens=sum(r["input_tokens"] or 0 for r in spans),
-            output_tokens=sum(r["output_tokens"] or 0 for r in spans),
-            cost=sum(r["cost"] or 0.0 for r in spans),
-            errors=sum(1 for r in spans if r["status"] == "error"),
-        ),
-    )
-
-
-def _score(row: dict[str, Any]) -> Score:
-    kind = row["data_type"]
-    value = (
-        row["value_bool"] if kind == "boolean" else row["value_text"] if kind == "categorical" else row["value_number"]
-    )
-    return Score(
-        score_id=row["score_id"],
-        trace_id=row["trace_id"],
-        span_id=row["span_id"],
-        name=row["name"],
-        data_type=kind,
-        value=value,
-        source=row["source"],
-        comment=row["comment"],
-        created_at=row["created_at"],
-    )
