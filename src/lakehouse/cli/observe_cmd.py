@@ -4,7 +4,10 @@ machines."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
@@ -68,15 +71,19 @@ def list_cmd(
     if as_json:
         click.echo(page.model_dump_json(indent=2))
         return
-    table = Table()
+    # the ids, times and figures are never wrapped (an id is what `traces show` takes); the name gives way first
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("trace", no_wrap=True, min_width=32)
-    for title in ("name", "started", "ms", "spans", "tokens in/out", "cost", "status"):
-        table.add_column(title, overflow="fold")
+    table.add_column("name", overflow="ellipsis", no_wrap=True, ratio=1, min_width=4)
+    table.add_column("started (UTC)", no_wrap=True)
+    for title in ("ms", "spans", "tokens in/out", "cost"):
+        table.add_column(title, no_wrap=True, justify="right")
+    table.add_column("status", no_wrap=True)
     for t in page.items:
         table.add_row(
             t.trace_id,
             t.name or "",
-            t.start_time.isoformat(timespec="seconds"),
+            t.start_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             f"{t.duration_ms:.0f}",
             str(t.totals.spans),
             f"{t.totals.input_tokens}/{t.totals.output_tokens}",
