@@ -171,7 +171,8 @@ def lakehouse(spans: int, clients: int, decode_workers: int) -> dict[str, float]
             base = f"http://127.0.0.1:{port}"
             _wait(base + "/health", proc)
             rate, sent = ingest(base + "/v1/traces", spans, clients, 0)
-            workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            tasks = Path(f"/proc/{proc.pid}/task").iterdir()  # a thread's children are listed under that thread
+            workers = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
             out = {
                 "spans_per_s": rate,
                 "spans": float(sent),

@@ -59,8 +59,10 @@ def create_app(
     services: Iterable[str] | None = None,
     *,
     lakehouse: Lakehouse | None = None,
+    close_stores: bool = False,
 ) -> FastAPI:
-    """Build the app for ``services`` (all of them by default) over the stores ``settings`` name."""
+    """Build the app for ``services`` (all of them by default) over the stores ``settings`` name. The app closes the
+    stores when it shuts down if it opened them, or if told to (``close_stores``: the process serves it for life)."""
     names = list(services) if services is not None else list(SERVICES)
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
@@ -79,7 +81,7 @@ def create_app(
         yield
         if observer is not None:
             observer.close()
-        if opened_here:
+        if opened_here or close_stores:  # vector indexes saved, caches written, worker processes stopped
             lh.close()
 
     app = FastAPI(

@@ -114,6 +114,31 @@ def test_serve_embedded_default(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "opsdb.sqlite3").exists() and (tmp_path / "d" / "blobs" / "e2e" / "k").exists()
 
 
+def test_stopping_the_server_closes_its_stores_and_stops_its_workers(tmp_path: Path) -> None:
+    """SIGTERM: after the requests drain, the stores close — the processes that read OTLP exports
+    (``observe.decode_workers``) do not outlive the server."""
+    proc, url = _serve(tmp_path / "d", env={"LAKEHOUSE_OBSERVE__DECODE_WORKERS": "1"})
+    span = {"traceId": "ab" * 16, "spanId": "00f067aa0ba902b7", "name": "run", "startTimeUnixNano": "1"}
+    export = {"resourceSpans": [{"scopeSpans": [{"spans": [{**span, "endTimeUnixNano": "2"}]}]}]}
+    try:
+        answer = httpx.post(url + "/v1/traces", json=export, timeout=60)
+        assert answer.status_code == 200 and answer.headers["X-Spans-Accepted"] == "1"
+        tasks = Path(f"/proc/{proc.pid}/task").iterdir()  # a thread's children are listed under that thread
+        children = [pid for task in tasks for pid in (task / "children").read_text().split()]
+        assert children  # the worker (and multiprocessing's resource tracker)
+    finally:
+        _stop(proc)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [
+        pid
+        for pid in children
+        if Path(f"/proc/{pid}/status").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    ]
+    assert alive == []
+
+
 def test_serve_only_one_service_with_auth(tmp_path: Path) -> None:
     proc, url = _serve(tmp_path / "d", "--only", "storaged", "--auth")
     try:

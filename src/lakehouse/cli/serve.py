@@ -54,7 +54,7 @@ def serve(
     check_bind(settings.server.host, settings.auth.enabled)
     configure_logging(settings.server.log_level)
     lakehouse = Lakehouse(settings)
-    app = create_app(settings, services, lakehouse=lakehouse)
+    app = create_app(settings, services, lakehouse=lakehouse, close_stores=True)
     log = logging.getLogger("lakehouse.serve")
     if settings.auth.enabled and not lakehouse.keys.list():
         log.warning("auth is on and no API key exists: create one with `lakehouse keys create`")
@@ -66,6 +66,8 @@ def serve(
         settings.data_dir,
         "on" if settings.auth.enabled else "off",
     )
+    # the app closes the stores when it shuts down (after the requests drain): uvicorn then re-raises the signal
+    # that stopped it, so nothing after run() would run
     uvicorn.run(
         app,
         host=settings.server.host,

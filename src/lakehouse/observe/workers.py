@@ -13,6 +13,7 @@ threads, DuckDB's among them) with the observe settings, on the first export. An
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +31,8 @@ _state: dict[str, Any] = {}  # in a worker: its settings, redactor and price tab
 
 
 def _start(settings_json: str) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the server stops its workers itself, after its requests
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = ObserveSettings.model_validate_json(settings_json)
     _state["settings"] = settings
     _state["redactor"] = Redactor(settings.redact.patterns, settings.redact.attributes)
