@@ -18,6 +18,7 @@ from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from lakehouse.embed import describe
 from lakehouse.errors import ConfigError
+from lakehouse.server.forward import Forwarder, GatewayOnly, Upstreams
 from lakehouse.server.json_body import JsonBodyMiddleware, require_json_content_type
 from lakehouse.server.metrics import Metrics
 from lakehouse.server.middleware import RequestContextMiddleware
@@ -26,7 +27,7 @@ from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
 from lakehouse.server.self_observe import SelfObserveMiddleware, SelfObserver
 from lakehouse.server.threads import set_worker_nice
-from lakehouse.services import SERVICES
+from lakehouse.services import SERVICES, owner
 from lakehouse.version import __version__
 
 
@@ -54,31 +55,69 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}_{route.name}" if route.tags else route.name
 
 
+def _upstream(settings: Settings) -> Callable[[str], tuple[str, str] | None]:
+    """The gateway's routing: the daemon of the stack that serves a path, and its loopback URL."""
+    stack = settings.stack
+    urls = {name: f"http://{stack.host}:{stack.port(name)}" for name in stack.services}
+
+    def upstream(path: str) -> tuple[str, str] | None:
+        name = owner(path)
+        return (name, urls[name]) if name in urls else None
+
+    return upstream
+
+
+def _stack_secret(settings: Settings) -> str:
+    if settings.stack.secret is None or not settings.stack.secret.get_secret_value():
+        raise ConfigError(
+            "a gateway or a daemon of a stack needs stack.secret (`lakehouse up` sets it; under systemd set "
+            "LAKEHOUSE_STACK__SECRET in the environment file)",
+            field="stack.secret",
+        )
+    return settings.stack.secret.get_secret_value()
+
+
 def create_app(
     settings: Settings,
     services: Iterable[str] | None = None,
     *,
     lakehouse: Lakehouse | None = None,
     close_stores: bool = False,
+    gateway: bool = False,
+    behind_gateway: bool = False,
 ) -> FastAPI:
     """Build the app for ``services`` (all of them by default) over the stores ``settings`` name. The app closes the
-    stores when it shuts down if it opened them, or if told to (``close_stores``: the process serves it for life)."""
-    names = list(services) if services is not None else list(SERVICES)
+    stores when it shuts down if it opened them, or if told to (``close_stores``: the process serves it for life).
+
+    In a stack, ``gateway`` makes the front door: it answers its own routes and forwards those of the daemons in
+    ``stack.services`` to their processes; ``behind_gateway`` makes a daemon that answers only the gateway."""
+    if gateway:
+        names = ["gateway", *settings.stack.services]  # the daemons' routes are there for the OpenAPI document
+    else:
+        names = list(services) if services is not None else list(SERVICES)
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
         raise ConfigError(f"unknown service {', '.join(unknown)}; available: {', '.join(SERVICES)}", field="services")
+    secret = _stack_secret(settings) if gateway or behind_gateway else None
     opened_here = lakehouse is None
     lh = lakehouse or Lakehouse(settings)
 
     observer = SelfObserver(lh.observe, "lakehouse") if settings.observe.self else None
     if observer is not None:
         lh.observe.closing.append(observer.close)  # an app whose lifespan never ran still stops its writer
+    upstreams = (
+        Upstreams(_upstream(settings), secret=secret, connect_timeout=settings.stack.forward_connect_timeout_s)
+        if gateway and secret is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if "embedd" in names:  # which provider embeds, or which setting to choose
             logging.getLogger("lakehouse.embed").info(describe(settings))
         yield
+        if upstreams is not None:
+            await upstreams.aclose()
         if observer is not None:
             observer.close()
         if opened_here or close_stores:  # vector indexes saved, caches written, worker processes stopped
@@ -112,5 +151,10 @@ def create_app(
     if observer is not None:
         app.state.self_observer = observer
         app.add_middleware(SelfObserveMiddleware, observer=observer)
+    if upstreams is not None:
+        routes = [route for name in names for route in SERVICES[name].router.routes]
+        app.add_middleware(Forwarder, upstreams=upstreams, lakehouse=lh, routes=routes)
+    if behind_gateway and secret is not None:
+        app.add_middleware(GatewayOnly, secret=secret)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)
     return app

@@ -398,6 +398,60 @@ class ObserveSettings(_Section):
     redact: RedactSettings = Field(default_factory=RedactSettings)
 
 
+DAEMONS = ("storaged", "catalogd", "ingestd", "queryd", "embedd", "vectord", "pathwayd", "validatord", "observerd")
+
+
+class StackSettings(_Section):
+    """`lakehouse up`: one process per daemon on loopback behind the gateway (`lakehouse.stack`)."""
+
+    services: TextList = Field(
+        default_factory=lambda: list(DAEMONS),
+        description="The daemons `lakehouse up` runs, each in its own process (the gateway always runs).",
+    )
+    host: str = Field("127.0.0.1", description="Address the daemons bind; only the gateway should reach them.")
+    base_port: int = Field(
+        3200,
+        ge=1,
+        le=65000,
+        description="Daemon ports: storaged on base_port + 1, catalogd + 2, ingestd + 3, queryd + 4, embedd + 5, "
+        "vectord + 6, pathwayd + 7, validatord + 8, observerd + 9.",
+    )
+    secret: SecretStr | None = Field(
+        None,
+        description="The shared secret a daemon requires of every request but /health and /ready: `lakehouse up` "
+        "makes a new one at each start; under systemd it comes from the environment file.",
+    )
+    start_timeout_s: float = Field(60.0, gt=0, description="Longest wait for a daemon's /ready at start.")
+    drain_timeout_s: float = Field(
+        30.0, gt=0, description="On stop, how long requests in flight may finish before the processes are killed."
+    )
+    restart_backoff_s: float = Field(0.5, gt=0, description="First wait before restarting a daemon that exited.")
+    restart_backoff_max_s: float = Field(30.0, gt=0, description="Longest wait between restarts (it doubles).")
+    stable_after_s: float = Field(
+        30.0, gt=0, description="A daemon up this long has its restart backoff reset to the first wait."
+    )
+    failing_after: int = Field(
+        5, ge=1, description="Restarts in a row (without becoming stable) after which a daemon is reported failing."
+    )
+    forward_connect_timeout_s: float = Field(
+        2.0, gt=0, description="The gateway's connect timeout to a daemon (past it: 503 service_unavailable)."
+    )
+    state_file: str = Field(
+        "stack/state.json", description="Where `lakehouse up` writes what `lakehouse status` reads (data dir)."
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> StackSettings:
+        unknown = [name for name in self.services if name not in DAEMONS]
+        if unknown:
+            raise ValueError(f"unknown daemon {', '.join(unknown)}; the daemons are {', '.join(DAEMONS)}")
+        return self
+
+    def port(self, daemon: str) -> int:
+        """The loopback port of a daemon of the stack."""
+        return self.base_port + 1 + DAEMONS.index(daemon)
+
+
 class Settings(_Section):
     """Every setting of a Lakehouse process."""
 
@@ -412,6 +466,7 @@ class Settings(_Section):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     observe: ObserveSettings = Field(default_factory=ObserveSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:
         """A path from a setting: absolute as given, otherwise under the data dir."""
@@ -427,7 +482,7 @@ class Settings(_Section):
         home = Path.home()
         if str(home) not in ("/", ""):
             found[str(home)] = "<home>"
-        secrets = [self.lake.catalog_dsn, self.lake.query_catalog_dsn, self.opsdb.url]
+        secrets = [self.lake.catalog_dsn, self.lake.query_catalog_dsn, self.opsdb.url, self.stack.secret]
         secrets += [self.storage.s3.secret_access_key, self.storage.s3.access_key_id]
         for secret in secrets:
             if secret is not None and secret.get_secret_value():

@@ -85,7 +85,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     ├── EmbedderFailed (502 embedder_failed)
     ├── StoreUnavailable (503 store_unavailable)
     │   ├── EmbedderUnavailable (503 embedder_unavailable)
-    │   └── Overloaded (503 overloaded)
+    │   ├── Overloaded (503 overloaded)
+    │   └── ServiceUnavailable (503 service_unavailable)
     └── ConfigError (not an HTTP error: the process refuses to start, exit 2)
 
 :func:`problem_body` is the only place that builds the wire body.
@@ -174,6 +175,7 @@ __all__ = [
     "SchemaMismatch",
     "SchemaNotFound",
     "SchemaRetired",
+    "ServiceUnavailable",
     "SessionNotFound",
     "StepNotFound",
     "StoreUnavailable",
@@ -560,6 +562,10 @@ class EmbedderUnavailable(StoreUnavailable):
 
 class Overloaded(StoreUnavailable):
     kind, title = "overloaded", "Too much work is queued; retry after a pause"
+
+
+class ServiceUnavailable(StoreUnavailable):
+    kind, title = "service_unavailable", "The daemon that serves this route is not answering"
 
 
 class ConfigError(LakehouseError):

@@ -16,6 +16,7 @@ from lakehouse.cli.memory_cmd import memory, playbooks
 from lakehouse.cli.observe_cmd import observe, traces
 from lakehouse.cli.schemas_cmd import schemas, validate
 from lakehouse.cli.serve import serve
+from lakehouse.cli.stack_cmd import deploy, status, up
 from lakehouse.cli.tables import datasets, ingest, sql
 from lakehouse.cli.vectors_cmd import collections, search
 from lakehouse.cli.verify_cmd import verify
@@ -46,6 +47,9 @@ def cli() -> None:
 
 for command in (
     serve,
+    up,
+    status,
+    deploy,
     config,
     keys,
     db,

@@ -25,6 +25,16 @@ from lakehouse.services import SERVICES
     help=f"Serve only these services ({', '.join(SERVICES)}).",
 )
 @click.option("--auth", is_flag=True, default=None, help="Require API keys on /v1/ routes.")
+@click.option(
+    "--gateway",
+    is_flag=True,
+    help="Be the gateway of a stack: forward the routes of stack.services to their daemons (needs stack.secret).",
+)
+@click.option(
+    "--behind-gateway",
+    is_flag=True,
+    help="Be a daemon of a stack: answer only requests the gateway forwards (needs stack.secret).",
+)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
 @settings_options
 def serve(
@@ -32,6 +42,8 @@ def serve(
     port: int | None,
     only: str | None,
     auth: bool | None,
+    gateway: bool,
+    behind_gateway: bool,
     log_level: str | None,
     config_path: str | None,
     data_dir: str | None,
@@ -43,6 +55,9 @@ def serve(
       lakehouse serve
       lakehouse serve --only storaged --port 3201
       lakehouse serve --host 0.0.0.0 --auth --config lakehouse.toml
+
+    `lakehouse up` runs the same command once per daemon (--only NAME --behind-gateway) and once for the gateway
+    (--gateway); a systemd unit from `lakehouse deploy systemd` does too.
     """
     loaded = load(
         config_path,
@@ -51,10 +66,19 @@ def serve(
     )
     settings = loaded.settings
     services = [s.strip() for s in only.split(",") if s.strip()] if only else None
+    if gateway and (services or behind_gateway):
+        raise click.UsageError("--gateway serves the gateway; it takes neither --only nor --behind-gateway")
     check_bind(settings.server.host, settings.auth.enabled)
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, "gateway" if gateway else (only if behind_gateway else None))
     lakehouse = Lakehouse(settings)
-    app = create_app(settings, services, lakehouse=lakehouse, close_stores=True)
+    app = create_app(
+        settings,
+        services,
+        lakehouse=lakehouse,
+        close_stores=True,
+        gateway=gateway,
+        behind_gateway=behind_gateway,
+    )
     log = logging.getLogger("lakehouse.serve")
     if settings.auth.enabled and not lakehouse.keys.list():
         log.warning("auth is on and no API key exists: create one with `lakehouse keys create`")

@@ -1,10 +1,16 @@
 """API-key auth as FastAPI dependencies: each route declares the scope it needs with ``require(scope)``; keys
-bound to a tenant or to lake namespaces are held to them here (``BOUND_TENANT``, ``check_namespace``, ``sql_grant``)."""
+bound to a tenant or to lake namespaces are held to them here (``BOUND_TENANT``, ``check_namespace``, ``sql_grant``).
+
+In a stack (``lakehouse up``) the gateway checks the key (``principal``) and a daemon behind it takes the gateway's
+word for it (``FORWARDED``, set by ``server.forward.GatewayOnly``): scopes, tenants and namespaces are still held
+by the route that knows them, in the daemon, by the same dependencies.
+"""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, Request
 
@@ -25,18 +31,58 @@ from lakehouse.tables.sandbox import Grant
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="lakehouse"'}
 
+# What a request's Authorization header came to: no bearer key, a key nobody has (or revoked), or the key.
+Principal = ApiKey | Literal["none", "unknown"]
+FORWARDED = "forwarded_principal"  # the scope state key a daemon behind the gateway keeps the gateway's word under
+
+
+def bearer(authorization: str) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def principal(lakehouse: Lakehouse, authorization: str) -> Principal:
+    """Who an Authorization header names (the gateway's half of auth in a stack)."""
+    token = bearer(authorization)
+    if token is None:
+        return "none"
+    key = await run_in_threadpool(lakehouse.keys.verify, token)
+    return "unknown" if key is None else key
+
+
+def encode_principal(found: Principal) -> bytes:
+    """The header value the gateway forwards: ``none``, ``unknown`` or ``key.<base64url of the key's JSON>``."""
+    if isinstance(found, str):
+        return found.encode()
+    return b"key." + base64.urlsafe_b64encode(found.model_dump_json().encode())
+
+
+def decode_principal(value: bytes) -> Principal:
+    """The gateway's word as sent by ``encode_principal``; anything else is no key at all."""
+    if value == b"unknown":
+        return "unknown"
+    if value.startswith(b"key."):
+        try:
+            return ApiKey.model_validate_json(base64.urlsafe_b64decode(value[4:]))
+        except ValueError:
+            return "none"
+    return "none"
+
 
 async def _authenticate(request: Request, scope: str) -> ApiKey | None:
     lakehouse: Lakehouse = request.app.state.lakehouse
     if not lakehouse.settings.auth.enabled:
         return None
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    state = request.scope.get("state", {})
+    found: Principal = (
+        state[FORWARDED] if FORWARDED in state else await principal(lakehouse, request.headers.get("authorization", ""))
+    )
+    if found == "none":
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'", headers=_CHALLENGE)
-    key = await run_in_threadpool(lakehouse.keys.verify, token.strip())
-    if key is None:
+    if isinstance(found, str):
         raise Unauthenticated("the API key is unknown or revoked", headers=_CHALLENGE)
+    key = found
     if not key.allows(scope):
         raise Forbidden(f"key {key.name!r} does not have the {scope!r} scope", field="scope")
     request.state.api_key = key
@@ -60,7 +106,7 @@ def require_unless_public(setting: str) -> Any:
 
     async def dependency(request: Request) -> ApiKey | None:
         lakehouse: Lakehouse = request.app.state.lakehouse
-        if getattr(lakehouse.settings.auth, setting):
+        if getattr(lakehouse.settings.auth, setting) or request.scope.get("state", {}).get("stack_probe"):
             return None
         return await _authenticate(request, "read")
 

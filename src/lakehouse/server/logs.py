@@ -42,10 +42,17 @@ def redact(value: Any, key: str = "") -> Any:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record; with a ``service`` (a daemon of a stack), each line names it."""
+
+    def __init__(self, service: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
+            **({"service": self.service} if self.service else {}),
             "logger": record.name,
             "msg": redact_text(record.getMessage()),
             "request_id": getattr(record, "lakehouse_request_id", None) or request_id_var.get(),
@@ -73,10 +80,10 @@ if not getattr(_base_factory, "_lakehouse", False):
     logging.setLogRecordFactory(_stamped_record)
 
 
-def configure_logging(level: str = "info") -> None:
-    """Send every log line (ours and uvicorn's) to stderr as JSON."""
+def configure_logging(level: str = "info", service: str | None = None) -> None:
+    """Send every log line (ours and uvicorn's) to stderr as JSON, each naming ``service`` when given."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -86,3 +93,4 @@ def configure_logging(level: str = "info") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the gateway's every forward is in the access line

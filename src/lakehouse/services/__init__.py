@@ -2,11 +2,13 @@
 
 ``SERVICES`` is the routing table: adding a daemon is one entry (its name, router, the path prefixes it owns,
 the paths inside another's prefix it serves, and the bodies its routes read themselves for the OpenAPI document).
-``lakehouse serve`` mounts all of them on one port; ``--only`` mounts some.
+``lakehouse serve`` mounts all of them on one port; ``--only`` mounts some; in ``lakehouse up`` the gateway
+forwards each request to the process of the service that ``owner`` names.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import APIRouter
@@ -38,6 +40,10 @@ class Service:
 
     def owns(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+
+    def claims(self, path: str) -> bool:
+        """Whether a path inside another service's prefix is this service's (its ``patterns``)."""
+        return any(re.fullmatch(p, path) for p in self.patterns)
 
 
 SERVICES: dict[str, Service] = {
@@ -78,4 +84,16 @@ SERVICES: dict[str, Service] = {
 }
 
 
-__all__ = ["SERVICES", "Service"]
+def owner(path: str) -> str | None:
+    """The service whose routes answer ``path``: one whose patterns claim it, else the one whose prefix holds it
+    (None: no service's; the app itself answers, /health or a 404)."""
+    for service in SERVICES.values():
+        if service.claims(path):
+            return service.name
+    for service in SERVICES.values():
+        if service.owns(path):
+            return service.name
+    return None
+
+
+__all__ = ["SERVICES", "Service", "owner"]

@@ -65,7 +65,7 @@ def data_path(settings: Settings) -> str:
     ``s3://bucket/prefix/`` URL."""
     if on_s3(settings):
         return settings.lake.data_path.rstrip("/") + "/"
-    path = settings.in_data_dir(settings.lake.data_path)
+    path = settings.in_data_dir(settings.lake.data_path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return str(path).rstrip("/") + "/"
 
@@ -128,10 +128,13 @@ def open_lake_db(
             db.execute(s3_secret_sql(settings))
         # A SQLite catalog in WAL mode with a busy timeout: readers never block the writer, and a writer waits for
         # another (process) instead of failing at once with "database is locked".
-        sqlite = ", META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT 10000" if settings.lake.catalog == "sqlite" else ""
+        options = ", META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT 10000" if settings.lake.catalog == "sqlite" else ""
+        # A local data path is where this data dir's files are, whatever path the catalog was made with: a data dir
+        # moves, is restored elsewhere or is named by another relative path (files are stored relative to it).
+        options += "" if on_s3(settings) else ", OVERRIDE_DATA_PATH true"
         db.execute(
             f"ATTACH {sql_literal(catalog_uri(settings, for_queries=for_queries))} AS {CATALOG} "
-            f"(DATA_PATH {sql_literal(data_path(settings))}{sqlite}{attach_options})"
+            f"(DATA_PATH {sql_literal(data_path(settings))}{options}{attach_options})"
         )
     except BaseException:
         db.close()
