@@ -30,6 +30,7 @@ def settings_options(fn: F) -> F:
     )(fn)
     fn = click.option(
         "--config",
+        "-c",
         "config_path",
         type=click.Path(dir_okay=False),
         default=None,

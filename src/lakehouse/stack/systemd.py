@@ -58,6 +58,7 @@ def _service(
         f"PartOf={TARGET}",
         "Wants=network-online.target",
         f"After={' '.join(after_all)}",
+        "StartLimitIntervalSec=0",  # never give up restarting, like the supervisor; the delay grows instead
         *([f"Requires={' '.join(a for a in after if a == MIGRATE)}"] if MIGRATE in after else []),
         "",
         "[Service]",
@@ -69,7 +70,7 @@ def _service(
         f"ExecStart={exec_start}",
         "Restart=on-failure",
         f"RestartSec={stack.restart_backoff_s:g}",
-        f"RestartSteps={max(1, stack.failing_after)}",
+        f"RestartSteps={max(1, stack.failing_after)}",  # systemd 254+: the delay grows to RestartMaxDelaySec
         f"RestartMaxDelaySec={stack.restart_backoff_max_s:g}",
         f"TimeoutStopSec={stack.drain_timeout_s:g}",
         "KillSignal=SIGTERM",
