@@ -76,21 +76,30 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-def hammer(url: str, path: str, bodies: list[bytes], clients: int, seconds: float) -> tuple[int, float, list[float]]:
-    """``clients`` concurrent keep-alive connections POSTing JSON ``bodies`` (in turn) to ``path`` for ``seconds``:
-    (requests answered 200, elapsed seconds, each request's latency). The client is raw asyncio sockets with the
-    requests encoded beforehand, so that its own CPU is as small as can be on a machine it shares with the server."""
+def hammer(
+    url: str,
+    path: str,
+    bodies: list[bytes],
+    clients: int,
+    seconds: float,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, float, list[float]]:
+    """``clients`` concurrent keep-alive connections POSTing JSON ``bodies`` (in turn) to ``path`` for ``seconds``
+    (or a GET with ``method="GET"`` and ``bodies=[b""]``): (requests answered 200, elapsed seconds, each request's
+    latency). The client is raw asyncio sockets with the requests encoded beforehand, so that its own CPU is as
+    small as can be on a machine it shares with the server."""
     import asyncio
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    if method == "POST":
+        extra += "Content-Type: application/json\r\n"
     requests = [
-        (
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        + body
+        (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {len(body)}\r\n\r\n").encode() + body
         for body in bodies
     ]
     latencies: list[float] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -44,6 +45,10 @@ class AppClient:
 
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", url, **kwargs)
+
+    def run(self, fn: Callable[[], Awaitable[object]]) -> object:
+        """Run a coroutine function on the loop the app's requests run on (what a lifespan would do)."""
+        return self._portal.call(fn)
 
     def close(self) -> None:
         self._portal.call(self._http.aclose)

@@ -152,7 +152,7 @@ def create_app(
         app.state.self_observer = observer
         app.add_middleware(SelfObserveMiddleware, observer=observer)
     if upstreams is not None:
-        routes = [route for name in names for route in SERVICES[name].router.routes]
+        routes = {name: SERVICES[name].router.routes for name in names}
         app.add_middleware(Forwarder, upstreams=upstreams, lakehouse=lh, routes=routes)
     if behind_gateway and secret is not None:
         app.add_middleware(GatewayOnly, secret=secret)

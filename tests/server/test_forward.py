@@ -4,12 +4,21 @@ comes back, a daemon that does not answer, and a daemon that answers only its ga
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import AsyncIterator, Iterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from lakehouse.app import create_app
 from lakehouse.core import Lakehouse
@@ -21,39 +30,62 @@ from tests.conftest import make_settings
 SECRET = "stack-secret-for-tests"
 
 
+@dataclass
+class Seen:
+    """One request as a daemon received it."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes
+
+
 class Daemons:
-    """What the mock daemons were sent, and what they answer."""
+    """Stand-in daemons: one real HTTP server on loopback that records what it is sent and answers like a daemon."""
 
     def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.bodies: list[bytes] = []
-        self.down: set[str] = set()
+        self.requests: list[Seen] = []
+        app = Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST", "PUT", "DELETE"])])
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.url.port in {3204} and "queryd" in self.down:
-            raise httpx.ConnectError("connection refused", request=request)
-        body = request.read()
-        self.requests.append(request)
-        self.bodies.append(body)
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    async def handle(self, request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+        seen = Seen(request.method, request.url.path, request.scope["query_string"].decode(), request.headers, body)
+        self.requests.append(seen)
         if request.url.path == "/v1/blobs/big/file.bin":
             digest = hashlib.sha256(body).hexdigest()
-            return _answer(201, {"sha256": digest, "size": len(body)}, {"etag": '"e1"'})
-        if request.url.path == "/v1/sql":
+            return JSONResponse({"sha256": digest, "size": len(body)}, 201, headers={"etag": '"e1"'})
+        if request.url.path == "/v1/memories/search":
             problem = {"type": "urn:lakehouse:problem:query_failed", "status": 422, "errors": [{"kind": "x"}]}
-            headers = {"content-type": "application/problem+json", "x-request-id": "theirs", "server": "uvicorn"}
-            return _answer(422, problem, headers)
-        return _answer(200, {"path": request.url.path, "query": request.url.query.decode()})
-
-
-def _answer(status: int, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
-    """An answer as a daemon's would arrive: its body still to be streamed."""
-    content = json.dumps(body).encode()
-    headers = {"content-type": "application/json", "content-length": str(len(content)), **(headers or {})}
-    return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content))
+            return JSONResponse(problem, 422, media_type="application/problem+json", headers={"x-request-id": "theirs"})
+        raw = request.scope["raw_path"].decode()
+        return JSONResponse({"path": raw, "query": request.scope["query_string"].decode()})
 
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[tuple[AppClient, Daemons, Lakehouse]]:
+    daemons = Daemons()
+    with socket.socket() as sock:  # queryd's port: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        closed = int(sock.getsockname()[1])
     settings = make_settings(
         tmp_path / "data",
         auth={"enabled": True},
@@ -61,16 +93,28 @@ def gateway(tmp_path: Path) -> Iterator[tuple[AppClient, Daemons, Lakehouse]]:
     )
     lakehouse = Lakehouse(settings)
     app = create_app(settings, gateway=True, lakehouse=lakehouse)
-    daemons = Daemons()
-    # the app's own client, reaching mock daemons instead of processes
-    for middleware in app.user_middleware:
+    opened: list[Upstreams] = []
+    for middleware in app.user_middleware:  # every daemon is the one stand-in, but queryd answers nowhere
         upstreams = middleware.kwargs.get("upstreams")
         if isinstance(upstreams, Upstreams):
-            upstreams.client = httpx.AsyncClient(transport=httpx.MockTransport(daemons.handle))
+            route = upstreams.route
+
+            def rerouted(path: str, route: Callable[[str], tuple[str, str] | None] = route) -> tuple[str, str] | None:
+                found = route(path)
+                if found is None:
+                    return None
+                name = found[0]
+                return name, f"http://127.0.0.1:{closed if name == 'queryd' else daemons.port}"
+
+            upstreams.route = rerouted
+            opened.append(upstreams)
     client = AppClient(app, lakehouse=lakehouse)
     yield client, daemons, lakehouse
+    for upstreams in opened:  # what the app's lifespan does in a server
+        client.run(upstreams.aclose)
     client.close()
     lakehouse.close()
+    daemons.stop()
 
 
 def test_the_request_goes_on_with_the_gateways_word_and_without_the_key(
@@ -92,11 +136,10 @@ def test_the_request_goes_on_with_the_gateways_word_and_without_the_key(
     assert answer.json() == {"path": "/v1/memories/m1", "query": "tenant=acme&x=%2F"}  # raw path and query kept
     assert answer.headers["x-request-id"] == "req-1"
     sent = daemons.requests[-1]
-    assert sent.url.port == 3207  # pathwayd's port: base_port + 7
     assert sent.headers["x-request-id"] == "req-1"
     assert sent.headers["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c")
     assert "authorization" not in sent.headers  # the key goes no further than the gateway
-    assert sent.headers.get_list(SECRET_HEADER.decode()) == [SECRET]  # a forged one is dropped
+    assert sent.headers.getlist(SECRET_HEADER.decode()) == [SECRET]  # a forged one is dropped
     forwarded = decode_principal(sent.headers[PRINCIPAL_HEADER.decode()].encode())
     assert not isinstance(forwarded, str) and forwarded.name == "agent" and forwarded.tenant == "acme"
     assert sent.headers["x-forwarded-for"]
@@ -121,7 +164,9 @@ def test_status_headers_and_the_problem_body_come_back_unchanged(
     client, _, lakehouse = gateway
     key = lakehouse.keys.create("sql", ["sql"])
     answer = client.post(
-        "/v1/sql", json={"sql": "select"}, headers={"Authorization": f"Bearer {key.secret}", "X-Request-ID": "r-2"}
+        "/v1/memories/search",
+        json={"query": "x"},
+        headers={"Authorization": f"Bearer {key.secret}", "X-Request-ID": "r-2"},
     )
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
@@ -164,8 +209,7 @@ def test_the_gateways_body_limit_holds_before_anything_is_forwarded(
 def test_a_daemon_that_does_not_answer_is_a_503_in_the_problem_shape(
     gateway: tuple[AppClient, Daemons, Lakehouse],
 ) -> None:
-    client, daemons, lakehouse = gateway
-    daemons.down.add("queryd")
+    client, _daemons, lakehouse = gateway
     key = lakehouse.keys.create("sql", ["sql"])
     answer = client.post("/v1/sql", json={"sql": "select 1"}, headers={"Authorization": f"Bearer {key.secret}"})
     assert answer.status_code == 503
