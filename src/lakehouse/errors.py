@@ -57,7 +57,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── MemoryNotRetired (409 memory_not_retired)
     │   ├── MemoryExists (409 memory_exists)
     │   ├── PathwayEnded (409 pathway_ended)
-    │   └── BreakingChange (409 breaking_change)
+    │   ├── BreakingChange (409 breaking_change)
+    │   └── RestoreTargetNotEmpty (409 restore_target_not_empty)
     ├── Gone (410 gone)
     │   └── SchemaRetired (410 schema_retired)
     ├── NotAcceptable (406 not_acceptable)
@@ -81,7 +82,8 @@ stable machine ``kind`` (documented in docs/wire-format.md); the HTTP client rai
     │   ├── UnknownModel (422 unknown_model)
     │   ├── InvalidSchema (422 invalid_schema)
     │   ├── UnresolvableRef (422 unresolvable_ref)
-    │   └── InvalidPayload (422 invalid_payload)
+    │   ├── InvalidPayload (422 invalid_payload)
+    │   └── BackupInvalid (422 backup_invalid)
     ├── EmbedderFailed (502 embedder_failed)
     ├── StoreUnavailable (503 store_unavailable)
     │   ├── EmbedderUnavailable (503 embedder_unavailable)
@@ -104,6 +106,7 @@ from lakehouse.jsonpointer import field_to_pointer
 __all__ = [
     "ApiKeyExists",
     "ApiKeyNotFound",
+    "BackupInvalid",
     "BadRequest",
     "BatchTooLarge",
     "BlobNotFound",
@@ -170,6 +173,7 @@ __all__ = [
     "QueryTimeout",
     "RangeNotSatisfiable",
     "RequestValidationFailed",
+    "RestoreTargetNotEmpty",
     "RevisionCycle",
     "RouteNotFound",
     "SchemaMismatch",
@@ -384,6 +388,10 @@ class Conflict(LakehouseError):
     status, kind, title = 409, "conflict", "Conflict"
 
 
+class RestoreTargetNotEmpty(Conflict):
+    kind, title = "restore_target_not_empty", "A restore goes into an empty lakehouse only"
+
+
 class ApiKeyExists(Conflict):
     kind, title = "api_key_exists", "An active API key with this name exists"
 
@@ -546,6 +554,10 @@ class UnresolvableRef(RequestValidationFailed):
 
 class InvalidPayload(RequestValidationFailed):
     kind, title = "invalid_payload", "The payload does not match the schema"
+
+
+class BackupInvalid(RequestValidationFailed):
+    kind, title = "backup_invalid", "The backup is incomplete, corrupted or of another version"
 
 
 class EmbedderFailed(LakehouseError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
@@ -135,6 +136,10 @@ class BlobStore(ABC):
 
     @abstractmethod
     async def list(self, bucket: str, prefix: str = "", cursor: str | None = None, limit: int = 100) -> BlobPage: ...
+
+    @abstractmethod
+    async def buckets(self) -> builtins.list[str]:
+        """Every bucket that holds a blob, in name order (for a backup of the whole store)."""
 
     @abstractmethod
     async def check(self) -> dict[str, Any]:

@@ -191,6 +191,14 @@ class LocalBlobStore(BlobStore):
                 break
             parent = parent.parent
 
+    async def buckets(self) -> builtins.list[str]:
+        def names() -> builtins.list[str]:
+            if not self.root.is_dir():
+                return []
+            return sorted(e.name for e in os.scandir(self.root) if e.is_dir() and not e.name.startswith("."))
+
+        return await anyio.to_thread.run_sync(names)
+
     async def list(self, bucket: str, prefix: str = "", cursor: str | None = None, limit: int = 100) -> BlobPage:
         bucket_dir = self.root / validate_bucket(bucket)
         after = decode_cursor(cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
@@ -25,9 +26,12 @@ from lakehouse.paging import decode_cursor, encode_cursor
 _NOT_FOUND = (FileNotFoundError, NotFoundError)
 
 
-def make_s3_store(s3: S3Settings) -> S3Store:
-    """An obstore S3 client from settings (path-style requests when an endpoint is given)."""
+def make_s3_store(s3: S3Settings, prefix: str | None = None) -> S3Store:
+    """An obstore S3 client from settings (path-style requests when an endpoint is given), its paths under
+    ``prefix`` when one is given."""
     kwargs: dict[str, Any] = {"region": s3.region}
+    if prefix:
+        kwargs["prefix"] = prefix
     if s3.endpoint:
         kwargs["endpoint"] = s3.endpoint
         kwargs["virtual_hosted_style_request"] = False
@@ -145,6 +149,10 @@ class S3BlobStore(BlobStore):
                 break
         items.sort(key=lambda i: i.key)
         return BlobPage(items=items, next_cursor=encode_cursor(items[-1].key) if more else None)
+
+    async def buckets(self) -> builtins.list[str]:
+        listed = await obstore.list_with_delimiter_async(self._store, self._prefix or None)
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in listed["common_prefixes"])
 
     async def check(self) -> dict[str, Any]:
         stream = obstore.list(self._store, self._prefix or None, chunk_size=1)

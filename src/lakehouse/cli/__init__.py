@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from lakehouse.cli._common import fail
+from lakehouse.cli.backup_cmd import backup, restore
 from lakehouse.cli.config_cmd import config
 from lakehouse.cli.db import db
 from lakehouse.cli.doctor_cmd import doctor
@@ -50,6 +51,8 @@ for command in (
     up,
     status,
     deploy,
+    backup,
+    restore,
     config,
     keys,
     db,
