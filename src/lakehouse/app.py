@@ -139,6 +139,7 @@ def create_app(
     app.state.host_details = settings.host_details()  # never shown in an error body
     set_worker_nice(settings.server.worker_nice)
     app.state.services = names
+    app.state.stack_gateway = gateway
     app.state.metrics = Metrics()
     install_problem_handlers(app)
     app.include_router(ops_router)

@@ -24,7 +24,7 @@ from tests.stack.test_supervisor import _free_block
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ["storaged", "catalogd", "ingestd", "queryd", "pathwayd"]
+SERVICES = ["storaged", "catalogd", "ingestd", "queryd", "pathwayd", "validatord"]
 
 
 @dataclass
@@ -212,6 +212,38 @@ def test_a_killed_daemon_is_a_503_then_restarted(stack: Stack) -> None:
         status = stack.status()["queryd"]
         assert status["restarts"] == 1 and status["pid"] != pid
         assert http.post("/v1/sql", json={"sql": "select 1"}).status_code == 200
+
+
+def test_the_stack_is_managed_by_an_unbound_admin_key_only(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url, timeout=30) as http:
+        state = http.get("/v1/stack", headers=_auth(stack.admin))
+        assert state.status_code == 200
+        assert {p["name"] for p in state.json()["processes"]} == {*SERVICES, "gateway"}
+        for name, scopes, tenant in [("bound-admin", ["admin"], "acme"), ("plain-reader", ["read"], None)]:
+            made = http.post(
+                "/v1/keys", json={"name": name, "scopes": scopes, "tenant": tenant}, headers=_auth(stack.admin)
+            )
+            secret = made.json()["secret"]
+            assert http.get("/v1/stack", headers=_auth(secret)).status_code == 403
+            refused = http.post("/v1/stack/restart", json={"service": "queryd"}, headers=_auth(secret))
+            assert refused.status_code == 403
+        assert http.post("/v1/stack/restart", json={"service": "queryd"}).status_code == 401
+        assert http.post("/v1/stack/restart", json={"service": "embedd"}, headers=_auth(stack.admin)).status_code == 404
+
+
+def test_the_stack_smokes_pass_against_it(stack: Stack) -> None:
+    from lakehouse.verify.chain import SMOKES, Target, run_chain
+
+    target = Target(auth_url=stack.url, admin_key=stack.admin, stack=True)
+    stack_smokes = [s for s in SMOKES if s.needs == "stack"]
+    assert len(stack_smokes) == 3
+    saved = list(SMOKES)
+    SMOKES[:] = stack_smokes
+    try:
+        outcomes, _ = run_chain(target, echo=lambda _line: None)
+    finally:
+        SMOKES[:] = saved
+    assert [o.ok for o in outcomes] == [True, True, True], [o.detail for o in outcomes]
 
 
 def test_zz_a_stop_drains_and_leaves_no_process(stack: Stack) -> None:

@@ -94,6 +94,8 @@ def test_every_route_answers_bad_input_with_a_problem(client: AppClient) -> None
         ("POST", "/v1/keys"): ({}, {"json": {"name": "", "scopes": []}}, 422),
         ("GET", "/v1/keys"): ({}, {"params": {"limit": "many"}}, 422),
         ("DELETE", "/v1/keys/{name}"): ({"name": "nobody"}, {}, 404),
+        ("GET", "/v1/stack"): ({}, {}, 404),  # not a stack's gateway
+        ("POST", "/v1/stack/restart"): ({}, {"json": {"service": "nosuchd"}}, 422),
         ("POST", "/v1/datasets"): ({}, {"json": {"name": "Bad Name", "columns": [{"name": "a", "type": "int"}]}}, 400),
         ("GET", "/v1/datasets"): ({}, {"params": {"namespace": "NOT-VALID"}}, 400),
         ("GET", "/v1/datasets/{name}"): ({"name": "missing"}, {}, 404),

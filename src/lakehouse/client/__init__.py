@@ -23,6 +23,8 @@ from lakehouse.client.schemas import ROUTES as _SCHEMA_ROUTES
 from lakehouse.client.schemas import Schemas, Validator
 from lakehouse.client.sql import ROUTES as _SQL_ROUTES
 from lakehouse.client.sql import Tables
+from lakehouse.client.stack import ROUTES as _STACK_ROUTES
+from lakehouse.client.stack import Stack
 from lakehouse.client.vectors import ROUTES as _VECTOR_ROUTES
 from lakehouse.client.vectors import Collections
 from lakehouse.health import Health, Readiness
@@ -40,6 +42,7 @@ ROUTES = (
     | _PLAYBOOK_ROUTES
     | _SCHEMA_ROUTES
     | _OBSERVE_ROUTES
+    | _STACK_ROUTES
 )
 
 __all__ = ["ROUTES", "Client"]
@@ -54,6 +57,7 @@ class Client:
         self._transport = Transport(url, api_key, timeout=timeout, http=http)
         self.blobs = Blobs(self._transport)
         self.keys = Keys(self._transport)
+        self.stack = Stack(self._transport)
         self.datasets = Datasets(self._transport)
         self._tables = Tables(self._transport)
         self.ingest = self._tables.ingest

@@ -49,7 +49,7 @@ class Service:
 SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
-        Service("gateway", gateway.router, ("/v1/keys",), "API keys, auth, health, metrics"),
+        Service("gateway", gateway.router, ("/v1/keys", "/v1/stack"), "API keys, auth, health, metrics, the stack"),
         Service("storaged", storaged.router, ("/v1/blobs",), "blobs under bucket/key"),
         Service("catalogd", catalogd.router, ("/v1/datasets",), "datasets in the table lake"),
         Service("ingestd", ingestd.router, (), "ingest into datasets", patterns=(r"^/v1/datasets/[^/]+/ingest$",)),

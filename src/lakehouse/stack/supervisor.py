@@ -33,7 +33,7 @@ import httpx
 
 from lakehouse.config import LoadedSettings, Settings
 from lakehouse.errors import ConfigError, ErrorItem, StoreUnavailable
-from lakehouse.stack.state import ChildState, ChildStatus, StackState, write_state
+from lakehouse.stack_state import ChildState, ChildStatus, StackState, write_state
 
 _log = logging.getLogger("lakehouse.stack")
 EXIT_CONFIG = 2  # a child that exits with this at its first start has bad settings: the stack does not start

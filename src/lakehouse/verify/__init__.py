@@ -7,11 +7,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from lakehouse.app import create_app
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
+from lakehouse.verify import front_smokes as front_smokes  # each module registers its smokes as it is imported
 from lakehouse.verify import memory_smokes as memory_smokes  # registers its smokes after the chain's own
 from lakehouse.verify import observe_smokes as observe_smokes  # after memory's (in import order)
+from lakehouse.verify import stack_smokes as stack_smokes  # run only when the target is a stack's gateway
 from lakehouse.verify import validation_smokes as validation_smokes  # and these after those
 from lakehouse.verify.chain import SMOKES, Outcome, Target, run_chain
 from lakehouse.verify.ephemeral import ServerThread
@@ -20,8 +24,14 @@ __all__ = ["SMOKES", "Outcome", "ServerThread", "Target", "run_chain", "verify_e
 
 
 def verify_url(url: str, api_key: str | None, echo: Callable[[str], None] = print) -> list[Outcome]:
-    """Run the chain against a running server (auth-on smokes need an admin key)."""
+    """Run the chain against a running server (auth-on smokes need an admin key; a stack's gateway gets the stack's
+    smokes too)."""
     target = Target(auth_url=url, admin_key=api_key) if api_key else Target(open_url=url)
+    with target.client(url, api_key) as c:
+        try:
+            target.stack = c.get("/v1/stack").status_code == 200
+        except httpx.HTTPError:
+            target.stack = False
     return run_chain(target, echo)[0]
 
 

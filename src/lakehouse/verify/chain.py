@@ -29,6 +29,7 @@ class Target:
     admin_key: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
     restart: Callable[[], str] | None = None  # restarts the auth-off server on its data dir; returns its new url
+    stack: bool = False  # the server is a stack's gateway (`lakehouse up`)
 
     def client(self, url: str, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -38,7 +39,7 @@ class Target:
 @dataclass(frozen=True)
 class Smoke:
     name: str
-    needs: str  # "any", "open" (auth-off server) or "auth" (auth-on server with an admin key)
+    needs: str  # "any", "open" (auth-off server), "auth" (auth-on server with an admin key), "restart", "stack"
     run: Callable[[Target], str]
 
 
@@ -584,6 +585,7 @@ def run_chain(target: Target, echo: Callable[[str], None] = print) -> tuple[list
         or (s.needs == "open" and target.open_url)
         or (s.needs == "auth" and target.auth_url)
         or (s.needs == "restart" and target.restart and target.open_url)
+        or (s.needs == "stack" and target.stack)
     ]
     for number, s in enumerate(runnable, 1):
         t0 = time.perf_counter()

@@ -1,5 +1,6 @@
-"""What a running stack reports about itself: the supervisor writes ``StackState`` to ``stack.state_file`` at each
-change; ``lakehouse status`` reads it and asks each process's ``/health``."""
+"""What a running stack reports about itself: the supervisor of ``lakehouse up`` writes ``StackState`` to
+``stack.state_file`` at each change; ``lakehouse status`` and the gateway's ``GET /v1/stack`` read it, and
+``POST /v1/stack/restart`` (``RestartDaemon`` -> ``DaemonRestarted``) stops a daemon for the supervisor to restart."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from lakehouse.wire import Answer
+from lakehouse.wire import Answer, WireModel
+
+DaemonName = Literal[
+    "storaged", "catalogd", "ingestd", "queryd", "embedd", "vectord", "pathwayd", "validatord", "observerd"
+]
 
 # starting: spawned, not ready yet; up: its /ready answered; restarting: exited, waiting out its backoff;
 # failing: exited `stack.failing_after` times in a row (still restarted, at the longest backoff); stopped.
@@ -40,6 +45,20 @@ class StackState(Answer):
     started_at: float
     gateway_url: str
     processes: list[ChildState]
+
+
+class RestartDaemon(WireModel):
+    """Which daemon to stop; the supervisor starts it again after its backoff."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service": "queryd"}]})
+
+    service: DaemonName
+
+
+class DaemonRestarted(Answer):
+    service: str
+    pid: int = Field(description="The process that was stopped.")
+    stopped: bool = Field(description="Whether it had exited when the answer was sent (else it is still draining).")
 
 
 def write_state(path: Path, state: StackState) -> None:
