@@ -108,3 +108,11 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
         if line.strip() and "RestartSteps" not in line and "RestartMaxDelaySec" not in line
     ]
     assert complaints == [], result.stderr
+
+
+def test_the_environment_template_lists_every_setting() -> None:
+    from lakehouse.config import Settings, env_name, iter_settings
+
+    text = (ROOT / "deploy" / "lakehouse.env").read_text()
+    missing = [env_name(k) for k, _, _ in iter_settings(Settings()) if env_name(k) not in text]
+    assert missing == [], "regenerate deploy/lakehouse.env's list"
