@@ -2,9 +2,9 @@
 
 Each node is a `lakehouse up` stack (queryd, pathwayd, catalogd, ingestd behind its gateway) over its own data dir,
 sharing a fresh PostgreSQL database (operational DB and lake catalog) and a bucket on a local moto S3 server (lake
-data). One node is loaded with CLIENTS clients for SECONDS; then both nodes at once, CLIENTS clients each. The
-ratio two/one is what a second node adds on this machine: on 2 cores shared by both nodes, PostgreSQL, the S3
-server and the load generator, expect contention, not 2x.
+data; in its own process). One node is loaded with CLIENTS clients for SECONDS; then both nodes at once, CLIENTS
+clients each. The ratio two/one is what a second node adds on this machine: on 2 cores shared by both nodes,
+PostgreSQL, the S3 server and the load generator, expect contention, not 2x.
 
     .venv/bin/python bench/scaleout.py [--rows 200000] [--clients 16] [--seconds 10] [--pg postgresql+psycopg://...]
 """
@@ -28,7 +28,6 @@ import duckdb
 import httpx
 import sqlalchemy as sa
 from _common import GENERATE, free_port, hammer
-from moto.server import ThreadedMotoServer
 
 DAEMONS = ["catalogd", "ingestd", "queryd", "pathwayd"]
 SCOPE = {"tenant": "bench", "user_id": "u1"}
@@ -85,10 +84,19 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
     pg = sa.make_url(args.pg).set(database=database).render_as_string(hide_password=False)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    moto_port = free_port()  # in its own process: not sharing the load generator's interpreter
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    for _ in range(300):
+        try:
+            httpx.get(endpoint, timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
     boto3.client(
         "s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
     ).create_bucket(Bucket="bench")
@@ -150,7 +158,8 @@ def main() -> None:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        moto.stop()
+        moto.terminate()
+        moto.wait(30)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()

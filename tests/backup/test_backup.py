@@ -244,10 +244,15 @@ def test_a_postgres_and_s3_lakehouse_backs_up_to_s3_and_restores_onto_one_machin
         tmp_path / "node",
         opsdb={"url": pg_url},
         storage={"backend": "s3", "s3": s3_settings},
-        lake={"data_path": f"s3://{bucket}/lake"},
+        lake={
+            "data_path": f"s3://{bucket}/lake",
+            "catalog": "postgres",
+            "catalog_dsn": pg_url.replace("postgresql+psycopg://", "postgresql://"),
+        },
     )
     with Lakehouse(settings) as lh:
         lh.ingest("main.facts", _rows(0, 5000), create=True)
+        first = lh.lake.current_snapshot()
         lh.ingest("main.facts", _rows(5000, 100))
         memory = lh.memory.add(AddMemory(scope=SCOPE, content="prefers email"))
         lh.memory.update(memory.id, ChangeMemory(scope=SCOPE, expected_version=1, content="prefers phone"))
@@ -262,5 +267,9 @@ def test_a_postgres_and_s3_lakehouse_backs_up_to_s3_and_restores_onto_one_machin
     restore_backup(destination, target)
     with Lakehouse(target) as restored:
         assert restored.sql("SELECT count(*) FROM main.facts").rows == [[5100]]
+        old = f"SELECT count(*) FROM main.facts AT (VERSION => {first})"
+        assert restored.sql(old).rows == [[5000]]
+        restored.ingest("main.facts", _rows(9000, 1))  # the restored lake takes writes
+        assert restored.sql("SELECT count(*) FROM main.facts").rows == [[5101]]
         assert restored.memory.history(memory.id, SCOPE) == history
         assert asyncio.run(restored.blobs.get_bytes("files", "a/b.bin")) == b"\x00\x01" * 1000

@@ -4,18 +4,22 @@ the path relative to the lake's data path). Files are read and written through o
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import duckdb
 from obstore.store import LocalStore, ObjectStore, S3Store
 
 from lakehouse.blobs.s3 import make_s3_store
 from lakehouse.config import Settings
-from lakehouse.errors import BackupInvalid, ConfigError
-from lakehouse.tables.lake import data_path, on_s3
+from lakehouse.errors import BackupInvalid, ConfigError, StoreUnavailable
+from lakehouse.tables.extensions import load_extensions
+from lakehouse.tables.lake import data_path, on_s3, sql_literal
 
+_NAME = re.compile(r"[A-Za-z0-9_]{1,128}")
 CATALOG = "lake/catalog.sqlite"
 DATA_DIR = "lake/data"
 
@@ -34,16 +38,44 @@ def data_store(settings: Settings) -> ObjectStore:
     return LocalStore(data_path(settings), mkdir=True)
 
 
-def copy_catalog(settings: Settings, into: Path) -> None:
-    """The catalog, as it is at this instant, into ``into`` (SQLite's online backup: one consistent copy)."""
-    if settings.lake.catalog != "sqlite":
-        raise ConfigError(
-            "backing up a PostgreSQL lake catalog is done with the catalog database's own tools (pg_dump); "
-            "lakehouse backup covers an embedded (SQLite) catalog",
-            field="lake.catalog",
+def _copy_postgres_catalog(settings: Settings, into: Path) -> None:
+    """A PostgreSQL catalog's tables into a SQLite file DuckLake reads as a catalog, in one DuckDB transaction (the
+    postgres extension reads every table of it from one snapshot)."""
+    assert settings.lake.catalog_dsn is not None
+    db = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        load_extensions(db, ["postgres_scanner", "sqlite_scanner"])
+        db.execute(
+            f"ATTACH {sql_literal(settings.lake.catalog_dsn.get_secret_value())} AS pg (TYPE postgres, READ_ONLY)"
         )
-    source = settings.in_data_dir(settings.lake.catalog_path)
+        db.execute(f"ATTACH {sql_literal(str(into))} AS copy (TYPE sqlite)")
+        db.execute("BEGIN")
+        tables = db.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = 'pg' AND table_name LIKE 'ducklake\\_%' ESCAPE '\\'"
+        ).fetchall()
+        schemas = {schema for schema, _ in tables}
+        if len(schemas) > 1:
+            raise ConfigError(f"the catalog database holds DuckLake tables in {len(schemas)} schemas; expected one")
+        for schema, table in tables:
+            if not (_NAME.fullmatch(schema) and _NAME.fullmatch(table)):
+                raise ConfigError(f"unexpected name in the catalog database: {schema}.{table}")
+            db.execute(f'CREATE TABLE copy."{table}" AS SELECT * FROM pg."{schema}"."{table}"')  # noqa: S608 - checked names
+        db.execute("COMMIT")
+    except duckdb.Error as exc:
+        raise StoreUnavailable(f"the lake catalog could not be copied: {exc}", field="lake") from exc
+    finally:
+        db.close()
+
+
+def copy_catalog(settings: Settings, into: Path) -> None:
+    """The catalog, as it is at this instant, into ``into`` as one SQLite file: SQLite's online backup of an
+    embedded catalog, or a PostgreSQL catalog's tables read in one snapshot."""
     into.parent.mkdir(parents=True, exist_ok=True)
+    if settings.lake.catalog == "postgres":
+        _copy_postgres_catalog(settings, into)
+        return
+    source = settings.in_data_dir(settings.lake.catalog_path)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(into)
     try:

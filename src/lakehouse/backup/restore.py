@@ -83,7 +83,11 @@ def verify_backup(location: str, settings: Settings) -> Manifest:
 
 def _check_target(settings: Settings, engine: sa.Engine) -> None:
     if settings.lake.catalog != "sqlite":
-        raise ConfigError("a restore makes an embedded (SQLite) lake catalog; set lake.catalog = 'sqlite'")
+        raise ConfigError(
+            "a restore makes an embedded (SQLite) lake catalog in the data dir; set lake.catalog = 'sqlite' "
+            "(restoring into a PostgreSQL catalog is not supported)",
+            field="lake.catalog",
+        )
     full = []
     if not is_empty(engine):
         full.append("the operational DB has rows")
