@@ -4,6 +4,7 @@ the path relative to the lake's data path). Files are read and written through o
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -80,13 +81,15 @@ def copy_catalog(settings: Settings, into: Path) -> None:
     dst = sqlite3.connect(into)
     try:
         src.backup(dst)
+        # the copy leaves WAL mode behind: one file, with no -wal and -shm beside it to come and go as it is read
+        dst.execute("PRAGMA journal_mode=DELETE")
     finally:
         dst.close()
         src.close()
 
 
 def latest_snapshot(catalog: Path) -> int | None:
-    with sqlite3.connect(catalog) as db:
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
         row = db.execute("SELECT max(snapshot_id) FROM ducklake_snapshot").fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
@@ -104,7 +107,7 @@ def needed_files(catalog: Path) -> Iterator[str]:
         FROM f JOIN t ON t.table_id = f.table_id JOIN s ON s.schema_id = t.schema_id
         ORDER BY 1, 3, 5
     """
-    with sqlite3.connect(catalog) as db:
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
         rows = db.execute(query).fetchall()
     for schema_path, schema_rel, table_path, table_rel, file_path, file_rel in rows:
         if not (file_rel and table_rel and schema_rel):
@@ -117,7 +120,7 @@ def needed_files(catalog: Path) -> Iterator[str]:
 
 def set_data_path(catalog: Path, settings: Settings) -> None:
     """Point a restored catalog at the target's data path (its files are relative to it)."""
-    with sqlite3.connect(catalog) as db:
+    with contextlib.closing(sqlite3.connect(catalog)) as db, db:  # closed, after the commit
         db.execute(
             "UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path' AND scope IS NULL", [data_path(settings)]
         )
@@ -126,7 +129,7 @@ def set_data_path(catalog: Path, settings: Settings) -> None:
 def check_catalog(catalog: Path) -> None:
     """A restore refuses a catalog SQLite cannot read whole."""
     try:
-        with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as db:
+        with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
             (verdict,) = db.execute("PRAGMA integrity_check").fetchone()
             db.execute("SELECT count(*) FROM ducklake_snapshot").fetchone()
     except sqlite3.Error as exc:

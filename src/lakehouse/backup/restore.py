@@ -65,8 +65,9 @@ def _check(root: Path) -> Manifest:
             reason = "not in the manifest"
             problems.append(ErrorItem(kind="backup_invalid", field=path.relative_to(root).as_posix(), reason=reason))
     if problems:
+        named = ", ".join(f"{p.field} ({p.reason})" for p in problems[:3])
         raise BackupInvalid(
-            f"the backup is incomplete or corrupted: {len(problems)} file(s) do not match its manifest",
+            f"the backup is incomplete or corrupted: {len(problems)} file(s) do not match its manifest: {named}",
             errors=problems[:_SHOWN],
         )
     if not (root / OPSDB_DIR).is_dir() or not (root / CATALOG).is_file():
