@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -248,7 +249,19 @@ def test_the_stack_smokes_pass_against_it(stack: Stack) -> None:
 
 def test_zz_a_stop_drains_and_leaves_no_process(stack: Stack) -> None:
     pids = [int(p["pid"]) for p in stack.status().values() if p["pid"]]  # type: ignore[call-overload]
+    answers: list[httpx.Response] = []
+
+    def slow_query() -> None:  # about 2 s of DuckDB: in flight when the stop comes
+        sql = {"sql": "SELECT sum(range % 7) AS s FROM range(500000000)"}
+        answers.append(httpx.post(stack.url + "/v1/sql", json=sql, headers=_auth(stack.admin), timeout=60))
+
+    in_flight = threading.Thread(target=slow_query)
+    in_flight.start()
+    time.sleep(0.7)
     stack.proc.send_signal(signal.SIGTERM)
+    in_flight.join(60)
+    assert [a.status_code for a in answers] == [200]  # drained: answered, not cut off
+    assert answers[0].json()["rows"] == [[sum(i % 7 for i in range(7)) * (500000000 // 7) + sum(range(500000000 % 7))]]
     assert stack.proc.wait(timeout=60) == 0
     for pid in pids:
         with pytest.raises(ProcessLookupError):
