@@ -1,0 +1,20 @@
+"""Replay and parity: exchanges recorded as case files (``Exchange``), and the comparison of two recordings of the
+same cases field by field with Diffy's noise cancelling (``compare``: raw differences between a primary and a
+candidate, noise between the primary and a secondary, matchers per field path)."""
+
+from lakehouse.replay.cases import Body, Exchange, RecordedRequest, RecordedResponse, read_cases, write_cases
+from lakehouse.replay.compare import FieldReport, Matcher, ParityReport, Thresholds, compare
+
+__all__ = [
+    "Body",
+    "Exchange",
+    "FieldReport",
+    "Matcher",
+    "ParityReport",
+    "RecordedRequest",
+    "RecordedResponse",
+    "Thresholds",
+    "compare",
+    "read_cases",
+    "write_cases",
+]
