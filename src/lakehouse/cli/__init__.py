@@ -15,7 +15,7 @@ from lakehouse.cli.keys import keys
 from lakehouse.cli.lake_cmd import lake
 from lakehouse.cli.memory_cmd import memory, playbooks
 from lakehouse.cli.observe_cmd import observe, traces
-from lakehouse.cli.replay_cmd import diff
+from lakehouse.cli.replay_cmd import diff, parity, replay_cmd
 from lakehouse.cli.schemas_cmd import schemas, validate
 from lakehouse.cli.serve import serve
 from lakehouse.cli.stack_cmd import deploy, status, up
@@ -71,7 +71,9 @@ for command in (
     validate,
     traces,
     observe,
+    replay_cmd,
     diff,
+    parity,
 ):
     cli.add_command(command)
 

@@ -1,10 +1,12 @@
-"""``lakehouse diff``: two recordings of the same cases compared field by field, thin over ``lakehouse.replay``."""
+"""``lakehouse replay``, ``lakehouse diff`` and ``lakehouse parity``: case files sent to deployments and their
+answers compared field by field, thin over ``lakehouse.replay``."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 from pydantic import TypeAdapter, ValidationError
@@ -12,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.errors import ConfigError
-from lakehouse.replay import Matcher, ParityReport, Thresholds, compare, read_cases
+from lakehouse.replay import Matcher, ParityReport, Thresholds, compare, read_cases, replay, write_cases
 
 _MATCHERS = TypeAdapter(list[Matcher])
 
@@ -96,6 +98,90 @@ def diff(
         matchers=_matchers(rules),
         headers=headers,
         thresholds=Thresholds(relative=relative, absolute=absolute),
+    )
+    print_report(report)
+    if json_out:
+        Path(json_out).write_text(report.model_dump_json(indent=2))
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("replay")
+@click.argument("cases", type=click.Path(exists=True, dir_okay=False))
+@click.option("--target", required=True, help="The deployment to send the cases to (its base URL).")
+@click.option("--api-key", default=None, envvar="LAKEHOUSE_API_KEY", help="Sent as the bearer key of every case.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="The recording to write.")
+@click.option("--rate", type=float, default=None, help="At most this many cases a second.")
+@click.option("--timing", type=click.Choice(["none", "original"]), default="none", help="original: spaced as recorded.")
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Cases at once (only without captures).")
+def replay_cmd(
+    cases: str,
+    target: str,
+    api_key: str | None,
+    out_path: str,
+    rate: float | None,
+    timing: Literal["none", "original"],
+    concurrency: int,
+) -> None:
+    """Send the cases of CASES to a deployment in order, and write each with its answer.
+
+    Values a case captures from its answer (`"capture": {"memory": "body.id"}`) fill the {{memory}} placeholders
+    of later cases, from this target's answers.
+
+    \b
+    Example:
+      lakehouse replay parity/memory.ndjson --target http://127.0.0.1:3100 --out answers.ndjson
+    """
+    sent = replay(read_cases(cases), target, api_key=api_key, rate=rate, timing=timing, concurrency=concurrency)
+    count = write_cases(out_path, sent)
+    click.echo(f"{count} cases sent to {target}; answers in {out_path}")
+
+
+@click.command()
+@click.argument("cases", type=click.Path(exists=True, dir_okay=False))
+@click.option("--primary", required=True, help="The deployment taken as right (base URL).")
+@click.option("--candidate", required=True, help="The deployment under test (base URL).")
+@click.option(
+    "--secondary", default=None, help="A second deployment of the primary's version: its differences are noise."
+)
+@click.option("--api-key", default=None, envvar="LAKEHOUSE_API_KEY", help="Sent as the bearer key to every target.")
+@click.option(
+    "--rules", type=click.Path(exists=True, dir_okay=False), help="Matchers, a JSON list (see lakehouse diff)."
+)
+@click.option(
+    "--header", "headers", multiple=True, help="A response header to compare besides Content-Type (repeatable)."
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON here.")
+def parity(
+    cases: str,
+    primary: str,
+    candidate: str,
+    secondary: str | None,
+    api_key: str | None,
+    rules: str | None,
+    headers: tuple[str, ...],
+    json_out: str | None,
+) -> None:
+    """Send CASES to a primary, a candidate and optionally a secondary, and report where the candidate differs.
+
+    Each target gets the cases in order with its own captured values. Exits 1 on a difference beyond noise.
+
+    \b
+    Example:
+      lakehouse parity parity/memory.ndjson --primary http://a:3100 --candidate http://b:3100 --secondary http://c:3100
+    """
+    exchanges = list(read_cases(cases))
+    answers = {
+        name: list(replay(exchanges, url, api_key=api_key))
+        for name, url in (("primary", primary), ("secondary", secondary), ("candidate", candidate))
+        if url
+    }
+    report = compare(
+        answers["primary"],
+        answers["candidate"],
+        answers.get("secondary"),
+        matchers=_matchers(rules),
+        headers=headers,
     )
     print_report(report)
     if json_out:

@@ -79,6 +79,10 @@ class Exchange(Answer):
     id: str = Field(description="The case's id: recordings of the same cases are matched by it.")
     endpoint: str | None = Field(None, description="The group it is reported under (default: method and path shape).")
     request: RecordedRequest
+    capture: dict[str, str] = Field(
+        default_factory=dict,
+        description="Names for fields of the answer (`body.id`, `header.etag`) that later requests use as {{name}}.",
+    )
     response: RecordedResponse | None = None
     latency_ms: float | None = None
     request_id: str | None = None

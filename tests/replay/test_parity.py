@@ -1,0 +1,172 @@
+"""Replay and parity against real servers: stateful cases replay on fresh deployments, and a drift seeded by a
+test-only proxy that renames a field of every error item is reported with its path and counts, while the noise of
+generated ids, times and request ids is not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lakehouse.app import create_app
+from lakehouse.cli import cli
+from lakehouse.core import Lakehouse
+from lakehouse.replay import Body, Exchange, RecordedRequest, compare, replay, templatize, write_cases
+from lakehouse.verify.ephemeral import ServerThread
+from tests.conftest import make_settings
+
+
+class RenameErrorField:
+    """A test-only proxy: every problem body's error items come back with ``field`` renamed ``name``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            headers = dict(start["headers"])
+            if headers.get(b"content-type", b"").startswith(b"application/problem+json"):
+                problem = json.loads(body)
+                problem["errors"] = [
+                    {("name" if k == "field" else k): v for k, v in e.items()} for e in problem["errors"]
+                ]
+                body = json.dumps(problem).encode()
+                headers[b"content-length"] = str(len(body)).encode()
+            await send({**start, "headers": list(headers.items())})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+
+def _case(case: str, method: str, path: str, body: Any = None, **extra: Any) -> Exchange:
+    request = RecordedRequest(
+        method=method,
+        path=path,
+        headers={"content-type": "application/json"} if body is not None else {},
+        body=Body.model_validate({"json": body, "is_json": True}) if body is not None else Body(),
+    )
+    return Exchange(id=case, request=request, **extra)
+
+
+def _cases() -> list[Exchange]:
+    scope = {"tenant": "parity", "user_id": "u1"}
+    out = []
+    for i in range(10):
+        out.append(
+            _case(
+                f"add-{i}",
+                "POST",
+                "/v1/memories",
+                {"scope": scope, "content": f"fact {i}"},
+                capture={f"m{i}": "body.id"},
+            )
+        )
+        out.append(
+            _case(f"get-{i}", "GET", f"/v1/memories/{{{{m{i}}}}}", endpoint="GET /v1/memories/{id}").model_copy(
+                update={
+                    "request": RecordedRequest(
+                        method="GET", path=f"/v1/memories/{{{{m{i}}}}}", query="tenant=parity&user_id=u1"
+                    )
+                }
+            )
+        )
+        change = {"scope": scope, "expected_version": 1, "content": f"fact {i}, revised"}
+        out.append(
+            _case(f"update-{i}", "PATCH", f"/v1/memories/{{{{m{i}}}}}", change, endpoint="PATCH /v1/memories/{id}")
+        )
+        bad = {"schema": {"type": "object", "required": ["id"]}, "payload": {"n": i}}
+        out.append(_case(f"invalid-{i}", "POST", "/v1/validate", bad))
+    return out
+
+
+@pytest.fixture
+def targets(tmp_path: Path) -> Iterator[dict[str, str]]:
+    opened, servers = [], {}
+    for name in ("primary", "secondary", "candidate"):
+        lakehouse = Lakehouse(make_settings(tmp_path / name, embed={"provider": "hashing"}))
+        app = create_app(lakehouse.settings, lakehouse=lakehouse)
+        server = ServerThread(RenameErrorField(app) if name == "candidate" else app).start()  # type: ignore[arg-type]
+        opened.append((server, lakehouse))
+        servers[name] = server.url
+    yield servers
+    for server, lakehouse in opened:
+        server.stop()
+        lakehouse.close()
+
+
+def test_stateful_cases_replay_and_a_seeded_drift_is_reported_but_noise_is_not(
+    targets: dict[str, str], tmp_path: Path
+) -> None:
+    cases = _cases()
+    answers = {name: list(replay(cases, url)) for name, url in targets.items()}
+    primary = answers["primary"]
+    assert [e.response.status for e in primary[:4]] == [201, 200, 200, 422]  # type: ignore[union-attr]
+    assert primary[1].response.body.json_value["id"] == primary[0].response.body.json_value["id"]  # type: ignore[index, union-attr]
+    report = compare(primary, answers["candidate"], answers["secondary"])
+    reported = sorted((f.endpoint, f.field, f.raw, f.noise) for f in report.fields if f.reported)
+    assert reported == [
+        ("POST /v1/validate", "body.errors[*].field", 10, 0),
+        ("POST /v1/validate", "body.errors[*].name", 10, 0),
+    ]
+    noise = {f.field for f in report.fields if not f.reported}
+    assert "body.id" in noise and any(f.endswith("_at") for f in noise)  # ids and times differ on every deployment
+    # the same cases on two deployments of one version: nothing beyond noise
+    assert compare(primary, answers["secondary"], answers["secondary"]).ok
+
+    # the command: exit 1 on the drift, 0 without it
+    case_file = tmp_path / "cases.ndjson"
+    write_cases(case_file, cases)
+    runner = CliRunner()
+    args = ["parity", str(case_file), "--primary", targets["primary"], "--secondary", targets["secondary"]]
+    drift = runner.invoke(cli, [*args, "--candidate", targets["candidate"], "--json", str(tmp_path / "r.json")])
+    assert drift.exit_code == 1, drift.output
+    written = json.loads((tmp_path / "r.json").read_text())
+    # a second run on the same deployments: the memories exist, so the updates are refused too (409), and the
+    # renamed field shows in those error bodies as well
+    assert {f["field"] for f in written["fields"] if f["reported"]} == {"body.errors[*].field", "body.errors[*].name"}
+    same = runner.invoke(cli, [*args, "--candidate", targets["secondary"]])
+    assert same.exit_code == 0, same.output
+
+
+def test_a_recording_is_templatized_to_replay_on_a_fresh_deployment(targets: dict[str, str]) -> None:
+    scope = {"tenant": "t", "user_id": "u"}
+    literal = [_case("add", "POST", "/v1/memories", {"scope": scope, "content": "first"})]
+    recorded = list(replay(literal, targets["primary"]))
+    memory_id = recorded[0].response.body.json_value["id"]  # type: ignore[index, union-attr]
+    follow = _case(
+        "update", "PATCH", f"/v1/memories/{memory_id}", {"scope": scope, "expected_version": 1, "content": "second"}
+    )
+    recorded += list(replay([follow], targets["primary"]))
+    assert recorded[1].response.status == 200  # type: ignore[union-attr]
+    templated = templatize(recorded)
+    assert templated[0].capture == {"v0_body_id": "body.id"}
+    assert templated[1].request.path == "/v1/memories/{{v0_body_id}}"
+    again = list(replay(templated, targets["secondary"]))  # a fresh deployment: another id
+    assert [e.response.status for e in again] == [201, 200]  # type: ignore[union-attr]
+    assert again[0].response.body.json_value["id"] != memory_id  # type: ignore[index, union-attr]
+
+
+def test_a_placeholder_no_answer_gave_is_refused(targets: dict[str, str]) -> None:
+    from lakehouse.errors import RequestValidationFailed
+
+    with pytest.raises(RequestValidationFailed, match="uses nope"):
+        list(replay([_case("x", "GET", "/v1/memories/{{nope}}")], targets["primary"]))
