@@ -129,9 +129,11 @@ def open_lake_db(
         # A SQLite catalog in WAL mode with a busy timeout: readers never block the writer, and a writer waits for
         # another (process) instead of failing at once with "database is locked".
         options = ", META_JOURNAL_MODE 'WAL', META_BUSY_TIMEOUT 10000" if settings.lake.catalog == "sqlite" else ""
-        # A local data path is where this data dir's files are, whatever path the catalog was made with: a data dir
-        # moves, is restored elsewhere or is named by another relative path (files are stored relative to it).
-        options += "" if on_s3(settings) else ", OVERRIDE_DATA_PATH true"
+        # A SQLite catalog lives in the data dir beside its files: wherever the data dir is now (moved, restored
+        # elsewhere, named by another relative path), its data path is the truth (files are stored relative to it).
+        # A PostgreSQL catalog is shared: a data path that differs from the one it was made with stays an error.
+        if settings.lake.catalog == "sqlite" and not on_s3(settings):
+            options += ", OVERRIDE_DATA_PATH true"
         db.execute(
             f"ATTACH {sql_literal(catalog_uri(settings, for_queries=for_queries))} AS {CATALOG} "
             f"(DATA_PATH {sql_literal(data_path(settings))}{options}{attach_options})"
