@@ -1,14 +1,17 @@
 """Smokes of the front door, whichever process it is: request ids, the body limit before any store is touched,
-hostile JSON, the observation batch limit, and keys bound to a tenant or to namespaces."""
+hostile JSON, the observation batch limit, and with auth on the keys: none, good, wrong scope, revoked, and keys
+bound to a tenant or to namespaces."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from lakehouse.verify.chain import Target, _any_url, check, check_problem, smoke
+from lakehouse.verify.chain import BUCKET, Target, _any_url, check, check_problem, smoke
 
 
 @smoke("request id: a given one is echoed, a key-shaped one replaced")
@@ -125,3 +128,59 @@ def _namespace_bound(t: Target) -> str:
         with t.client(t.auth_url, t.admin_key) as admin:
             admin.delete("/v1/keys/verify-ns")
     return "a dataset of another namespace -> 403 permission_denied; of its own -> 404 (reached, not there)"
+
+
+@contextlib.contextmanager
+def scoped_key(t: Target, name: str, scopes: list[str]) -> Iterator[str]:
+    """A key made with the admin key for one smoke, revoked afterwards."""
+    assert t.auth_url is not None
+    with t.client(t.auth_url, t.admin_key) as admin:
+        admin.delete(f"/v1/keys/{name}")
+        r = admin.post("/v1/keys", json={"name": name, "scopes": scopes})
+        check(r.status_code == 201, f"creating a key -> {r.status_code}: {r.text[:200]} (is --api-key an admin key?)")
+        try:
+            yield r.json()["secret"]
+        finally:
+            admin.delete(f"/v1/keys/{name}")
+
+
+@smoke("auth on: no key -> 401", needs="auth")
+def _auth_no_key(t: Target) -> str:
+    assert t.auth_url is not None
+    with t.client(t.auth_url) as c:
+        check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
+        wrong = {"Authorization": "Bearer lh_wrong"}
+        check_problem(c.get(f"/v1/blobs/{BUCKET}", headers=wrong), 401, "unauthenticated")
+        check(c.get("/health").status_code == 200, "/health must stay open")
+    return "no key and an unknown key -> 401 unauthenticated; /health open"
+
+
+@smoke("auth on: good key -> 200", needs="auth")
+def _auth_good_key(t: Target) -> str:
+    assert t.auth_url is not None
+    with scoped_key(t, "verify-writer", ["read", "write"]) as secret, t.client(t.auth_url, secret) as c:
+        put = c.put(f"/v1/blobs/{BUCKET}/auth/ok.txt", content=b"ok")
+        check(put.status_code == 201, f"PUT with a write key -> {put.status_code}")
+        check(c.get(f"/v1/blobs/{BUCKET}/auth/ok.txt").content == b"ok", "GET with a read key failed")
+        c.delete(f"/v1/blobs/{BUCKET}/auth/ok.txt")
+    return "a read,write key may PUT and GET"
+
+
+@smoke("auth on: wrong scope -> 403", needs="auth")
+def _auth_wrong_scope(t: Target) -> str:
+    assert t.auth_url is not None
+    with scoped_key(t, "verify-reader", ["read"]) as secret, t.client(t.auth_url, secret) as c:
+        check_problem(c.put(f"/v1/blobs/{BUCKET}/auth/no.txt", content=b"no"), 403, "forbidden")
+        check_problem(c.get("/v1/keys"), 403, "forbidden")
+    return "a read key is refused PUT (write) and /v1/keys (admin) with 403 forbidden"
+
+
+@smoke("auth on: revoked key -> 401", needs="auth")
+def _auth_revoked(t: Target) -> str:
+    assert t.auth_url is not None
+    with scoped_key(t, "verify-revoked", ["read"]) as secret:
+        with t.client(t.auth_url, t.admin_key) as admin:
+            check(admin.delete("/v1/keys/verify-revoked").status_code == 200, "revoking failed")
+        with t.client(t.auth_url, secret) as c:
+            check_problem(c.get(f"/v1/blobs/{BUCKET}"), 401, "unauthenticated")
+    return "a revoked key -> 401 unauthenticated"
