@@ -15,6 +15,8 @@ from rich.table import Table
 
 from lakehouse.errors import ConfigError
 from lakehouse.replay import Matcher, ParityReport, Thresholds, compare, read_cases, replay, write_cases
+from lakehouse.replay.har import from_har, to_har
+from lakehouse.replay.html_report import render_html
 
 _MATCHERS = TypeAdapter(list[Matcher])
 
@@ -70,6 +72,7 @@ def print_report(report: ParityReport) -> None:
     "--absolute", type=float, default=0.03, show_default=True, help="Percent of an endpoint's cases beyond noise."
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON here.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Also write it as one HTML page here.")
 def diff(
     primary: str,
     candidate: str,
@@ -79,6 +82,7 @@ def diff(
     relative: float,
     absolute: float,
     json_out: str | None,
+    html_out: str | None,
 ) -> None:
     """Compare two recordings of the same cases (case files with answers), field by field.
 
@@ -99,9 +103,15 @@ def diff(
         headers=headers,
         thresholds=Thresholds(relative=relative, absolute=absolute),
     )
+    _finish(report, json_out, html_out)
+
+
+def _finish(report: ParityReport, json_out: str | None, html_out: str | None) -> None:
     print_report(report)
     if json_out:
         Path(json_out).write_text(report.model_dump_json(indent=2))
+    if html_out:
+        Path(html_out).write_text(render_html(report))
     if not report.ok:
         sys.exit(1)
 
@@ -152,6 +162,7 @@ def replay_cmd(
     "--header", "headers", multiple=True, help="A response header to compare besides Content-Type (repeatable)."
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON here.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Also write it as one HTML page here.")
 def parity(
     cases: str,
     primary: str,
@@ -161,6 +172,7 @@ def parity(
     rules: str | None,
     headers: tuple[str, ...],
     json_out: str | None,
+    html_out: str | None,
 ) -> None:
     """Send CASES to a primary, a candidate and optionally a secondary, and report where the candidate differs.
 
@@ -183,8 +195,39 @@ def parity(
         matchers=_matchers(rules),
         headers=headers,
     )
-    print_report(report)
-    if json_out:
-        Path(json_out).write_text(report.model_dump_json(indent=2))
-    if not report.ok:
-        sys.exit(1)
+    _finish(report, json_out, html_out)
+
+
+@click.group()
+def cases() -> None:
+    """Case files to and from HAR (the HTTP Archive browsers and proxies export)."""
+
+
+@cases.command("from-har")
+@click.argument("har", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="The case file to write.")
+def cases_from_har(har: str, out_path: str) -> None:
+    """Write the entries of a HAR file as a case file (each with its answer, when it has one).
+
+    \b
+    Example:
+      lakehouse cases from-har session.har --out cases.ndjson
+    """
+    count = write_cases(out_path, from_har(Path(har).read_bytes()))
+    click.echo(f"{count} cases written to {out_path}")
+
+
+@cases.command("to-har")
+@click.argument("cases_path", metavar="CASES", type=click.Path(exists=True, dir_okay=False))
+@click.option("--base-url", default="http://127.0.0.1:3100", show_default=True, help="The origin of every entry's URL.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="The HAR file to write.")
+def cases_to_har(cases_path: str, base_url: str, out_path: str) -> None:
+    """Write a case file (with its answers) as a HAR 1.2 file for browser and proxy tooling.
+
+    \b
+    Example:
+      lakehouse cases to-har answers.ndjson --out answers.har
+    """
+    exchanges = list(read_cases(cases_path))
+    Path(out_path).write_bytes(to_har(exchanges, base_url))
+    click.echo(f"{len(exchanges)} entries written to {out_path}")
