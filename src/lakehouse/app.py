@@ -25,6 +25,7 @@ from lakehouse.server.middleware import RequestContextMiddleware
 from lakehouse.server.openapi import build_openapi
 from lakehouse.server.ops_routes import router as ops_router
 from lakehouse.server.problems import install_problem_handlers
+from lakehouse.server.record import RecordMiddleware, RecordWriter
 from lakehouse.server.self_observe import SelfObserveMiddleware, SelfObserver
 from lakehouse.server.threads import set_worker_nice
 from lakehouse.services import SERVICES, owner
@@ -105,6 +106,14 @@ def create_app(
     observer = SelfObserver(lh.observe, "lakehouse") if settings.observe.self else None
     if observer is not None:
         lh.observe.closing.append(observer.close)  # an app whose lifespan never ran still stops its writer
+    # recording: in one process, or at a stack's gateway (which sees every exchange), never again behind it
+    recorder = (
+        RecordWriter(lh.recordings, settings.record.flush_ms)
+        if settings.record.enabled and not behind_gateway
+        else None
+    )
+    if recorder is not None:
+        lh.observe.closing.append(recorder.close)  # an app whose lifespan never ran still writes what it queued
     upstreams = (
         Upstreams(_upstream(settings), secret=secret, connect_timeout=settings.stack.forward_connect_timeout_s)
         if gateway and secret is not None
@@ -120,6 +129,8 @@ def create_app(
             await upstreams.aclose()
         if observer is not None:
             observer.close()
+        if recorder is not None:
+            recorder.close()
         if opened_here or close_stores:  # vector indexes saved, caches written, worker processes stopped
             lh.close()
 
@@ -157,5 +168,7 @@ def create_app(
         app.add_middleware(Forwarder, upstreams=upstreams, lakehouse=lh, routes=routes)
     if behind_gateway and secret is not None:
         app.add_middleware(GatewayOnly, secret=secret)
+    if recorder is not None:
+        app.add_middleware(RecordMiddleware, settings=settings.record, writer=recorder, redactor=lh.observe.redactor)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, body_limit=limit)
     return app

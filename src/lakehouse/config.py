@@ -398,6 +398,35 @@ class ObserveSettings(_Section):
     redact: RedactSettings = Field(default_factory=RedactSettings)
 
 
+class RecordSettings(_Section):
+    """Recording of live traffic into the lake table `replay.exchanges` (`lakehouse.replay`), off by default."""
+
+    enabled: bool = Field(False, description="Record the exchanges of the routes below.")
+    routes: TextList = Field(
+        default_factory=lambda: ["/v1/*"], description="Path globs of the recorded routes (`*`: any characters)."
+    )
+    exclude_routes: TextList = Field(
+        default_factory=lambda: ["/v1/keys*", "/v1/stack*"],
+        description="Path globs never recorded (key secrets, stack management), whatever `routes` says.",
+    )
+    sample_rate: float = Field(1.0, ge=0, le=1, description="The share of matching exchanges recorded.")
+    max_body_bytes: int = Field(
+        65536, ge=0, description="A larger body is kept as its size and SHA-256 (a reference), not its bytes."
+    )
+    exclude_headers: TextList = Field(
+        default_factory=lambda: [
+            "authorization",
+            "cookie",
+            "set-cookie",
+            "proxy-authorization",
+            "x-lakehouse-gateway",
+            "x-lakehouse-principal",
+        ],
+        description="Header names never recorded (case-insensitive).",
+    )
+    flush_ms: int = Field(500, ge=10, description="How long recorded exchanges wait to be written together.")
+
+
 DAEMONS = ("storaged", "catalogd", "ingestd", "queryd", "embedd", "vectord", "pathwayd", "validatord", "observerd")
 
 
@@ -467,6 +496,7 @@ class Settings(_Section):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     observe: ObserveSettings = Field(default_factory=ObserveSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    record: RecordSettings = Field(default_factory=RecordSettings)
 
     def in_data_dir(self, relative: str | Path) -> Path:
         """A path from a setting: absolute as given, otherwise under the data dir."""

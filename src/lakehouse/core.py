@@ -21,6 +21,7 @@ from lakehouse.memory import MemoryStore, Pathways, Playbooks
 from lakehouse.memory.audit import MemoryTables
 from lakehouse.observe import ObserveStore
 from lakehouse.opsdb import create_engine, upgrade
+from lakehouse.replay.recordings import Recordings
 from lakehouse.tables.datasets import Datasets
 from lakehouse.tables.ingest import Format, Ingestor, IngestResult, Mode, format_of_file, write_arrow_stream
 from lakehouse.tables.lake import Lake
@@ -57,6 +58,7 @@ class Lakehouse:
             self.schemas, cache, max_errors=settings.validation.max_errors, max_batch=settings.validation.max_batch
         )
         self.observe = ObserveStore(settings.observe, lambda: self.lake, self.opsdb)
+        self.recordings = Recordings(lambda: self.lake)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

@@ -15,7 +15,7 @@ from lakehouse.cli.keys import keys
 from lakehouse.cli.lake_cmd import lake
 from lakehouse.cli.memory_cmd import memory, playbooks
 from lakehouse.cli.observe_cmd import observe, traces
-from lakehouse.cli.replay_cmd import cases, diff, parity, replay_cmd
+from lakehouse.cli.replay_cmd import cases, diff, parity, record, replay_cmd
 from lakehouse.cli.schemas_cmd import schemas, validate
 from lakehouse.cli.serve import serve
 from lakehouse.cli.stack_cmd import deploy, status, up
@@ -75,6 +75,7 @@ for command in (
     diff,
     parity,
     cases,
+    record,
 ):
     cli.add_command(command)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -13,8 +14,10 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.cli._common import open_lakehouse, settings_options
 from lakehouse.errors import ConfigError
 from lakehouse.replay import Matcher, ParityReport, Thresholds, compare, read_cases, replay, write_cases
+from lakehouse.replay import templatize as make_replayable
 from lakehouse.replay.har import from_har, to_har
 from lakehouse.replay.html_report import render_html
 
@@ -231,3 +234,49 @@ def cases_to_har(cases_path: str, base_url: str, out_path: str) -> None:
     exchanges = list(read_cases(cases_path))
     Path(out_path).write_bytes(to_har(exchanges, base_url))
     click.echo(f"{len(exchanges)} entries written to {out_path}")
+
+
+@click.group()
+def record() -> None:
+    """Recorded traffic (`[record] enabled`): the lake table replay.exchanges as case files."""
+
+
+@record.command("export")
+@settings_options
+@click.option(
+    "--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None, help="From this UTC time."
+)
+@click.option(
+    "--route", default=None, help="Only paths matching this glob (`*`: any characters), e.g. '/v1/memories*'."
+)
+@click.option("--status", type=int, default=None, help="Only exchanges answered with this status.")
+@click.option("--limit", type=int, default=None, help="At most this many, the oldest first.")
+@click.option(
+    "--templatize/--literal", default=True, show_default=True, help="Turn ids answers gave into {{captures}}."
+)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="The case file to write.")
+def record_export(
+    config_path: str | None,
+    data_dir: str | None,
+    since: datetime | None,
+    route: str | None,
+    status: int | None,
+    limit: int | None,
+    templatize: bool,
+    out_path: str,
+) -> None:
+    """Write recorded exchanges as a case file, ready for `lakehouse replay` and `lakehouse parity`.
+
+    \b
+    Example:
+      lakehouse record export --since 2026-12-07 --route '/v1/memories*' --out cases.ndjson
+    """
+    lakehouse = open_lakehouse(config_path, data_dir)
+    try:
+        found = lakehouse.recordings.export(
+            since=since.replace(tzinfo=UTC) if since else None, route=route, status=status, limit=limit
+        )
+    finally:
+        lakehouse.close()
+    count = write_cases(out_path, make_replayable(found) if templatize else found)
+    click.echo(f"{count} recorded exchange(s) written to {out_path}")

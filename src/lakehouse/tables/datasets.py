@@ -19,6 +19,7 @@ from lakehouse.tables.lake import CATALOG, Lake, sql_literal, transaction
 from lakehouse.tables.model import AWAITING_FIRST_INGEST, READY, Column, Dataset, Snapshot
 from lakehouse.tables.names import (
     OBSERVE_NAMESPACE,
+    REPLAY_NAMESPACE,
     SYSTEM_NAMESPACE,
     VECTORS_NAMESPACE,
     normalize_type,
@@ -277,9 +278,9 @@ class Datasets:
         """(namespace, name) of every dataset (awaiting its first ingest or not), in order."""
         query = (
             "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE database_name = ? AND schema_name NOT IN (?, ?, ?)"
+            "WHERE database_name = ? AND schema_name NOT IN (?, ?, ?, ?)"
         )
-        params: list[Any] = [CATALOG, SYSTEM_NAMESPACE, VECTORS_NAMESPACE, OBSERVE_NAMESPACE]
+        params: list[Any] = [CATALOG, SYSTEM_NAMESPACE, VECTORS_NAMESPACE, OBSERVE_NAMESPACE, REPLAY_NAMESPACE]
         if namespace is not None:
             query += " AND schema_name = ?"
             params.append(validate_namespace(namespace))
@@ -287,7 +288,7 @@ class Datasets:
             found = {(str(s), str(t)) for s, t in cur.execute(query, params).fetchall()}
             if self._exists(cur, SYSTEM_NAMESPACE, _PENDING_TABLE):
                 pending = f"SELECT namespace, name FROM {_PENDING}"  # noqa: S608 (constant)
-                rows = cur.execute(pending + (" WHERE namespace = ?" if namespace else ""), params[4:]).fetchall()
+                rows = cur.execute(pending + (" WHERE namespace = ?" if namespace else ""), params[5:]).fetchall()
                 found.update((str(s), str(t)) for s, t in rows)
         return sorted(found)
 

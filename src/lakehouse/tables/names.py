@@ -14,6 +14,7 @@ _IDENT = re.compile(IDENTIFIER_PATTERN)
 SYSTEM_NAMESPACE = "_lakehouse"
 VECTORS_NAMESPACE = "vectors"  # one table per vector collection, written by lakehouse.vectors only
 OBSERVE_NAMESPACE = "observe"  # spans and scores, written by lakehouse.observe only
+REPLAY_NAMESPACE = "replay"  # recorded traffic, written by lakehouse.replay only (every tenant's bodies)
 MEMORY_NAMESPACE = "memory"  # DuckDB's in-memory catalog: /v1/sql's copy of the agent memory (lakehouse.memory.audit)
 RESERVED_NAMESPACES = frozenset(
     {
@@ -24,6 +25,7 @@ RESERVED_NAMESPACES = frozenset(
         SYSTEM_NAMESPACE,
         VECTORS_NAMESPACE,
         OBSERVE_NAMESPACE,
+        REPLAY_NAMESPACE,
         MEMORY_NAMESPACE,
     }
 )

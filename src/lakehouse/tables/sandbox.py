@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.errors import ErrorItem, ForbiddenFunction, ForbiddenStatement, InvalidSql, PermissionDenied
-from lakehouse.tables.names import OBSERVE_NAMESPACE, VECTORS_NAMESPACE, collection_namespace, quote
+from lakehouse.tables.names import OBSERVE_NAMESPACE, REPLAY_NAMESPACE, VECTORS_NAMESPACE, collection_namespace, quote
 from lakehouse.tables.sql_functions import FUNCTIONS, TABLE_FUNCTIONS
 
 __all__ = ["Grant", "Verdict", "judge"]
@@ -67,6 +67,8 @@ class Grant:
 
 
 UNRESTRICTED = Grant()
+# recorded traffic holds every tenant's request and answer bodies
+_REPLAY_REFUSED = "recorded traffic (replay.*) needs an admin key bound to no tenant"
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ class _Judge:
         namespace = collection_namespace(table) if schema == VECTORS_NAMESPACE else schema or "main"
         if self.grant.namespaces is not None and namespace not in self.grant.namespaces:
             raise self._denied(shown, node, f"this key may not read the namespace {namespace!r}")
+        if schema == REPLAY_NAMESPACE and self.grant.memory != "all":
+            raise self._denied(shown, node, _REPLAY_REFUSED)
         if schema == OBSERVE_NAMESPACE and self.grant.tenant is not None:  # a tenant's spans and scores only
             if node.get("at_clause") is not None:
                 raise self._denied(shown, node, "time travel on observe tables needs a key not bound to a tenant")
@@ -289,6 +293,8 @@ class _Judge:
             raise self._denied(f"{schema}.{table}", function, f"this key may not read the namespace {schema!r}")
         if schema.lower() == OBSERVE_NAMESPACE and self.grant.tenant is not None:
             raise self._denied(f"{schema}.{table}", function, "a key bound to a tenant reads observe tables directly")
+        if schema.lower() == REPLAY_NAMESPACE and self.grant.memory != "all":
+            raise self._denied(f"{schema}.{table}", function, _REPLAY_REFUSED)
 
     def _replace(self, node: dict[str, Any], subquery_sql: str, alias: str) -> None:
         """Make the table reference ``node`` a subquery (keeping its alias, column aliases and sample)."""
