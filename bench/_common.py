@@ -49,7 +49,10 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`lakehouse serve` on a free port over ``data_dir`` (``env``: settings to add to the environment)."""
+    import os
+
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -65,6 +68,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             "warning",
         ],
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):

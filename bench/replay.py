@@ -3,6 +3,8 @@
 - Replay throughput against a `lakehouse serve` for `GET /health` and a SQL point lookup on ROWS rows: `replay()`
   one case at a time and with CONCURRENCY at once (requests/s, p50/p99 of the recorded latencies), next to the same
   requests from a bare keep-alive client (bench/_common.hammer) as the baseline.
+- The recording middleware's overhead: SQL point lookups at CONCURRENCY clients for SECONDS, recording off and on
+  (twice each, alternating, medians). Target: 10 % or less.
 - The diff of PAIRS recorded pairs (memory-like answers with generated ids and times, and problem bodies), with a
   secondary recording (three-way, Diffy's noise) and without (two-way). Target: 100,000 pairs in 30 s or less.
 
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="Each throughput run of the recording overhead.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="lh-bench-replay-") as tmp_text:
@@ -131,6 +134,25 @@ def main() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+
+        # the recording middleware's cost: the same lookups at 16 clients, recording off, then on (same data dir)
+        body = json.dumps({"sql": "SELECT * FROM fact WHERE id = 4242"}).encode()
+        rates = {}
+        for recording in ("false", "true", "false", "true"):
+            proc, url = start_server(tmp / "lh", {"LAKEHOUSE_RECORD__ENABLED": recording})
+            try:
+                hammer(url, "/v1/sql", [body], args.concurrency, 2.0)  # warm
+                n, seconds, _ = hammer(url, "/v1/sql", [body], args.concurrency, args.seconds)
+                rates.setdefault(recording, []).append(n / seconds)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        off, on = statistics.median(rates["false"]), statistics.median(rates["true"])
+        print(
+            f"recording overhead, SQL point lookup at {args.concurrency} clients: off {off:.0f}/s, on {on:.0f}/s "
+            f"({(1 - on / off) * 100:+.1f}% fewer; target ≤ 10%)",
+            flush=True,
+        )
 
     primary, candidate, secondary = (_recording(seed, args.pairs) for seed in (1, 2, 3))
     for label, third in (("three-way (with a secondary)", secondary), ("two-way", None)):

@@ -15,6 +15,7 @@ from lakehouse.core import Lakehouse
 from lakehouse.verify import front_smokes as front_smokes  # each module registers its smokes as it is imported
 from lakehouse.verify import memory_smokes as memory_smokes  # registers its smokes after the chain's own
 from lakehouse.verify import observe_smokes as observe_smokes  # after memory's (in import order)
+from lakehouse.verify import replay_smokes as replay_smokes
 from lakehouse.verify import stack_smokes as stack_smokes  # run only when the target is a stack's gateway
 from lakehouse.verify import validation_smokes as validation_smokes  # and these after those
 from lakehouse.verify.chain import SMOKES, Outcome, Target, run_chain
@@ -48,7 +49,9 @@ def verify_ephemeral(echo: Callable[[str], None] = print) -> list[Outcome]:
 
 def _run_ephemeral(echo: Callable[[str], None]) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="lakehouse-verify-") as tmp:
-        open_settings = Settings.model_validate({"data_dir": Path(tmp) / "open", "observe": {"self": True}})
+        open_settings = Settings.model_validate(
+            {"data_dir": Path(tmp) / "open", "observe": {"self": True}, "record": {"enabled": True, "flush_ms": 50}}
+        )
         auth_settings = Settings.model_validate({"data_dir": Path(tmp) / "auth", "auth": {"enabled": True}})
         opened = [Lakehouse(open_settings)]
         servers = [ServerThread(create_app(open_settings, lakehouse=opened[0])).start()]
