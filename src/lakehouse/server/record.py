@@ -17,6 +17,7 @@ import queue
 import random
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -172,7 +173,7 @@ class RecordMiddleware:
             answer_headers = self._headers(response_headers)
             request_id = str(scope.get("state", {}).get("request_id") or "") or None
             exchange = Exchange(
-                id=request_id or hashlib.sha256(f"{when.isoformat()}{id(scope)}".encode()).hexdigest()[:32],
+                id=uuid.uuid4().hex,  # a client may send the same request id twice; a case id is unique
                 request=RecordedRequest(
                     method=scope["method"],
                     path=scope["path"],
