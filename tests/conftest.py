@@ -139,28 +139,33 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def s3_settings(moto_endpoint: str) -> dict[str, Any]:
-    """Settings for a fresh bucket on the moto server."""
+def s3_bucket(endpoint: str) -> dict[str, Any]:
+    """A fresh bucket on the moto server at ``endpoint``, as the settings of `storage.s3`."""
     import boto3
 
     bucket = f"lh-{uuid.uuid4().hex[:16]}"
     boto3.client(
         "s3",
-        endpoint_url=moto_endpoint,
+        endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
     ).create_bucket(Bucket=bucket)
     return {
         "bucket": bucket,
-        "endpoint": moto_endpoint,
+        "endpoint": endpoint,
         "region": "us-east-1",
         "access_key_id": "testing",
         "secret_access_key": "testing",
         "prefix": "lakehouse",
         "allow_http": True,
     }
+
+
+@pytest.fixture
+def s3_settings(moto_endpoint: str) -> dict[str, Any]:
+    """Settings for a fresh bucket on the moto server."""
+    return s3_bucket(moto_endpoint)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -84,6 +84,9 @@ class Exchange(Answer):
         description="Names for fields of the answer (`body.id`, `header.etag`) that later requests use as {{name}}.",
     )
     response: RecordedResponse | None = None
+    error: str | None = Field(
+        None, description="Why the case has no answer: a value it uses no earlier answer gave, or no answer came."
+    )
     latency_ms: float | None = None
     request_id: str | None = None
     time: datetime | None = None

@@ -1,8 +1,9 @@
 """HAR 1.2 (the HTTP Archive browsers and proxies export) to case files and back, for interop with their tooling.
 
-An entry's request becomes a case's request (path and query split from its URL, headers but the hop-by-hop ones,
-``postData.text``); its response, when it has a status, the case's answer (``content.text``, base64 when
-``content.encoding`` says so). Going back, each case becomes an entry on ``base_url``.
+An entry's request becomes a case's request (path and query split from its URL, its headers but the hop-by-hop
+ones and the credentials, Authorization and cookies, ``postData.text``); its response, when it has a status, the
+case's answer (``content.text``, base64 when ``content.encoding`` says so). Going back, each case becomes an entry
+on ``base_url``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from lakehouse.errors import ErrorItem, MalformedInput
 from lakehouse.replay.cases import Body, Exchange, RecordedRequest, RecordedResponse
 from lakehouse.version import __version__
 
-_SKIPPED = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive", ":authority"})
+_SKIPPED = frozenset(
+    {"host", "content-length", "connection", "transfer-encoding", "keep-alive", ":authority"}
+    | {"authorization", "cookie", "set-cookie"}  # a credential is never replayed from a capture
+)
 
 
 def _headers(entries: Iterable[dict[str, Any]]) -> dict[str, str]:

@@ -3,6 +3,11 @@
 Each target keeps the values its own answers gave (``state``), so stateful cases replay on a fresh deployment.
 Cases go one at a time (their order is the recording's), at most ``rate`` a second, or spaced as they were
 recorded (``timing="original"``); ``concurrency`` sends that many at once, for case files without captures.
+
+Every case is sent with ``api_key``, unless the case names its own ``authorization`` header: then that header,
+placeholders filled (``Bearer {{reader}}``, a key an earlier answer of this target gave), is sent instead, and an
+empty one sends none. A recording never holds one (the middleware and the HAR import leave it out), so a
+credential is never replayed from a recording, only from a case written to test keys.
 """
 
 from __future__ import annotations
@@ -16,21 +21,33 @@ from typing import Literal
 import httpx
 from pydantic import JsonValue
 
-from lakehouse.errors import ConfigError
+from lakehouse.errors import ConfigError, RequestValidationFailed
 from lakehouse.replay.cases import Body, Exchange, RecordedResponse
 from lakehouse.replay.state import captured, fill, placeholders
 
 _NOT_SENT = frozenset({"host", "content-length", "connection", "transfer-encoding", "authorization", "cookie"})
+_AUTHORIZATION = "authorization"
 
 
 def _send(client: httpx.Client, exchange: Exchange, values: dict[str, JsonValue], api_key: str | None) -> Exchange:
-    request = fill(exchange, values)
+    try:
+        request = fill(exchange, values)
+    except RequestValidationFailed as exc:  # an earlier case did not answer as it should: this one is not sent
+        return exchange.model_copy(update={"response": None, "error": exc.detail, "time": datetime.now(UTC)})
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_SENT}
-    if api_key:
-        headers["authorization"] = f"Bearer {api_key}"
+    own = next((v for k, v in request.headers.items() if k.lower() == _AUTHORIZATION), None)
+    if own is not None:
+        if own:
+            headers[_AUTHORIZATION] = own
+    elif api_key:
+        headers[_AUTHORIZATION] = f"Bearer {api_key}"
     url = request.path + (f"?{request.query}" if request.query else "")
     started = time.perf_counter()
-    answer = client.request(request.method, url, headers=headers, content=request.body.raw() or None)
+    try:
+        answer = client.request(request.method, url, headers=headers, content=request.body.raw() or None)
+    except httpx.TransportError as exc:
+        error = f"no answer: {type(exc).__name__}"
+        return exchange.model_copy(update={"response": None, "error": error, "time": datetime.now(UTC)})
     latency = (time.perf_counter() - started) * 1000
     response = RecordedResponse(
         status=answer.status_code,
@@ -41,6 +58,7 @@ def _send(client: httpx.Client, exchange: Exchange, values: dict[str, JsonValue]
     return exchange.model_copy(
         update={
             "response": response,
+            "error": None,
             "latency_ms": round(latency, 3),
             "request_id": answer.headers.get("x-request-id"),
             "time": datetime.now(UTC),
