@@ -188,11 +188,15 @@ def test_local_write_is_atomic_under_concurrent_readers(tmp_path: Path) -> None:
     assert all(r in (old, new) for r in run(scenario()))
 
 
-def test_local_key_prefix_conflict(tmp_path: Path) -> None:
+def test_a_key_is_a_blob_or_a_prefix_never_both_on_every_backend(store: BlobStore) -> None:
+    """S3 would take both `a` and `a/b`; a directory cannot. Both backends refuse, so no deployment accepts what
+    another refuses, and an overwrite of the same key is no conflict."""
     from lakehouse.errors import KeyConflict
 
-    store = LocalBlobStore(tmp_path / "blobs")
     run(store.put_bytes("bkt", "a/b", b"x"))
+    run(store.put_bytes("bkt", "a/b", b"x"))
+    run(store.put_bytes("bkt", "a/bc", b"no conflict: a sibling"))
+    run(store.put_bytes("bkt", "ab", b"no conflict either"))
     with pytest.raises(KeyConflict):
         run(store.put_bytes("bkt", "a", b"y"))
     with pytest.raises(KeyConflict):

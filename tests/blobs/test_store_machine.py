@@ -29,9 +29,7 @@ class BlobModel(RuleBasedStateMachine):
         self.model: dict[str, bytes] = {}
 
     def conflicts(self, key: str) -> bool:
-        """On a directory, a key cannot be both a blob and a prefix of others (S3 has no such rule)."""
-        if not isinstance(self.store, LocalBlobStore):
-            return False
+        """On every backend, a key cannot be both a blob and a prefix of others."""
         return any(k.startswith(key + "/") or key.startswith(k + "/") for k in self.model)
 
     @rule(key=keys, data=payloads)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from lakehouse.errors import PayloadTooLarge, RangeNotSatisfiable
+from lakehouse.errors import KeyConflict, PayloadTooLarge, RangeNotSatisfiable
 from lakehouse.wire import Answer
 
 
@@ -48,6 +48,16 @@ class BlobRead:
 class BlobPage:
     items: list[BlobInfo] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+def key_conflict(bucket: str, key: str) -> KeyConflict:
+    """The one rule of keys on every backend: a key is a blob or a prefix of other blobs, never both (a local
+    directory cannot be a file; S3 would allow it, and a deployment must not accept what another refuses)."""
+    return KeyConflict(
+        f"key {key!r} conflicts with an existing key in {bucket} (a key cannot be both a blob and a prefix of other "
+        "blobs)",
+        field="key",
+    )
 
 
 def resolve_range(header: str | None, size: int) -> tuple[int, int, bool]:

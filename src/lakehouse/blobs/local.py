@@ -20,10 +20,11 @@ from lakehouse.blobs.base import (
     BlobRead,
     BlobStore,
     HashingCounter,
+    key_conflict,
     resolve_range,
 )
 from lakehouse.blobs.names import validate_bucket, validate_key
-from lakehouse.errors import BlobNotFound, InvalidKey, KeyConflict, PreconditionFailed
+from lakehouse.errors import BlobNotFound, InvalidKey, PreconditionFailed
 from lakehouse.paging import decode_cursor, encode_cursor
 
 _READ_CHUNK = 1024 * 1024
@@ -133,13 +134,9 @@ class LocalBlobStore(BlobStore):
                 raise PreconditionFailed(
                     f"blob {bucket}/{key} exists and If-None-Match: * was given", field="key"
                 ) from exc
-            raise KeyConflict(f"key {key!r} conflicts with an existing key in {bucket}", field="key") from exc
+            raise key_conflict(bucket, key) from exc
         except (NotADirectoryError, IsADirectoryError) as exc:
-            raise KeyConflict(
-                f"key {key!r} conflicts with an existing key in {bucket} (a key cannot be both a blob and a "
-                "prefix of other blobs on the local backend)",
-                field="key",
-            ) from exc
+            raise key_conflict(bucket, key) from exc
         _fsync_dir(final.parent)
 
     async def head(self, bucket: str, key: str) -> BlobInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from lakehouse.blobs.base import (
     BlobRead,
     BlobStore,
     HashingCounter,
+    key_conflict,
     resolve_range,
 )
 from lakehouse.blobs.names import validate_bucket, validate_key
@@ -81,6 +83,7 @@ class S3BlobStore(BlobStore):
         max_bytes: int | None = None,
     ) -> BlobInfo:
         path = self._path(bucket, key)
+        await self._refuse_key_conflict(bucket, key)
         if if_none_match:
             # A conditional put is one S3 PUT (no multipart), so the body is held in memory: keep it bounded.
             max_bytes = min(max_bytes or self._max_conditional, self._max_conditional)
@@ -90,6 +93,31 @@ class S3BlobStore(BlobStore):
         except (AlreadyExistsError, PreconditionError) as exc:
             raise PreconditionFailed(f"blob {bucket}/{key} exists and If-None-Match: * was given", field="key") from exc
         return await self._head(bucket, key, path, counter.sha256)
+
+    async def _refuse_key_conflict(self, bucket: str, key: str) -> None:
+        """The local backend's rule, kept here too: no blob at a prefix of ``key`` (``a`` for ``a/b``) and no blob
+        under it (``a/b/c`` for ``a/b``). One HEAD per parent and one LIST of at most one object, all at once; two
+        uploads racing each other can still both land, as they could not on a filesystem."""
+        base = self._base(bucket)
+        segments = key.split("/")
+        parents = ["/".join(segments[:n]) for n in range(1, len(segments))]
+
+        async def exists(parent: str) -> bool:
+            try:
+                await obstore.head_async(self._store, f"{base}/{parent}")
+            except _NOT_FOUND:
+                return False
+            return True
+
+        async def has_children() -> bool:
+            async for batch in obstore.list(self._store, f"{base}/{key}", chunk_size=1):
+                if batch:
+                    return True
+            return False
+
+        found = await asyncio.gather(has_children(), *(exists(p) for p in parents))
+        if any(found):
+            raise key_conflict(bucket, key)
 
     async def _head(self, bucket: str, key: str, path: str, sha256: str | None = None) -> BlobInfo:
         try:
