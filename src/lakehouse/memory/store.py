@@ -11,7 +11,6 @@ failed operation changes nothing. Deduplication is also a database rule: a parti
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -33,6 +32,7 @@ from lakehouse.errors import (
     RequestValidationFailed,
     RevisionCycle,
 )
+from lakehouse.ids import new_id
 from lakehouse.memory import rows
 from lakehouse.memory.index import SearchIndex
 from lakehouse.memory.model import (
@@ -218,7 +218,7 @@ class MemoryStore:
         where, kind, text = request.scope, request.kind, request.content
         who = request.actor or SYSTEM_ACTOR
         self._warm(text)
-        memory_id = uuid.uuid4().hex
+        memory_id = new_id()
         digest = rows.digest(memory_id, kind, text)
         now = datetime.now(UTC)
         memory = Memory(
@@ -347,7 +347,7 @@ class MemoryStore:
                     )
                     if successor is None:
                         successor = Memory(
-                            id=uuid.uuid4().hex,
+                            id=new_id(),
                             scope=where,
                             kind=head.kind,
                             content=text,

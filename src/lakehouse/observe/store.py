@@ -19,7 +19,6 @@ import contextlib
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 
 from lakehouse.config import ObserveSettings
 from lakehouse.errors import NulCharacter, SessionNotFound, TraceNotFound
+from lakehouse.ids import new_id
 from lakehouse.observe import otlp
 from lakehouse.observe.answers import score_of, span_node, span_tree, sum_totals, trace_summary
 from lakehouse.observe.commits import Arrival, Job, SpanCommits
@@ -207,7 +207,7 @@ class ObserveStore:
     def record_scores(self, batch: ScoreBatch, tenant: str | None = None) -> ScoresRecorded:
         """Scores, one commit: a score sent again with its ``score_id`` replaces the one recorded."""
         now = datetime.now(UTC)
-        rows = [score_row(s, s.score_id or uuid.uuid4().hex, self.redactor, tenant, now) for s in batch.scores]
+        rows = [score_row(s, s.score_id or new_id(), self.redactor, tenant, now) for s in batch.scores]
         for index, row in enumerate(rows):
             try:
                 storable(row)

@@ -29,6 +29,15 @@ _NOT_SENT = frozenset({"host", "content-length", "connection", "transfer-encodin
 _AUTHORIZATION = "authorization"
 
 
+def _header_bytes(value: str) -> bytes:
+    """A header value as it went over the wire: recorded headers are bytes read as Latin-1 (as ASGI gives them);
+    a value written by hand past Latin-1 goes as UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
 def _send(client: httpx.Client, exchange: Exchange, values: dict[str, JsonValue], api_key: str | None) -> Exchange:
     try:
         request = fill(exchange, values)
@@ -42,9 +51,10 @@ def _send(client: httpx.Client, exchange: Exchange, values: dict[str, JsonValue]
     elif api_key:
         headers[_AUTHORIZATION] = f"Bearer {api_key}"
     url = request.path + (f"?{request.query}" if request.query else "")
+    raw_headers = {k: _header_bytes(v) for k, v in headers.items()}
     started = time.perf_counter()
     try:
-        answer = client.request(request.method, url, headers=headers, content=request.body.raw() or None)
+        answer = client.request(request.method, url, headers=raw_headers, content=request.body.raw() or None)
     except httpx.TransportError as exc:
         error = f"no answer: {type(exc).__name__}"
         return exchange.model_copy(update={"response": None, "error": error, "time": datetime.now(UTC)})
