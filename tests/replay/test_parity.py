@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lakehouse.app import create_app
 from lakehouse.cli import cli
 from lakehouse.core import Lakehouse
-from lakehouse.replay import Body, Exchange, RecordedRequest, compare, replay, templatize, write_cases
+from lakehouse.replay import Body, Exchange, RecordedRequest, compare, read_cases, replay, templatize, write_cases
+from lakehouse.replay.har import from_har
 from lakehouse.verify.ephemeral import ServerThread
 from tests.conftest import make_settings
 
@@ -165,8 +166,64 @@ def test_a_recording_is_templatized_to_replay_on_a_fresh_deployment(targets: dic
     assert again[0].response.body.json_value["id"] != memory_id  # type: ignore[index, union-attr]
 
 
-def test_a_placeholder_no_answer_gave_is_refused(targets: dict[str, str]) -> None:
-    from lakehouse.errors import RequestValidationFailed
+def test_a_case_whose_value_no_answer_gave_is_not_sent_and_is_unmatched(targets: dict[str, str]) -> None:
+    cases = [_case("x", "GET", "/v1/memories/{{nope}}"), _case("health", "GET", "/health")]
+    sent = list(replay(cases, targets["primary"]))
+    assert sent[0].response is None and sent[0].error is not None and "uses nope" in sent[0].error
+    assert sent[1].response is not None and sent[1].response.status == 200  # the run goes on
+    report = compare(sent, sent)
+    assert report.unmatched == ["x"] and not report.ok
 
-    with pytest.raises(RequestValidationFailed, match="uses nope"):
-        list(replay([_case("x", "GET", "/v1/memories/{{nope}}")], targets["primary"]))
+
+def test_a_case_may_name_its_own_key_and_a_recorded_one_is_never_replayed(tmp_path: Path) -> None:
+    """A case's own Authorization (a key an earlier answer gave, or none) wins over --api-key; HAR imports drop
+    credentials, so a captured secret is never sent again."""
+    settings = make_settings(tmp_path / "auth", auth={"enabled": True}, embed={"provider": "hashing"})
+    with Lakehouse(settings) as lakehouse, ServerThread(create_app(settings, lakehouse=lakehouse)) as server:
+        admin = lakehouse.keys.create("ops", "admin").secret
+        cases = [
+            _case("create", "POST", "/v1/keys", {"name": "reader", "scopes": ["read"]}, capture={"k": "body.secret"}),
+            _case("as-reader", "GET", "/v1/keys"),
+            _case("no-key", "GET", "/v1/datasets"),
+            _case("as-admin", "GET", "/v1/keys"),
+        ]
+        cases[1].request.headers["authorization"] = "Bearer {{k}}"
+        cases[2].request.headers["authorization"] = ""
+        statuses = [e.response.status for e in replay(cases, server.url, api_key=admin)]  # type: ignore[union-attr]
+        assert statuses == [201, 403, 401, 200]
+
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "request": {
+                        "method": "GET",
+                        "url": "http://x/v1/keys",
+                        "headers": [
+                            {"name": "Authorization", "value": "Bearer lh_secret"},
+                            {"name": "Cookie", "value": "s=1"},
+                            {"name": "Accept", "value": "application/json"},
+                        ],
+                    },
+                    "response": {"status": 0},
+                }
+            ]
+        }
+    }
+    (imported,) = from_har(json.dumps(har).encode())
+    assert imported.request.headers == {"accept": "application/json"}
+
+
+def test_replay_and_parity_take_directories_of_case_files(targets: dict[str, str], tmp_path: Path) -> None:
+    cases_dir = tmp_path / "probes"
+    cases_dir.mkdir()
+    write_cases(cases_dir / "02-second.ndjson", [_case("b", "GET", "/v1/datasets")])
+    write_cases(cases_dir / "01-first.ndjson", [_case("a", "GET", "/health")])
+    (cases_dir / "rules.json").write_text("[]")  # not a case file: left alone
+    out = tmp_path / "answers.ndjson"
+    result = CliRunner().invoke(cli, ["replay", str(cases_dir), "--target", targets["primary"], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [e.id for e in read_cases(out)] == ["a", "b"]
+    args = ["parity", str(cases_dir), "--primary", targets["primary"], "--candidate", targets["secondary"]]
+    same = CliRunner().invoke(cli, args)
+    assert same.exit_code == 0, same.output

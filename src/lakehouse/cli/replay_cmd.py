@@ -18,6 +18,7 @@ from lakehouse.cli._common import open_lakehouse, settings_options
 from lakehouse.errors import ConfigError
 from lakehouse.replay import Matcher, ParityReport, Thresholds, compare, read_cases, replay, write_cases
 from lakehouse.replay import templatize as make_replayable
+from lakehouse.replay.cases import read_case_files
 from lakehouse.replay.har import from_har, to_har
 from lakehouse.replay.html_report import render_html
 
@@ -120,7 +121,7 @@ def _finish(report: ParityReport, json_out: str | None, html_out: str | None) ->
 
 
 @click.command("replay")
-@click.argument("cases", type=click.Path(exists=True, dir_okay=False))
+@click.argument("cases", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--target", required=True, help="The deployment to send the cases to (its base URL).")
 @click.option("--api-key", default=None, envvar="LAKEHOUSE_API_KEY", help="Sent as the bearer key of every case.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="The recording to write.")
@@ -128,7 +129,7 @@ def _finish(report: ParityReport, json_out: str | None, html_out: str | None) ->
 @click.option("--timing", type=click.Choice(["none", "original"]), default="none", help="original: spaced as recorded.")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Cases at once (only without captures).")
 def replay_cmd(
-    cases: str,
+    cases: tuple[str, ...],
     target: str,
     api_key: str | None,
     out_path: str,
@@ -136,22 +137,23 @@ def replay_cmd(
     timing: Literal["none", "original"],
     concurrency: int,
 ) -> None:
-    """Send the cases of CASES to a deployment in order, and write each with its answer.
+    """Send the cases of CASES (files, or directories of *.ndjson files) to a deployment in order, and write each
+    with its answer.
 
     Values a case captures from its answer (`"capture": {"memory": "body.id"}`) fill the {{memory}} placeholders
     of later cases, from this target's answers.
 
     \b
     Example:
-      lakehouse replay parity/memory.ndjson --target http://127.0.0.1:3100 --out answers.ndjson
+      lakehouse replay parity/05-memory.ndjson --target http://127.0.0.1:3100 --out answers.ndjson
     """
-    sent = replay(read_cases(cases), target, api_key=api_key, rate=rate, timing=timing, concurrency=concurrency)
+    sent = replay(read_case_files(cases), target, api_key=api_key, rate=rate, timing=timing, concurrency=concurrency)
     count = write_cases(out_path, sent)
     click.echo(f"{count} cases sent to {target}; answers in {out_path}")
 
 
 @click.command()
-@click.argument("cases", type=click.Path(exists=True, dir_okay=False))
+@click.argument("cases", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--primary", required=True, help="The deployment taken as right (base URL).")
 @click.option("--candidate", required=True, help="The deployment under test (base URL).")
 @click.option(
@@ -167,7 +169,7 @@ def replay_cmd(
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON here.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Also write it as one HTML page here.")
 def parity(
-    cases: str,
+    cases: tuple[str, ...],
     primary: str,
     candidate: str,
     secondary: str | None,
@@ -177,20 +179,25 @@ def parity(
     json_out: str | None,
     html_out: str | None,
 ) -> None:
-    """Send CASES to a primary, a candidate and optionally a secondary, and report where the candidate differs.
+    """Send CASES (files, or directories of *.ndjson files) to a primary, a candidate and optionally a secondary,
+    and report where the candidate differs.
 
     Each target gets the cases in order with its own captured values. Exits 1 on a difference beyond noise.
 
     \b
     Example:
-      lakehouse parity parity/memory.ndjson --primary http://a:3100 --candidate http://b:3100 --secondary http://c:3100
+      lakehouse parity parity/ --rules parity/rules.json --primary http://a:3100 --candidate http://b:3100
     """
-    exchanges = list(read_cases(cases))
+    exchanges = list(read_case_files(cases))
     answers = {
         name: list(replay(exchanges, url, api_key=api_key))
         for name, url in (("primary", primary), ("secondary", secondary), ("candidate", candidate))
         if url
     }
+    for name, sent in answers.items():
+        for exchange in sent:
+            if exchange.error:
+                click.echo(f"{name}: case {exchange.id} has no answer: {exchange.error}", err=True)
     report = compare(
         answers["primary"],
         answers["candidate"],

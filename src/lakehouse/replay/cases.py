@@ -111,6 +111,22 @@ def read_cases(path: Path | str) -> Iterator[Exchange]:
                 raise MalformedInput(reason, errors=[ErrorItem(kind="malformed_input", reason=reason)]) from exc
 
 
+def case_files(paths: Iterable[Path | str]) -> list[Path]:
+    """The case files named: a file as it is, a directory as its ``*.ndjson`` files in name order (the order
+    `parity/` numbers its files in)."""
+    out: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        out += sorted(path.glob("*.ndjson")) if path.is_dir() else [path]
+    return out
+
+
+def read_case_files(paths: Iterable[Path | str]) -> Iterator[Exchange]:
+    """The exchanges of every case file named (see ``case_files``), file after file."""
+    for path in case_files(paths):
+        yield from read_cases(path)
+
+
 def write_cases(path: Path | str, exchanges: Iterable[Exchange]) -> int:
     count = 0
     with Path(path).open("w", encoding="utf-8") as file:
