@@ -51,7 +51,7 @@ def _send(client: httpx.Client, exchange: Exchange, values: dict[str, JsonValue]
     elif api_key:
         headers[_AUTHORIZATION] = f"Bearer {api_key}"
     url = request.path + (f"?{request.query}" if request.query else "")
-    raw_headers = {k: _header_bytes(v) for k, v in headers.items()}
+    raw_headers = {k.encode("latin-1"): _header_bytes(v) for k, v in headers.items()}
     started = time.perf_counter()
     try:
         answer = client.request(request.method, url, headers=raw_headers, content=request.body.raw() or None)
