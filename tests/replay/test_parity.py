@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -176,21 +177,36 @@ def test_a_case_whose_value_no_answer_gave_is_not_sent_and_is_unmatched(targets:
 
 
 def test_a_case_may_name_its_own_key_and_a_recorded_one_is_never_replayed(tmp_path: Path) -> None:
-    """A case's own Authorization (a key an earlier answer gave, or none) wins over --api-key; HAR imports drop
-    credentials, so a captured secret is never sent again."""
-    settings = make_settings(tmp_path / "auth", auth={"enabled": True}, embed={"provider": "hashing"})
-    with Lakehouse(settings) as lakehouse, ServerThread(create_app(settings, lakehouse=lakehouse)) as server:
-        admin = lakehouse.keys.create("ops", "admin").secret
-        cases = [
-            _case("create", "POST", "/v1/keys", {"name": "reader", "scopes": ["read"]}, capture={"k": "body.secret"}),
-            _case("as-reader", "GET", "/v1/keys"),
-            _case("no-key", "GET", "/v1/datasets"),
-            _case("as-admin", "GET", "/v1/keys"),
-        ]
-        cases[1].request.headers["authorization"] = "Bearer {{k}}"
-        cases[2].request.headers["authorization"] = ""
-        statuses = [e.response.status for e in replay(cases, server.url, api_key=admin)]  # type: ignore[union-attr]
-        assert statuses == [201, 403, 401, 200]
+    """A case's own Authorization (a key an earlier answer gave, or none) wins over --api-key; each deployment may
+    have its own admin key (--primary-key, --candidate-key); HAR imports drop credentials, so a captured secret is
+    never sent again."""
+    cases = [
+        _case("create", "POST", "/v1/keys", {"name": "reader", "scopes": ["read"]}, capture={"k": "body.secret"}),
+        _case("as-reader", "GET", "/v1/keys"),
+        _case("no-key", "GET", "/v1/datasets"),
+        _case("as-admin", "GET", "/v1/datasets"),
+        _case("revoke", "DELETE", "/v1/keys/reader"),
+    ]
+    cases[1].request.headers["authorization"] = "Bearer {{k}}"
+    cases[2].request.headers["authorization"] = ""
+    with ExitStack() as stack:
+        servers, admins = [], []
+        for name in ("a", "b"):
+            settings = make_settings(tmp_path / name, auth={"enabled": True}, embed={"provider": "hashing"})
+            lakehouse = stack.enter_context(Lakehouse(settings))
+            admins.append(lakehouse.keys.create("ops", "admin").secret)
+            servers.append(stack.enter_context(ServerThread(create_app(settings, lakehouse=lakehouse))).url)
+        statuses = [e.response.status for e in replay(cases, servers[0], api_key=admins[0])]  # type: ignore[union-attr]
+        assert statuses == [201, 403, 401, 200, 200]
+        case_file = tmp_path / "keys.ndjson"
+        write_cases(case_file, cases)
+        rules = tmp_path / "rules.json"
+        rules.write_text('[{"path": "body.key.*", "kind": "ignore"}, {"path": "body.secret", "kind": "ignore"}]')
+        args = ["parity", str(case_file), "--rules", str(rules), "--primary", servers[0], "--candidate", servers[1]]
+        one_key = CliRunner().invoke(cli, [*args, "--api-key", admins[0]])
+        assert one_key.exit_code == 1  # b does not know a's key: every answer of b is a 401
+        own_keys = CliRunner().invoke(cli, [*args, "--primary-key", admins[0], "--candidate-key", admins[1]])
+        assert own_keys.exit_code == 0, own_keys.output
 
     har = {
         "log": {

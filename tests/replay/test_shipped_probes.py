@@ -91,6 +91,7 @@ NOT_PROBED = {
     "query_id_in_use": "two queries with one id at once",
     "idempotency_in_progress": "a retry while the first request runs",
     "conflict": "POST /v1/stack/restart of a daemon that is not up (a stack)",
+    "not_found": "GET /v1/stack on a server that is no stack's gateway: left out, so a stack compares to a server",
     "service_unavailable": "a stack daemon that is down",
     "gone": "answered as its precise kind, schema_retired, today",
 }

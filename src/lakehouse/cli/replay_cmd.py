@@ -161,6 +161,15 @@ def replay_cmd(
 )
 @click.option("--api-key", default=None, envvar="LAKEHOUSE_API_KEY", help="Sent as the bearer key to every target.")
 @click.option(
+    "--primary-key", default=None, envvar="LAKEHOUSE_PRIMARY_KEY", help="The primary's key, if not --api-key."
+)
+@click.option(
+    "--secondary-key", default=None, envvar="LAKEHOUSE_SECONDARY_KEY", help="The secondary's key, if not --api-key."
+)
+@click.option(
+    "--candidate-key", default=None, envvar="LAKEHOUSE_CANDIDATE_KEY", help="The candidate's key, if not --api-key."
+)
+@click.option(
     "--rules", type=click.Path(exists=True, dir_okay=False), help="Matchers, a JSON list (see lakehouse diff)."
 )
 @click.option(
@@ -174,6 +183,9 @@ def parity(
     candidate: str,
     secondary: str | None,
     api_key: str | None,
+    primary_key: str | None,
+    secondary_key: str | None,
+    candidate_key: str | None,
     rules: str | None,
     headers: tuple[str, ...],
     json_out: str | None,
@@ -182,18 +194,21 @@ def parity(
     """Send CASES (files, or directories of *.ndjson files) to a primary, a candidate and optionally a secondary,
     and report where the candidate differs.
 
-    Each target gets the cases in order with its own captured values. Exits 1 on a difference beyond noise.
+    Each target gets the cases in order with its own captured values, and its own key when deployments do not
+    share one (--primary-key, --secondary-key, --candidate-key; else --api-key). Exits 1 on a difference beyond
+    noise.
 
     \b
     Example:
       lakehouse parity parity/ --rules parity/rules.json --primary http://a:3100 --candidate http://b:3100
     """
     exchanges = list(read_case_files(cases))
-    answers = {
-        name: list(replay(exchanges, url, api_key=api_key))
-        for name, url in (("primary", primary), ("secondary", secondary), ("candidate", candidate))
-        if url
-    }
+    targets = (
+        ("primary", primary, primary_key),
+        ("secondary", secondary, secondary_key),
+        ("candidate", candidate, candidate_key),
+    )
+    answers = {name: list(replay(exchanges, url, api_key=key or api_key)) for name, url, key in targets if url}
     for name, sent in answers.items():
         for exchange in sent:
             if exchange.error:
