@@ -111,3 +111,18 @@ def test_the_cases_commands_convert_both_ways(tmp_path: Path) -> None:
     made = runner.invoke(cli, ["cases", "to-har", str(tmp_path / "c.ndjson"), "--out", str(tmp_path / "out.har")])
     assert made.exit_code == 0
     assert len(json.loads((tmp_path / "out.har").read_text())["log"]["entries"]) == 3
+
+
+def test_a_har_import_never_keeps_credentials() -> None:
+    """Authorization and cookies a browser or proxy captured are dropped: a secret is never replayed."""
+    request = {
+        "method": "GET",
+        "url": "http://x/v1/keys",
+        "headers": [
+            {"name": "Authorization", "value": "Bearer lh_secret"},
+            {"name": "Cookie", "value": "s=1"},
+            {"name": "Accept", "value": "application/json"},
+        ],
+    }
+    (imported,) = from_har(json.dumps({"log": {"entries": [{"request": request, "response": {"status": 0}}]}}).encode())
+    assert imported.request.headers == {"accept": "application/json"}

@@ -159,6 +159,35 @@ def test_widening_int32_to_int64(lake: Lake, tmp_path: Path) -> None:
     assert rows(lake, "SELECT n FROM lake.w ORDER BY n") == [(1,), (2**40,)]
 
 
+def test_json_numbers_fit_decimal_and_double_columns_and_any_list_fits_a_list_column(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """JSON has no decimal type and writes whole numbers as integers: a DECIMAL column takes numbers (rounded to its
+    scale), a DOUBLE column whole numbers, and a list column an empty list (which JSON reads as a JSON list)."""
+    from decimal import Decimal
+
+    first = pa.table(
+        {
+            "price": pa.array([Decimal("1.50")], pa.decimal128(10, 2)),
+            "weight": pa.array([0.5], pa.float64()),
+            "tags": pa.array([["a"]], pa.list_(pa.string())),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(first, sink)
+    ingestor = Ingestor(lake)
+    ingestor.ingest_file("goods", write(tmp_path, "first", sink.getvalue()), "parquet", create=True)
+    body = b'{"price": 3, "weight": 2, "tags": []}\n{"price": 12.345, "weight": 7, "tags": ["b", "c"]}\n'
+    result = ingestor.ingest_file("goods", write(tmp_path, "more", body), "ndjson")
+    assert result.rows_written == 2 and result.schema_changes == []
+    got = rows(lake, "SELECT price::VARCHAR, weight, tags FROM lake.goods ORDER BY weight")
+    assert got == [("1.50", 0.5, ["a"]), ("3.00", 2.0, []), ("12.35", 7.0, ["b", "c"])]
+    with pytest.raises(ConversionFailed):  # past DECIMAL(10,2)'s precision: refused, not truncated
+        ingestor.ingest_file("goods", write(tmp_path, "huge", b'{"price": 1e12}\n'), "ndjson")
+    with pytest.raises(SchemaMismatch):  # a string is still no number
+        ingestor.ingest_file("goods", write(tmp_path, "text", b'{"price": "cheap"}\n'), "ndjson")
+
+
 def test_refusals_change_nothing(lake: Lake, tmp_path: Path) -> None:
     ingestor = Ingestor(lake)
     ingestor.ingest_file("r", write(tmp_path, "a", encode("ndjson", ROWS)), "ndjson", create=True)
