@@ -4,7 +4,12 @@ Baselines: raw file write (+fsync+rename) and read of the same bytes, and the in
 (`LocalBlobStore`) without HTTP. Also the server's peak RSS while a large blob streams in, which shows uploads are
 not buffered in memory. Prints medians and ratios; copy the table into bench/RESULTS.md.
 
+`--s3-key-rule` measures instead what the key rule costs an S3 upload (a HEAD per parent and a LIST before each
+PUT, so that S3 refuses `a/b` under a blob `a` as a directory must): `S3BlobStore.put_bytes` of small blobs on a
+moto server against the bare obstore PUT of the same bytes to the same paths, alternating, medians.
+
     .venv/bin/python bench/blobs.py [--big-mib 1024] [--repeat 5]
+    .venv/bin/python bench/blobs.py --s3-key-rule [--repeat 7]
 """
 
 from __future__ import annotations
@@ -63,11 +68,84 @@ def bench_listing(tmp: Path, n_dirs: int = 200, per_dir: int = 100, repeat: int 
     )
 
 
+def bench_s3_key_rule(repeat: int, n: int = 100) -> str:
+    """Small S3 uploads (1 KiB, keys three segments deep) through the store, key rule included, vs bare PUTs."""
+    import uuid
+
+    import boto3
+    import obstore
+    from moto.server import ThreadedMotoServer
+
+    from lakehouse.blobs import S3BlobStore
+    from lakehouse.blobs.s3 import make_s3_store
+    from lakehouse.config import S3Settings
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        creds = {"aws_access_key_id": "t", "aws_secret_access_key": "t", "region_name": "us-east-1"}
+        boto3.client("s3", endpoint_url=endpoint, **creds).create_bucket(Bucket=bucket)
+        settings = S3Settings.model_validate(
+            {"bucket": bucket, "endpoint": endpoint, "access_key_id": "t", "secret_access_key": "t", "allow_http": True}
+        )
+        store, bare = S3BlobStore(settings), make_s3_store(settings)
+        rule_off = S3BlobStore(settings)
+
+        async def no_check(bucket: str, key: str) -> None:
+            return None
+
+        rule_off._refuse_key_conflict = no_check  # type: ignore[method-assign]
+        data = os.urandom(1024)
+
+        def through_store(round_: int) -> None:
+            async def go() -> None:
+                for i in range(n):
+                    await store.put_bytes("bench", f"r{round_}/d{i % 10}/k{i}", data)
+
+            asyncio.run(go())
+
+        def without_rule(round_: int) -> None:
+            async def go() -> None:
+                for i in range(n):
+                    await rule_off.put_bytes("bench", f"o{round_}/d{i % 10}/k{i}", data)
+
+            asyncio.run(go())
+
+        def bare_put(round_: int) -> None:
+            async def go() -> None:
+                for i in range(n):
+                    await obstore.put_async(bare, f"lakehouse/bench/b{round_}/d{i % 10}/k{i}", data)
+
+            asyncio.run(go())
+
+        times: dict[str, list[float]] = {"store": [], "rule_off": [], "bare": []}
+        for round_ in range(repeat):
+            for name, fn in (("store", through_store), ("rule_off", without_rule), ("bare", bare_put)):
+                t0 = time.perf_counter()
+                fn(round_)
+                times[name].append((time.perf_counter() - t0) / n)
+        store_s, off_s, bare_s = (sorted(times[k])[repeat // 2] for k in ("store", "rule_off", "bare"))
+        return (
+            f"S3 (moto) 1 KiB PUT, keys 3 deep, {n} x {repeat} rounds, medians per PUT: the store with the key rule "
+            f"{store_s * 1e3:.2f} ms, without it {off_s * 1e3:.2f} ms (the rule: {store_s / off_s:.2f}x), "
+            f"bare obstore PUT {bare_s * 1e3:.2f} ms"
+        )
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the streaming upload for peak RSS")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--s3-key-rule", action="store_true", help="only what the key rule costs an S3 upload")
     args = parser.parse_args()
+    if args.s3_key_rule:
+        print(bench_s3_key_rule(args.repeat))
+        return
 
     with tempfile.TemporaryDirectory(prefix="lh-bench-") as tmp_text:
         tmp = Path(tmp_text)
