@@ -108,7 +108,12 @@ def create_app(
         lh.observe.closing.append(observer.close)  # an app whose lifespan never ran still stops its writer
     # recording: in one process, or at a stack's gateway (which sees every exchange), never again behind it
     recorder = (
-        RecordWriter(lh.recordings, settings.record.flush_ms)
+        RecordWriter(
+            lh.recordings,
+            settings.record.flush_ms,
+            blobs=lh.blobs if settings.record.max_blob_bytes else None,
+            redactor=lh.observe.redactor,
+        )
         if settings.record.enabled and not behind_gateway
         else None
     )

@@ -410,8 +410,12 @@ class RecordSettings(_Section):
         description="Path globs never recorded (key secrets, stack management), whatever `routes` says.",
     )
     sample_rate: float = Field(1.0, ge=0, le=1, description="The share of matching exchanges recorded.")
-    max_body_bytes: int = Field(
-        65536, ge=0, description="A larger body is kept as its size and SHA-256 (a reference), not its bytes."
+    max_body_bytes: int = Field(65536, ge=0, description="Bodies up to this size are kept inline in the exchange.")
+    max_blob_bytes: int = Field(
+        16 * MiB,
+        ge=0,
+        description="A larger body, up to this size, is stored masked in the blob bucket lakehouse-recordings and "
+        "referenced; past it only its size and SHA-256 are kept. 0: never store bodies as blobs.",
     )
     exclude_headers: TextList = Field(
         default_factory=lambda: [

@@ -58,7 +58,7 @@ class Lakehouse:
             self.schemas, cache, max_errors=settings.validation.max_errors, max_batch=settings.validation.max_batch
         )
         self.observe = ObserveStore(settings.observe, lambda: self.lake, self.opsdb)
-        self.recordings = Recordings(lambda: self.lake)
+        self.recordings = Recordings(lambda: self.lake, self.blobs)
         self._lake: Lake | None = None
         self._queries: QueryEngine | None = None
         self._lake_lock = threading.Lock()

@@ -3,6 +3,7 @@ masked with observerd's rules; SQL reads them with an unbound admin key only; ex
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lakehouse.app import create_app
+from lakehouse.blobs.names import RECORDINGS_BUCKET
 from lakehouse.cli import cli
 from lakehouse.core import Lakehouse
 from lakehouse.replay import read_cases, replay
@@ -64,7 +66,7 @@ def test_exchanges_are_recorded_masked_and_without_secrets(recorded: tuple[AppCl
     assert first.request.body.json_value["content"] == "mail me at [REDACTED]"  # type: ignore[index]
     assert first.response is not None and first.response.status == 201
     assert first.response.body.json_value["id"] == added.json()["id"]  # type: ignore[index]
-    assert exchanges[1].request.body.text is not None and "sha256" in exchanges[1].request.body.text  # a reference
+    assert exchanges[1].request.body.blob is not None  # past record.max_body_bytes: stored as a blob
     # SQL: an unbound admin key reads recorded traffic; a key bound to a tenant does not
     sql = {"sql": "SELECT count(*) AS n, min(status) AS s FROM replay.exchanges"}
     assert client.post("/v1/sql", json=sql, headers=auth).json()["rows"] == [[2, 201]]
@@ -120,3 +122,54 @@ def test_a_recording_exported_replays_on_a_fresh_deployment(
     finally:
         fresh.close()
     assert [a.response.status for a in answers] == [201, 200]  # type: ignore[union-attr]
+
+
+def test_a_large_body_is_stored_masked_as_a_blob_that_only_an_unbound_admin_reaches(
+    recorded: tuple[AppClient, Lakehouse], tmp_path: Path
+) -> None:
+    client, lakehouse = recorded
+    admin = lakehouse.keys.create("admin", ["admin"]).secret
+    auth = {"Authorization": f"Bearer {admin}"}
+    scope = {"tenant": "acme", "user_id": "u1"}
+    content = "y" * 2000 + " write to ada@example.com"
+    assert client.post("/v1/memories", json={"scope": scope, "content": content}, headers=auth).status_code == 201
+    _flush(lakehouse, 1)
+    (exchange,) = lakehouse.recordings.export()
+    ref = exchange.request.body.blob
+    assert ref is not None and ref.bucket == RECORDINGS_BUCKET and ref.content_type == "application/json"
+    assert exchange.response is not None and exchange.response.body.blob is not None  # the answer echoes it
+    stored = client.get(f"/v1/blobs/{ref.bucket}/{ref.key}", headers=auth)
+    assert stored.status_code == 200 and len(stored.content) == ref.size
+    assert b"ada@example.com" not in stored.content and b"[REDACTED]" in stored.content  # masked as small ones
+    # the bucket holds every tenant's traffic: a tenant-bound admin key and a read key are refused, listing too
+    bound = lakehouse.keys.create("acme-admin", ["admin"], tenant="acme").secret
+    reader = lakehouse.keys.create("reader", ["read", "write"]).secret
+    for secret in (bound, reader):
+        other = {"Authorization": f"Bearer {secret}"}
+        for method, path in (("GET", f"{ref.bucket}/{ref.key}"), ("GET", ref.bucket), ("PUT", f"{ref.bucket}/x")):
+            refused = client.request(method, f"/v1/blobs/{path}", headers=other, content=b"x")
+            assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "bucket", (method, path)
+    # exported, the body is inline again (masked) and the case replays
+    (inline,) = lakehouse.recordings.export(inline=True, limit=1)
+    assert inline.request.body.is_json and inline.request.body.json_value["content"].endswith("[REDACTED]")  # type: ignore[index, union-attr]
+    # a case left holding the reference is not sent, and says why
+    (not_sent,) = replay([exchange.model_copy(update={"response": None})], "http://127.0.0.1:9")
+    assert not_sent.response is None and not_sent.error is not None and "record export" in not_sent.error
+
+
+def test_past_max_blob_bytes_only_the_size_and_digest_are_kept(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        embed={"provider": "hashing"},
+        record={"enabled": True, "flush_ms": 10, "max_body_bytes": 1000, "max_blob_bytes": 3000},
+    )
+    with Lakehouse(settings) as lakehouse:
+        client = AppClient(create_app(settings, lakehouse=lakehouse), lakehouse=lakehouse)
+        body = {"scope": {"tenant": "acme"}, "content": "z" * 5000}
+        assert client.post("/v1/memories", json=body).status_code == 201
+        client.close()
+        _flush(lakehouse, 1)
+        (exchange,) = lakehouse.recordings.export()
+        text = exchange.request.body.text
+        assert exchange.request.body.blob is None and text is not None and "sha256" in text and "5" in text
+        assert asyncio.run(lakehouse.blobs.list(RECORDINGS_BUCKET)).items == []

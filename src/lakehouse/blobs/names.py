@@ -9,6 +9,9 @@ from lakehouse.errors import InvalidBucket, InvalidKey
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255  # one path component on the local store's file systems; held on S3 too, so keys move freely
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+# Recorded request and answer bodies too large to keep inline (``record.max_body_bytes``): every tenant's traffic,
+# so only an admin key bound to no tenant or namespace reaches this bucket (as ``replay.*`` over SQL).
+RECORDINGS_BUCKET = "lakehouse-recordings"
 #: keys in the OpenAPI document: no leading "/", no backslash or control character, no empty, "." or ".." segment
 KEY_PATTERN = r"^(?!/)(?!.*(?:^|/)\.{0,2}(?:/|$))[^\\\x00-\x1f\x7f]+$"
 _BUCKET = re.compile(BUCKET_PATTERN)

@@ -287,7 +287,8 @@ def record_export(
     templatize: bool,
     out_path: str,
 ) -> None:
-    """Write recorded exchanges as a case file, ready for `lakehouse replay` and `lakehouse parity`.
+    """Write recorded exchanges as a case file, ready for `lakehouse replay` and `lakehouse parity`. Bodies that
+    were stored as blobs (larger than record.max_body_bytes) are read back inline.
 
     \b
     Example:
@@ -296,7 +297,7 @@ def record_export(
     lakehouse = open_lakehouse(config_path, data_dir)
     try:
         found = lakehouse.recordings.export(
-            since=since.replace(tzinfo=UTC) if since else None, route=route, status=status, limit=limit
+            since=since.replace(tzinfo=UTC) if since else None, route=route, status=status, limit=limit, inline=True
         )
     finally:
         lakehouse.close()

@@ -22,12 +22,24 @@ from lakehouse.wire import Answer
 _ID_SEGMENT = re.compile(r"^(?:[0-9]+|[0-9a-f]{16,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
+class BlobRef(Answer):
+    """A recorded body too large to keep inline, stored (masked as a small one is) as a blob."""
+
+    bucket: str
+    key: str
+    size: int = Field(ge=0)
+    sha256: str
+    content_type: str | None = None
+
+
 class Body(Answer):
-    """A message body: exactly one of ``json``, ``text`` and ``base64`` is set (none for an empty body)."""
+    """A message body: exactly one of ``json``, ``text``, ``base64`` and ``blob`` is set (none for an empty body).
+    ``blob`` is a recording's reference to a large body; ``lakehouse record export`` puts the bytes back inline."""
 
     json_value: JsonValue = Field(None, alias="json")
     text: str | None = None
     base64: str | None = None
+    blob: BlobRef | None = None
     is_json: bool = Field(False, description="Whether the body parsed as JSON (a JSON null is a body too).")
 
     @classmethod
@@ -51,7 +63,7 @@ class Body(Answer):
             return self.text.encode()
         if self.base64 is not None:
             return base64.b64decode(self.base64)
-        return b""
+        return b""  # empty, or a blob reference (``send`` refuses to send one)
 
 
 class RecordedRequest(Answer):

@@ -2,18 +2,22 @@
 
 Columns to filter on (time, endpoint, method, path, status, latency, request id) and the whole exchange as JSON
 (``exchange``, the case file's line), so that SQL reads it (``json_extract``) and ``export`` gives case files back.
-Only an admin key bound to no tenant reads it through ``/v1/sql``: a recording holds every tenant's bodies.
+Only an admin key bound to no tenant reads it through ``/v1/sql``: a recording holds every tenant's bodies. A large
+body is a ``BlobRef`` into the recordings bucket; ``export`` puts its bytes back inline (``inline=True``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import pyarrow as pa
 
-from lakehouse.replay.cases import Exchange
+from lakehouse.blobs import BlobStore
+from lakehouse.errors import BlobNotFound
+from lakehouse.replay.cases import Body, Exchange
 from lakehouse.tables.lake import Lake
 from lakehouse.tables.names import REPLAY_NAMESPACE
 
@@ -48,8 +52,9 @@ _ARROW = pa.schema(
 class Recordings:
     """The recorded exchanges of one lakehouse."""
 
-    def __init__(self, lake: Callable[[], Lake]) -> None:
+    def __init__(self, lake: Callable[[], Lake], blobs: BlobStore | None = None) -> None:
         self._lake = lake
+        self._blobs = blobs
         self._ready = False
         self._lock = threading.Lock()
 
@@ -95,8 +100,11 @@ class Recordings:
         route: str | None = None,
         status: int | None = None,
         limit: int | None = None,
+        inline: bool = False,
     ) -> list[Exchange]:
-        """Recorded exchanges in time order: since a time, on paths matching a glob (``*``), with one status."""
+        """Recorded exchanges in time order: since a time, on paths matching a glob (``*``), with one status; with
+        ``inline``, each body stored as a blob is read back into the exchange (one whose blob is gone stays a
+        reference)."""
         lake = self._table()
         where: list[str] = []
         params: list[object] = []
@@ -117,4 +125,20 @@ class Recordings:
             sql += f" LIMIT {int(limit)}"
         with lake.cursor() as cur:
             rows = cur.execute(sql, params).fetchall()
-        return [Exchange.model_validate_json(row[0]) for row in rows]
+        exchanges = [Exchange.model_validate_json(row[0]) for row in rows]
+        if inline and self._blobs is not None:
+            asyncio.run(self._inline(exchanges, self._blobs))
+        return exchanges
+
+    @staticmethod
+    async def _inline(exchanges: Sequence[Exchange], blobs: BlobStore) -> None:
+        for exchange in exchanges:
+            for message in (exchange.request, exchange.response):
+                ref = message.body.blob if message is not None else None
+                if message is None or ref is None:
+                    continue
+                try:
+                    data = await blobs.get_bytes(ref.bucket, ref.key)
+                except BlobNotFound:
+                    continue
+                message.body = Body.of(data, ref.content_type)

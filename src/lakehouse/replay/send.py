@@ -39,6 +39,9 @@ def _header_bytes(value: str) -> bytes:
 
 
 def _send(client: httpx.Client, exchange: Exchange, values: dict[str, JsonValue], api_key: str | None) -> Exchange:
+    if exchange.request.body.blob is not None:
+        error = "its body is a reference to a recorded blob: `lakehouse record export` writes it inline"
+        return exchange.model_copy(update={"response": None, "error": error, "time": datetime.now(UTC)})
     try:
         request = fill(exchange, values)
     except RequestValidationFailed as exc:  # an earlier case did not answer as it should: this one is not sent

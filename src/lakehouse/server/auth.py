@@ -15,6 +15,7 @@ from typing import Any, Literal
 from fastapi import Depends, Request
 
 from lakehouse.apikeys import SCOPES, ApiKey
+from lakehouse.blobs.names import RECORDINGS_BUCKET
 from lakehouse.core import Lakehouse
 from lakehouse.errors import (
     Forbidden,
@@ -208,5 +209,19 @@ async def _collection_in_namespace(request: Request) -> None:
         check_namespace(request, collection_namespace(name), f"collection {name!r}")
 
 
+async def _recordings_bucket(request: Request) -> None:
+    """After ``require``: the bucket of recorded bodies (``RECORDINGS_BUCKET``) holds every tenant's traffic, so
+    only an admin key bound to no tenant or namespace reaches it (any caller with auth off), as for ``replay.*``."""
+    if request.path_params.get("bucket") != RECORDINGS_BUCKET:
+        return
+    key = api_key(request)
+    if key is not None and not ("admin" in key.scopes and key.tenant is None and key.namespaces is None):
+        raise Forbidden(
+            f"bucket {RECORDINGS_BUCKET} holds recorded traffic: it needs an admin key bound to no tenant or namespace",
+            field="bucket",
+        )
+
+
+RECORDINGS_BUCKET_GUARD = Depends(_recordings_bucket)
 DATASET_NAMESPACE = Depends(_dataset_in_namespace)
 COLLECTION_NAMESPACE = Depends(_collection_in_namespace)

@@ -5,26 +5,36 @@ per commit, off the request's path.
 What is recorded: routes matching ``record.routes`` and none of ``record.exclude_routes`` (never the key and stack
 routes by default), a ``record.sample_rate`` share of them; every header but ``record.exclude_headers``
 (``Authorization``, cookies, the stack's own); bodies up to ``record.max_body_bytes``, a larger one as its size and
-SHA-256. Header values and bodies are masked with observerd's rules (``observe.redact``) before anything is stored.
-A failure to write is logged, never the request's.
+SHA-256 — or, up to ``record.max_blob_bytes``, spooled to a temporary file as it passes and, in the writer thread,
+masked like a small one and stored in the blob bucket ``lakehouse-recordings`` (``blobs.names.RECORDINGS_BUCKET``,
+only an unbound admin key reaches it) by its SHA-256, the exchange holding a ``BlobRef``. Header values and bodies
+are masked with observerd's rules (``observe.redact``) before anything is stored. A failure to write is logged,
+never the request's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import queue
 import random
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import IO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lakehouse.blobs import BlobStore
+from lakehouse.blobs.names import RECORDINGS_BUCKET
 from lakehouse.config import RecordSettings
 from lakehouse.observe.redact import Redactor
-from lakehouse.replay.cases import Body, Exchange, RecordedRequest, RecordedResponse
+from lakehouse.replay.cases import BlobRef, Body, Exchange, RecordedRequest, RecordedResponse
 from lakehouse.replay.compare import glob
 from lakehouse.replay.recordings import Recordings
 
@@ -32,48 +42,84 @@ _log = logging.getLogger("lakehouse.record")
 
 
 class _Capture:
-    """A body as it passes: its first bytes (up to the limit), its size and its SHA-256."""
+    """A body as it passes: its bytes up to ``limit`` in memory, past it (up to ``spill``) in a temporary file, and
+    always its size and SHA-256."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, spill: int) -> None:
+        self.limit, self.spill = limit, spill
         self.kept = bytearray()
+        self.file: IO[bytes] | None = None
         self.size = 0
         self.digest = hashlib.sha256()
 
     def add(self, chunk: bytes) -> None:
         self.size += len(chunk)
         self.digest.update(chunk)
-        if len(self.kept) <= self.limit:
-            self.kept += chunk[: self.limit + 1 - len(self.kept)]
+        if self.size <= self.limit:
+            self.kept += chunk
+        elif self.size <= self.spill:
+            if self.file is None:
+                self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the writer, or by close()
+                self.file.write(self.kept)
+                self.kept = bytearray()
+            self.file.write(chunk)
+        elif self.file is not None:  # past the spill limit: only the size and digest go on
+            self.file.close()
+            self.file = None
+        else:
+            self.kept = bytearray()
 
     def body(self, content_type: str | None, redactor: Redactor) -> Body:
         if self.size > self.limit:
             return Body(
                 text=f"[{self.size} bytes, sha256 {self.digest.hexdigest()}: larger than record.max_body_bytes]"
             )
-        body = Body.of(bytes(self.kept), content_type)
-        if body.is_json:
-            return Body.model_validate({"json": redactor.value(body.json_value), "is_json": True})
-        if body.text is not None:
-            return Body(text=redactor.text(body.text))
-        return body
+        return _masked(bytes(self.kept), content_type, redactor)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _masked(data: bytes, content_type: str | None, redactor: Redactor) -> Body:
+    body = Body.of(data, content_type)
+    if body.is_json:
+        return Body.model_validate({"json": redactor.value(body.json_value), "is_json": True})
+    if body.text is not None:
+        return Body(text=redactor.text(body.text))
+    return body
+
+
+@dataclass
+class _Pending:
+    """An exchange waiting for the writer, with the large bodies it will store as blobs first."""
+
+    exchange: Exchange
+    spooled: dict[str, tuple[IO[bytes], str | None]] = field(default_factory=dict)  # "request"/"response" -> file
 
 
 class RecordWriter:
-    """The writer thread: exchanges queued by requests, written a batch per lake commit."""
+    """The writer thread: exchanges queued by requests, their large bodies stored as blobs, then a batch per lake
+    commit."""
 
-    def __init__(self, recordings: Recordings, flush_ms: int) -> None:
+    def __init__(
+        self, recordings: Recordings, flush_ms: int, blobs: BlobStore | None = None, redactor: Redactor | None = None
+    ) -> None:
         self.recordings = recordings
         self.flush = flush_ms / 1000
-        self._queue: queue.Queue[Exchange | None] = queue.Queue(maxsize=100_000)
+        self.blobs, self.redactor = blobs, redactor or Redactor((), ())
+        self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=100_000)
         self._thread = threading.Thread(target=self._run, name="lakehouse-record", daemon=True)
         self._thread.start()
 
-    def put(self, exchange: Exchange) -> None:
+    def put(self, exchange: Exchange, spooled: dict[str, tuple[IO[bytes], str | None]] | None = None) -> None:
         try:
-            self._queue.put_nowait(exchange)
+            self._queue.put_nowait(_Pending(exchange, spooled or {}))
         except queue.Full:
             _log.warning("recording queue full: exchange %s not recorded", exchange.id)
+            for file, _ in (spooled or {}).values():
+                file.close()
 
     def _run(self) -> None:
         stopping = False
@@ -93,9 +139,43 @@ class RecordWriter:
                     break
                 batch.append(item)
             try:
-                self.recordings.append(batch)
+                self.recordings.append([self._stored(pending) for pending in batch])
             except Exception:
                 _log.exception("recording %d exchange(s) failed", len(batch))
+
+    def _stored(self, pending: _Pending) -> Exchange:
+        """The exchange with its spooled bodies masked, stored as blobs and referenced (left as the size and
+        digest they already say when storing fails)."""
+        exchange = pending.exchange
+        for part, (file, content_type) in pending.spooled.items():
+            try:
+                file.seek(0)
+                ref = self._store_blob(_masked(file.read(), content_type, self.redactor), content_type)
+            except Exception:
+                _log.exception("recording the %s body of exchange %s as a blob failed", part, exchange.id)
+                continue
+            finally:
+                file.close()
+            message = exchange.request if part == "request" else exchange.response
+            if message is not None:
+                message.body = Body(blob=ref)
+        return exchange
+
+    def _store_blob(self, body: Body, content_type: str | None) -> BlobRef:
+        assert self.blobs is not None
+        data = body.raw()
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"sha256/{digest[:2]}/{digest}"  # content-addressed: the same body twice is stored once
+        store = self.blobs
+
+        async def put() -> None:
+            async def chunks() -> AsyncIterator[bytes]:
+                yield data
+
+            await store.put(RECORDINGS_BUCKET, key, chunks())
+
+        asyncio.run(put())
+        return BlobRef(bucket=RECORDINGS_BUCKET, key=key, size=len(data), sha256=digest, content_type=content_type)
 
     def close(self) -> None:
         """Write what is queued and stop."""
@@ -135,7 +215,9 @@ class RecordMiddleware:
             await self.app(scope, receive, send)
             return
         started, when = time.perf_counter(), datetime.now(UTC)
-        sent, answered = _Capture(self.settings.max_body_bytes), _Capture(self.settings.max_body_bytes)
+        limit = self.settings.max_body_bytes
+        spill = max(limit, self.settings.max_blob_bytes) if self.writer.blobs is not None else limit
+        sent, answered = _Capture(limit, spill), _Capture(limit, spill)
         status, response_headers = 0, []
 
         async def receiving() -> Message:
@@ -157,6 +239,9 @@ class RecordMiddleware:
         finally:
             if status:
                 self._note(scope, sent, answered, status, response_headers, started, when)
+            else:
+                sent.close()
+                answered.close()
 
     def _note(
         self,
@@ -192,8 +277,18 @@ class RecordMiddleware:
             )
         except Exception:  # a recording never fails a request
             _log.exception("recording %s %s failed", scope.get("method"), scope.get("path"))
+            sent.close()
+            answered.close()
             return
-        self.writer.put(exchange)
+        spooled: dict[str, tuple[IO[bytes], str | None]] = {}
+        for part, capture, headers in (
+            ("request", sent, request_headers),
+            ("response", answered, answer_headers),
+        ):
+            if capture.file is not None:
+                spooled[part] = (capture.file, headers.get("content-type"))
+                capture.file = None  # the writer closes it
+        self.writer.put(exchange, spooled)
 
 
 __all__ = ["RecordMiddleware", "RecordWriter"]

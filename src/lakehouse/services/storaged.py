@@ -13,7 +13,7 @@ from lakehouse.blobs import BlobInfo, BlobStore
 from lakehouse.blobs.names import BUCKET_PATTERN, KEY_PATTERN, MAX_KEY_BYTES
 from lakehouse.errors import BadRequest
 from lakehouse.paging import Page
-from lakehouse.server.auth import require
+from lakehouse.server.auth import RECORDINGS_BUCKET_GUARD, require
 from lakehouse.server.idempotent import Answer, idempotent
 from lakehouse.server.params import PageQuery
 
@@ -46,7 +46,7 @@ def _headers(info: BlobInfo) -> dict[str, str]:
     "/{bucket}/{key:path}",
     status_code=201,
     summary="Upload a blob (streamed)",
-    dependencies=[require("write")],
+    dependencies=[require("write"), RECORDINGS_BUCKET_GUARD],
     response_model=BlobInfo,
     openapi_extra={
         "requestBody": {
@@ -73,7 +73,7 @@ async def put_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     "/{bucket}/{key:path}",
     summary="Download a blob (streamed; Range supported)",
     response_class=Response,
-    dependencies=[require("read")],
+    dependencies=[require("read"), RECORDINGS_BUCKET_GUARD],
     responses={
         200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
         206: {
@@ -100,7 +100,7 @@ async def get_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     "/{bucket}/{key:path}",
     summary="A blob's size and etag",
     response_class=Response,
-    dependencies=[require("read")],
+    dependencies=[require("read"), RECORDINGS_BUCKET_GUARD],
 )
 async def head_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     info = await _store(request).head(bucket, key)
@@ -114,7 +114,7 @@ async def head_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     status_code=204,
     summary="Delete a blob",
     response_class=Response,
-    dependencies=[require("write")],
+    dependencies=[require("write"), RECORDINGS_BUCKET_GUARD],
 )
 async def delete_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     async def work(_token: str | None) -> Answer:
@@ -124,7 +124,9 @@ async def delete_blob(bucket: Bucket, key: Key, request: Request) -> Response:
     return await idempotent(request, [], work)
 
 
-@router.get("/{bucket}", summary="List blobs (paged, by key order)", dependencies=[require("read")])
+@router.get(
+    "/{bucket}", summary="List blobs (paged, by key order)", dependencies=[require("read"), RECORDINGS_BUCKET_GUARD]
+)
 async def list_blobs(
     bucket: Bucket,
     request: Request,
