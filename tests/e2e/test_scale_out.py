@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import pg_s3_env
 from tests.stack.test_supervisor import _free_block
+from tests.waiting import stack_is_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.s3]
 
@@ -48,13 +49,8 @@ class Node:
             stderr=subprocess.DEVNULL,
             env=self.env,
         )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+        deadline = time.monotonic() + 180
+        while not stack_is_up(self.url, self.data_dir):
             assert self.proc.poll() is None, "the node exited at start"
             assert time.monotonic() < deadline, "the node did not start"
             time.sleep(0.2)

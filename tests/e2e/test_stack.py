@@ -22,6 +22,7 @@ import pytest
 from lakehouse.config import Settings
 from lakehouse.core import Lakehouse
 from tests.stack.test_supervisor import _free_block
+from tests.waiting import stack_is_up
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     url = f"http://127.0.0.1:{base}"
     try:
-        _wait(lambda: httpx.get(url + "/health", timeout=1).status_code == 200)
+        _wait(lambda: stack_is_up(url, data_dir), timeout=180)
         yield Stack(proc, url, data_dir, log, base, admin, env)
     finally:
         if proc.poll() is None:
