@@ -125,7 +125,7 @@ def test_a_recording_exported_replays_on_a_fresh_deployment(
 
 
 def test_a_large_body_is_stored_masked_as_a_blob_that_only_an_unbound_admin_reaches(
-    recorded: tuple[AppClient, Lakehouse], tmp_path: Path
+    recorded: tuple[AppClient, Lakehouse],
 ) -> None:
     client, lakehouse = recorded
     admin = lakehouse.keys.create("admin", ["admin"]).secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,6 +185,28 @@ def test_timeout_interrupts(lh: Lakehouse) -> None:
     with pytest.raises(QueryTimeout):
         lh.sql("SELECT count(*) FROM range(10000000000) a", timeout_ms=200)
     assert lh.sql("SELECT 1").rows == [[1]]  # the engine is still usable
+
+
+def test_a_deadline_that_passes_before_the_query_starts_still_stops_it(
+    lh: Lakehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded machine the time can run out after the transaction opened and before DuckDB starts the query;
+    DuckDB drops an interrupt that reaches an idle connection, so one interrupt let the query run unbounded. The
+    watchdog now interrupts again until the query is over. (The pause after ``begin`` stands for the load.)"""
+    from lakehouse.tables.read_pool import Lease
+
+    opened = Lease.begin
+
+    def slow_begin(self: Lease) -> int:
+        snapshot = opened(self)
+        time.sleep(0.3)  # the 50 ms limit runs out here, before the query starts
+        return snapshot
+
+    monkeypatch.setattr(Lease, "begin", slow_begin)
+    with pytest.raises(QueryTimeout):
+        lh.sql("SELECT count(*) FROM range(1000000000000) a", timeout_ms=50)
+    monkeypatch.undo()
+    assert lh.sql("SELECT 1").rows == [[1]]
 
 
 def test_sql_on_a_fresh_lake(tmp_path: Path) -> None:

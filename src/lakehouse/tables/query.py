@@ -281,6 +281,9 @@ class RunningQuery:
         )
 
 
+_INTERRUPT_AGAIN_S = 0.05
+
+
 def _map_error(exc: duckdb.Error, running: RunningQuery | None = None) -> Exception:
     message = str(exc).split("\n")[0]
     if isinstance(exc, duckdb.InterruptException):
@@ -322,8 +325,9 @@ class QueryEngine:
             if running is None or (owner is not None and running.owner != owner):
                 raise QueryNotFound(f"no running query {query_id}", field="query_id")
             running.cancelled = True
-            if running.cursor is not None:
-                running.cursor.interrupt()
+            cursor = running.cursor
+        if cursor is not None:
+            self._interrupt_until_over(running, cursor)
         return running
 
     @contextlib.contextmanager
@@ -461,7 +465,19 @@ class QueryEngine:
         connection does nothing.)"""
         with self._lock:
             running.cursor = cur
-        return self._watchdog.watch(max(deadline_at - time.monotonic(), 0.0), cur.interrupt)
+        return self._watchdog.watch(
+            max(deadline_at - time.monotonic(), 0.0), lambda: self._interrupt_until_over(running, cur)
+        )
+
+    def _interrupt_until_over(self, running: RunningQuery, cur: duckdb.DuckDBPyConnection) -> None:
+        """Interrupt ``cur``, and again every 50 ms until the query has given it back: DuckDB drops an interrupt
+        that reaches a connection before its query has started (on a loaded machine a deadline or a cancel can come
+        after the transaction opened and before the query began), and one lost interrupt let a query run unbounded."""
+        cur.interrupt()
+        with self._lock:
+            still_running = running.cursor is cur
+        if still_running:
+            self._watchdog.watch(_INTERRUPT_AGAIN_S, lambda: self._interrupt_until_over(running, cur))
 
     def run(
         self,
